@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Run one shell command inside the lab guest and hand back its stdout, stderr
+# and exit status, as if it had run here.
+#
+#   tests/lab/run-lab.sh 'uname -r; nproc'
+#
+# The guest boots the kernel from kernel/build-kernel.sh with a busybox
+# initramfs, chroots into this machine's root filesystem (shared read-only over
+# 9p, writable through a tmpfs overlay) and runs the command as root from the
+# repository root, with tracefs, debugfs and bpffs mounted.
+#
+# Environment:
+#   KERNEL_VARIANT    patched (default) or stock
+#   LAB_KERNEL_DIR    a directory with bzImage and modules/ (default: the cache)
+#   LAB_TIMEOUT       seconds before a guest is killed (default 600)
+#   LAB_ACCEL         tcg (default) or kvm; kvm falls back to tcg if the guest
+#                     makes no progress within LAB_KVM_BOOT_SECONDS (default 60)
+#   LAB_MEMORY        guest memory (default 2G; 2G or more also reserves the
+#                     device-coherent window below)
+#   LAB_CPUS          guest CPUs (default 2)
+#   LAB_APPEND        extra kernel command line
+#   LAB_ENV           names of host variables to pass into the guest
+#
+# Device-coherent memory: test_hmm's coherent devices need two 256 MiB ranges
+# of CPU-addressable memory that the kernel does not own (spm_addr_dev0/1). The
+# guest reserves [1 GiB, 1.5 GiB) with memmap= and exports their start
+# addresses as LAB_COHERENT_MEMORY.
+#
+# Exit status: the command's own, or 124 when the guest was killed for running
+# too long, 125 when the lab itself failed (no kernel, no QEMU, guest crashed).
+
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+lab_dir=$repo_root/build/lab
+timeout_seconds=${LAB_TIMEOUT:-600}
+accel=${LAB_ACCEL:-tcg}
+kvm_boot_seconds=${LAB_KVM_BOOT_SECONDS:-60}
+variant=${KERNEL_VARIANT:-patched}
+
+lab_error() {
+	echo "lab: $*" >&2
+	exit 125
+}
+
+[ $# -eq 1 ] && [ -n "$1" ] || {
+	echo "usage: $0 'shell command'" >&2
+	exit 2
+}
+command_text=$1
+
+[[ $timeout_seconds =~ ^[1-9][0-9]*$ ]] || lab_error "LAB_TIMEOUT must be a positive number of seconds"
+command -v qemu-system-x86_64 >/dev/null || lab_error "qemu-system-x86_64 is missing: run 'make deps'"
+[ -x /bin/busybox ] || lab_error "/bin/busybox is missing: run 'make deps' (busybox-static)"
+
+kernel_directory() {
+	local version
+	if [ -n "${LAB_KERNEL_DIR:-}" ]; then
+		echo "$LAB_KERNEL_DIR"
+		return
+	fi
+	version=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null) ||
+		lab_error "linux-source-6.12 is not installed: run 'make deps'"
+	echo "${HMMTRACE_CACHE:-$HOME/.cache/hmmtrace}/$version/$variant"
+}
+
+memory=${LAB_MEMORY:-2G}
+case $memory in
+*G) memory_mib=$((${memory%G} * 1024)) ;;
+*M) memory_mib=${memory%M} ;;
+*) lab_error "LAB_MEMORY must look like 2G or 2048M, not '$memory'" ;;
+esac
+coherent_memory_append=
+coherent_memory_starts=
+if [ "$memory_mib" -ge 2048 ]; then
+	coherent_memory_append='memmap=512M$0x40000000'
+	coherent_memory_starts="0x40000000 0x50000000"
+fi
+
+kernel_dir=$(kernel_directory)
+[ -f "$kernel_dir/bzImage" ] ||
+	lab_error "no kernel in $kernel_dir: run 'make kernel KERNEL_VARIANT=$variant'"
+
+build_initramfs() {
+	local image=$lab_dir/initramfs.cpio.gz staging
+	if [ -f "$image" ] && [ "$image" -nt "$repo_root/tests/lab/init" ] &&
+		[ "$image" -nt /bin/busybox ]; then
+		return
+	fi
+	staging=$(mktemp -d)
+	mkdir -p "$staging"/{bin,dev,proc,sys,mnt,tmp}
+	cp /bin/busybox "$staging/bin/busybox"
+	cp "$repo_root/tests/lab/init" "$staging/init"
+	chmod 755 "$staging/init"
+	(cd "$staging" && find . | cpio -o -H newc --quiet | gzip -1) >"$image.partial"
+	mv "$image.partial" "$image"
+	rm -rf "$staging"
+}
+
+# Single-quote a value for the guest's /bin/sh (dash has no $'...').
+shell_quote() {
+	printf "'%s'" "${1//\'/\'\\\'\'}"
+}
+
+mkdir -p "$lab_dir/runs"
+build_initramfs
+run_dir=$(mktemp -d "$lab_dir/runs/run.XXXXXX")
+printf '%s\n' "$command_text" >"$run_dir/command"
+{
+	for name in ${LAB_ENV:-}; do
+		[ -n "${!name+set}" ] || continue
+		printf 'export %s=%s\n' "$name" "$(shell_quote "${!name}")"
+	done
+	printf 'export KERNEL_VARIANT=%s\n' "$(shell_quote "$variant")"
+	printf 'export LAB_KERNEL_DIR=%s\n' "$(shell_quote "$kernel_dir")"
+	printf 'export LAB_RUN_DIR=%s\n' "$(shell_quote "$run_dir")"
+	printf 'export LAB_COHERENT_MEMORY=%s\n' "$(shell_quote "$coherent_memory_starts")"
+} >"$run_dir/environment"
+
+qemu_pid=
+stream_pids=()
+
+stop_guest() {
+	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
+	wait "$qemu_pid" 2>/dev/null || true
+	qemu_pid=
+}
+trap 'stop_guest; kill "${stream_pids[@]}" 2>/dev/null; exit 130' INT TERM
+
+start_guest() {
+	local accelerator_options
+	case $1 in
+	tcg) accelerator_options=(-accel tcg,thread=multi -cpu max) ;;
+	kvm) accelerator_options=(-accel kvm -cpu host) ;;
+	*) lab_error "LAB_ACCEL must be tcg or kvm, not '$1'" ;;
+	esac
+	rm -f "$run_dir/booted"
+	qemu-system-x86_64 "${accelerator_options[@]}" \
+		-m "$memory" -smp "${LAB_CPUS:-2}" \
+		-display none -no-reboot -monitor none -serial "file:$run_dir/console.log" \
+		-kernel "$kernel_dir/bzImage" -initrd "$lab_dir/initramfs.cpio.gz" \
+		-append "console=ttyS0 rdinit=/init panic=-1 oops=panic loglevel=4 hmmtrace.repo=$repo_root hmmtrace.run=$run_dir hmmtrace.kernel_dir=$kernel_dir $coherent_memory_append ${LAB_APPEND:-}" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
+		-virtfs "local,path=$repo_root,mount_tag=repo,security_model=none,multidevs=remap,id=repo" \
+		</dev/null >"$run_dir/qemu.log" 2>&1 &
+	qemu_pid=$!
+}
+
+guest_running() {
+	kill -0 "$qemu_pid" 2>/dev/null
+}
+
+# KVM is opt-in; under a PVM host it crawls and then stops with an internal
+# error while QEMU stays up paused, so only trust it once /init has run.
+if [ "$accel" = kvm ]; then
+	start_guest kvm
+	waited=0
+	while guest_running && [ ! -e "$run_dir/booted" ] && [ $waited -lt "$kvm_boot_seconds" ]; do
+		sleep 1
+		waited=$((waited + 1))
+	done
+	if [ ! -e "$run_dir/booted" ]; then
+		stop_guest
+		echo "lab: warning: KVM made no progress in ${kvm_boot_seconds} s; falling back to TCG" >&2
+		accel=tcg
+	fi
+fi
+[ -n "$qemu_pid" ] || start_guest "$accel"
+
+tail -n +1 -F --pid="$qemu_pid" "$run_dir/stdout" 2>/dev/null &
+stream_pids+=($!)
+tail -n +1 -F --pid="$qemu_pid" "$run_dir/stderr" >&2 2>/dev/null &
+stream_pids+=($!)
+
+deadline=$((SECONDS + timeout_seconds))
+while guest_running && [ $SECONDS -lt $deadline ]; do
+	sleep 0.2
+done
+timed_out=false
+if guest_running; then
+	timed_out=true
+	stop_guest
+fi
+wait "$qemu_pid" 2>/dev/null || true
+wait "${stream_pids[@]}" 2>/dev/null || true
+cp "$run_dir/console.log" "$lab_dir/last-console.log" 2>/dev/null || true
+
+if [ -f "$run_dir/status" ]; then
+	status=$(cat "$run_dir/status")
+	[ "${LAB_KEEP_RUN:-0}" = 1 ] || rm -rf "$run_dir"
+	exit "$status"
+fi
+if $timed_out; then
+	echo "lab: the guest did not finish within ${timeout_seconds} s and was killed ($accel); console: $run_dir/console.log" >&2
+	exit 124
+fi
+echo "lab: the guest stopped before the command finished ($accel); last console lines from $run_dir/console.log:" >&2
+tail -n 15 "$run_dir/console.log" | sed 's/^/lab:   /' >&2
+grep -v '^$' "$run_dir/qemu.log" | head -n 5 | sed 's/^/lab: qemu: /' >&2
+exit 125
