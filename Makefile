@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# hmmtrace: one Makefile for the lab kernel, the tools and the tests.
+#
+#   make demo     build everything, boot the lab, run a workload, show the report
+#   make check    host tests, then the lab tests; ends with `N passed, N failed, N skipped`
+#   make kernel   the lab kernel (KERNEL_VARIANT=patched|stock) in $(HMMTRACE_CACHE)
+#   make lab CMD='uname -r'   run a command inside the lab guest
+#   make deps     install missing Debian packages (demo and check do it themselves)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+BUILD := build
+export HMMTRACE_CACHE ?= $(HOME)/.cache/hmmtrace
+export KERNEL_VARIANT ?= patched
+export CMD
+
+DEBIAN_PACKAGES := build-essential bc bison flex libelf-dev libssl-dev dwarves \
+	clang llvm libbpf-dev bpftool linux-source-6.12 qemu-system-x86 \
+	busybox-static cpio ccache linux-perf bpftrace kmod git xz-utils \
+	zlib1g-dev pkg-config python3
+
+CLANG ?= clang
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Wall
+CFLAGS ?= -O2 -g -Wall -Wextra -Werror
+LIBBPF_LIBS := -lbpf -lelf -lz
+
+TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke
+
+.PHONY: all deps kernel lab check demo clean test-programs
+
+all: test-programs
+
+# Checking is one dpkg-query call, so a machine that has everything pays
+# nothing; only a missing package costs an apt-get.
+deps:
+	@missing=$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEBIAN_PACKAGES) 2>/dev/null | \
+		awk '$$1 == "ii" { print $$2 }' | sort | comm -13 - <(tr ' ' '\n' <<<"$(DEBIAN_PACKAGES)" | sort)); \
+	if [ -n "$$missing" ]; then \
+		sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		echo "deps: installing" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+		{ $$sudo apt-get update -q >/dev/null && \
+		  $$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
+		{ echo "deps: apt-get could not install:" $$missing >&2; exit 1; }; \
+	fi
+
+kernel:
+	kernel/build-kernel.sh
+
+lab:
+	@[ -n "$$CMD" ] || { echo "usage: make lab CMD='command'" >&2; exit 2; }
+	tests/lab/run-lab.sh "$$CMD"
+
+# deps first: nothing else can build on a fresh machine without it.
+check: deps
+	$(MAKE) --no-print-directory kernel test-programs
+	tests/run-tests.sh
+
+demo: deps
+	$(MAKE) --no-print-directory kernel test-programs
+	tests/lab/run-lab.sh 'tests/lab/demo.sh'
+
+clean:
+	rm -rf $(BUILD)
+
+test-programs: $(TEST_PROGRAMS)
+
+$(BUILD)/tests/%.bpf.o: tests/lab/bpf-smoke/%.bpf.c | $(BUILD)/tests
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
+	bpftool gen skeleton $< >$@
+
+$(BUILD)/tests/bpf-smoke: tests/lab/bpf-smoke/bpf_smoke.c $(BUILD)/tests/bpf_smoke.skel.h
+	$(CC) $(CFLAGS) -I$(BUILD)/tests $< -o $@ $(LIBBPF_LIBS)
+
+$(BUILD)/tests:
+	mkdir -p $@
+.SECONDARY:

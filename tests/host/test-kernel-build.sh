@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# kernel/build-kernel.sh refuses, by name, a config fragment whose options
+# Kconfig dropped and a patch that does not apply with `git am`, and reapplies
+# the series only when it changed.
+
+. tests/lib.sh
+. kernel/build-kernel.sh
+
+workspace=$(mktemp -d)
+trap 'rm -rf "$workspace"' EXIT
+
+# verify_config
+cat >"$workspace/fragment" <<'FRAGMENT'
+# a comment
+CONFIG_KEPT=y
+CONFIG_MODULAR=m
+CONFIG_NUMBER=8
+# CONFIG_UNWANTED is not set
+FRAGMENT
+printf 'CONFIG_KEPT=y\nCONFIG_MODULAR=m\nCONFIG_NUMBER=8\n' >"$workspace/good.config"
+printf 'CONFIG_KEPT=y\nCONFIG_NUMBER=4\nCONFIG_UNWANTED=y\n' >"$workspace/bad.config"
+
+check kernel-build.config-holds verify_config "$workspace/fragment" "$workspace/good.config"
+if verify_config "$workspace/fragment" "$workspace/bad.config" 2>"$workspace/verify.err"; then
+	fail kernel-build.config-dropped-option-fails "a .config missing options was accepted"
+else
+	missing=
+	for expected in "CONFIG_MODULAR (want m, got n)" "CONFIG_NUMBER (want 8, got 4)" \
+		"CONFIG_UNWANTED (want n, got y)"; do
+		grep -qF "$expected" "$workspace/verify.err" || missing+="$expected; "
+	done
+	if [ -z "$missing" ] && ! grep -q CONFIG_KEPT "$workspace/verify.err"; then
+		pass kernel-build.config-dropped-option-fails
+	else
+		fail kernel-build.config-dropped-option-fails "not named: $missing"
+	fi
+fi
+
+# apply_series against a small tree tagged `pristine`, as the kernel tree is.
+tree=$workspace/tree
+patches=$workspace/patches
+mkdir -p "$tree" "$patches"
+printf 'one\ntwo\nthree\n' >"$tree/file.c"
+git_in "$tree" init -q
+git_in "$tree" add -A
+git_in "$tree" commit -q -m pristine
+git_in "$tree" tag pristine
+sed -i 's/two/TWO/' "$tree/file.c"
+git_in "$tree" commit -q -am "file: shout two" -m "Signed-off-by: Lab <lab@hmmtrace.invalid>"
+git_in "$tree" format-patch -q -1 -o "$patches"
+git_in "$tree" reset -q --hard pristine
+
+fingerprint_before=$(series_fingerprint "$patches")
+if apply_series "$tree" "$patches" 2>"$workspace/apply.err" && grep -q TWO "$tree/file.c"; then
+	pass kernel-build.series-applies
+else
+	fail kernel-build.series-applies "$(cat "$workspace/apply.err")"
+fi
+
+sed 's/^-two$/-deux/' "$patches/0001-file-shout-two.patch" >"$patches/0002-broken.patch"
+check kernel-build.series-change-changes-fingerprint \
+	test "$(series_fingerprint "$patches")" != "$fingerprint_before"
+if apply_series "$tree" "$patches" 2>"$workspace/apply.err"; then
+	fail kernel-build.broken-patch-fails "a patch that cannot apply was accepted"
+elif grep -q "0002-broken.patch does not apply" "$workspace/apply.err"; then
+	pass kernel-build.broken-patch-fails
+else
+	fail kernel-build.broken-patch-fails "error does not name the patch: $(cat "$workspace/apply.err")"
+fi
