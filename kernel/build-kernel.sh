@@ -10,6 +10,7 @@
 #
 # The result is $HMMTRACE_CACHE/<source version>/<variant>/:
 #   bzImage, modules/lib/modules/<release>/, hmm-tests, kernel.release
+# and the objects in <source tree>/obj.
 #
 # Sourcing this file (from tests) defines the functions without building.
 
@@ -61,7 +62,7 @@ apply_series() {
 	local tree=$1 patch_dir=$2 patch output
 	git_in "$tree" am --abort >/dev/null 2>&1 || true
 	git_in "$tree" reset -q --hard pristine
-	git_in "$tree" clean -q -fdx
+	git_in "$tree" clean -q -fdx -e /obj
 	while read -r patch; do
 		[ -n "$patch" ] || continue
 		if ! output=$(git_in "$tree" am "$patch" 2>&1); then
@@ -196,7 +197,9 @@ main() {
 		tree=$cache_root/$version/source-patched
 		prepare_patched "$pristine" "$tree" "$repo_root/kernel/patches"
 	fi
-	objects=$out/obj
+	# Objects in a direct subdirectory make Kbuild use srctree=.., so both
+	# variants compile with identical relative paths and share ccache hits.
+	objects=$tree/obj
 	mkdir -p "$objects"
 	configure "$tree" "$objects"
 
