@@ -123,8 +123,10 @@ qemu_pid=
 stream_pids=()
 
 stop_guest() {
-	[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
-	wait "$qemu_pid" 2>/dev/null || true
+	if [ -n "$qemu_pid" ]; then
+		kill -9 "$qemu_pid" 2>/dev/null || true
+		while guest_running; do sleep 0.1; done
+	fi
 	qemu_pid=
 }
 trap 'stop_guest; kill "${stream_pids[@]}" 2>/dev/null; exit 130' INT TERM
@@ -146,6 +148,8 @@ start_guest() {
 		-virtfs "local,path=$repo_root,mount_tag=repo,security_model=none,multidevs=remap,id=repo" \
 		</dev/null >"$run_dir/qemu.log" 2>&1 &
 	qemu_pid=$!
+	# The status comes from the guest; QEMU's own death is reported below.
+	disown "$qemu_pid"
 }
 
 guest_running() {
@@ -162,8 +166,13 @@ if [ "$accel" = kvm ]; then
 		waited=$((waited + 1))
 	done
 	if [ ! -e "$run_dir/booted" ]; then
+		if guest_running; then
+			why="made no progress in ${kvm_boot_seconds} s"
+		else
+			why="stopped: $(grep -v '^$' "$run_dir/qemu.log" | head -n 1)"
+		fi
 		stop_guest
-		echo "lab: warning: KVM made no progress in ${kvm_boot_seconds} s; falling back to TCG" >&2
+		echo "lab: warning: the KVM guest $why; falling back to TCG" >&2
 		accel=tcg
 	fi
 fi
@@ -183,7 +192,6 @@ if guest_running; then
 	timed_out=true
 	stop_guest
 fi
-wait "$qemu_pid" 2>/dev/null || true
 wait "${stream_pids[@]}" 2>/dev/null || true
 cp "$run_dir/console.log" "$lab_dir/last-console.log" 2>/dev/null || true
 
