@@ -62,7 +62,7 @@ apply_series() {
 	local tree=$1 patch_dir=$2 patch output
 	git_in "$tree" am --abort >/dev/null 2>&1 || true
 	git_in "$tree" reset -q --hard pristine
-	git_in "$tree" clean -q -fdx -e /obj
+	git_in "$tree" clean -q -fdx -e '/obj*'
 	while read -r patch; do
 		[ -n "$patch" ] || continue
 		if ! output=$(git_in "$tree" am "$patch" 2>&1); then

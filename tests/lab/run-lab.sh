@@ -205,6 +205,6 @@ if $timed_out; then
 	exit 124
 fi
 echo "lab: the guest stopped before the command finished ($accel); last console lines from $run_dir/console.log:" >&2
-tail -n 15 "$run_dir/console.log" | sed 's/^/lab:   /' >&2
-grep -v '^$' "$run_dir/qemu.log" | head -n 5 | sed 's/^/lab: qemu: /' >&2
+tail -n 15 "$run_dir/console.log" | sed 's/^/lab:   /' >&2 || true
+grep -v '^$' "$run_dir/qemu.log" | head -n 5 | sed 's/^/lab: qemu: /' >&2 || true
 exit 125
