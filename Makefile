@@ -26,7 +26,11 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 LIBBPF_LIBS := -lbpf -lelf -lz
 
-TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke
+# test_hmm's uapi header comes from the unpacked kernel source (make kernel).
+KERNEL_SOURCE_VERSION := $(shell dpkg-query -W -f='$${Version}' linux-source-6.12 2>/dev/null)
+KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
+
+TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases
 
 .PHONY: all deps kernel lab check demo clean test-programs
 
@@ -76,6 +80,11 @@ $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 
 $(BUILD)/tests/bpf-smoke: tests/lab/bpf-smoke/bpf_smoke.c $(BUILD)/tests/bpf_smoke.skel.h
 	$(CC) $(CFLAGS) -I$(BUILD)/tests $< -o $@ $(LIBBPF_LIBS)
+
+$(BUILD)/tests/test_hmm_phases: tests/workloads/test_hmm_phases.c | $(BUILD)/tests
+	@[ -f $(KERNEL_PRISTINE)/lib/test_hmm_uapi.h ] || \
+		{ echo "no kernel source in $(KERNEL_PRISTINE): run 'make kernel'" >&2; exit 1; }
+	$(CC) $(CFLAGS) -I$(KERNEL_PRISTINE)/lib $< -o $@ -lpthread
 
 $(BUILD)/tests:
 	mkdir -p $@
