@@ -65,6 +65,12 @@ check_variant() {
 	log "$name: compiling $(variant_objects "$name")"
 	# shellcheck disable=SC2046
 	kernel_make "$tree" "$objects" -s $(variant_objects "$name")
+	# Without tracing, a module inlining read_retry must not need the
+	# tracepoint or its helper, or it would not load.
+	if [ "$name" = no-tracing ] &&
+		nm -u "$objects/lib/test_hmm.o" | grep -E '__tracepoint_mmu_interval|__mmu_interval_do_trace'; then
+		die "$name: lib/test_hmm.o references tracing symbols"
+	fi
 }
 
 main_check() {
