@@ -30,11 +30,18 @@ LIBBPF_LIBS := -lbpf -lelf -lz
 KERNEL_SOURCE_VERSION := $(shell dpkg-query -W -f='$${Version}' linux-source-6.12 2>/dev/null)
 KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 
-TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases
+TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
+	$(BUILD)/tests/sim_mirror_workload
 
-.PHONY: all deps kernel lab check demo clean test-programs
+# The simulated mirroring driver, built against the lab kernel of
+# KERNEL_VARIANT, in a copy under build/ so the source tree stays clean.
+DRIVER_SOURCES := $(wildcard kernel/drivers/sim_mirror/*.[ch]) kernel/drivers/sim_mirror/Kbuild
+KERNEL_OBJECTS = $(shell cat $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)/source-tree 2>/dev/null)/obj
+DRIVER := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)/sim_mirror.ko
 
-all: test-programs
+.PHONY: all deps kernel lab check demo clean test-programs driver
+
+all: test-programs driver
 
 # Checking is one dpkg-query call, so a machine that has everything pays
 # nothing; only a missing package costs an apt-get.
@@ -60,11 +67,12 @@ lab:
 
 # deps first: nothing else can build on a fresh machine without it.
 check: deps
-	$(MAKE) --no-print-directory kernel test-programs
+	$(MAKE) --no-print-directory kernel test-programs driver
+	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
 	tests/run-tests.sh
 
 demo: deps
-	$(MAKE) --no-print-directory kernel test-programs
+	$(MAKE) --no-print-directory kernel test-programs driver
 	tests/lab/run-lab.sh 'tests/lab/demo.sh'
 
 clean:
@@ -85,6 +93,17 @@ $(BUILD)/tests/test_hmm_phases: tests/workloads/test_hmm_phases.c | $(BUILD)/tes
 	@[ -f $(KERNEL_PRISTINE)/lib/test_hmm_uapi.h ] || \
 		{ echo "no kernel source in $(KERNEL_PRISTINE): run 'make kernel'" >&2; exit 1; }
 	$(CC) $(CFLAGS) -I$(KERNEL_PRISTINE)/lib $< -o $@ -lpthread
+
+$(BUILD)/tests/sim_mirror_workload: tests/workloads/sim_mirror_workload.c \
+		kernel/drivers/sim_mirror/sim_mirror_uapi.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Ikernel/drivers/sim_mirror $< -o $@ -lpthread
+
+driver: $(DRIVER)
+
+$(DRIVER): $(DRIVER_SOURCES) $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)/bzImage
+	mkdir -p $(@D)
+	cp $(DRIVER_SOURCES) $(@D)/
+	$(MAKE) -C $(KERNEL_OBJECTS) M=$(abspath $(@D)) modules
 
 $(BUILD)/tests:
 	mkdir -p $@

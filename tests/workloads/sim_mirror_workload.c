@@ -1,0 +1,713 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Workloads for the sim_mirror device (kernel/drivers/sim_mirror). Each
+ * scenario drives the MMU interval notifier in one way, then prints the
+ * driver's ground-truth counters next to what the scenario expects: exact
+ * counts where the kernel's behaviour makes them deterministic, bounds
+ * otherwise. Coherence is checked by comparing what the device reads through
+ * its mirror with what the CPU wrote.
+ *
+ *   sim_mirror_workload SCENARIO [options] [--json]
+ *
+ * Buffers are 2 MiB aligned, whole 2 MiB multiples, within one 1 GiB page
+ * table, with THP off unless the scenario is about THP: then every munmap,
+ * madvise and mprotect below produces one notifier range per call.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim_mirror_uapi.h"
+
+#define PAGE_BYTES	4096UL
+#define PMD_BYTES	(2UL << 20)
+#define PUD_BYTES	(1UL << 30)
+#define MAX_EXPECTATIONS 16
+
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_MOVE (1 << 1)
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+enum comparison { EXACTLY, AT_LEAST };
+
+struct expectation {
+	const char *counter;
+	enum comparison comparison;
+	unsigned long long value;
+};
+
+struct options {
+	const char *scenario;
+	unsigned long ranges;
+	unsigned long pages;		/* per range */
+	unsigned long iterations;
+	double duration;
+	unsigned long threads;
+	unsigned int seed;
+	bool json;
+	struct sim_mirror_knobs knobs;
+};
+
+struct report {
+	struct expectation expectations[MAX_EXPECTATIONS];
+	int expectation_count;
+	bool coherent;
+	const char *coherence_note;
+	double elapsed_seconds;
+	double longest_access_seconds;
+	const char *skipped;
+};
+
+struct buffer {
+	char *mapping;
+	size_t mapping_bytes;
+	char *start;
+	size_t bytes;
+};
+
+static int device = -1;
+static struct options options;
+static struct report report = { .coherent = true };
+
+static void die(const char *what)
+{
+	fprintf(stderr, "sim_mirror_workload: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void expect(const char *counter, enum comparison comparison,
+		   unsigned long long value)
+{
+	if (report.expectation_count == MAX_EXPECTATIONS) {
+		fprintf(stderr, "sim_mirror_workload: too many expectations\n");
+		exit(1);
+	}
+	report.expectations[report.expectation_count++] =
+		(struct expectation){ counter, comparison, value };
+}
+
+static void incoherent(const char *note)
+{
+	report.coherent = false;
+	report.coherence_note = note;
+}
+
+static double now_seconds(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec + now.tv_nsec / 1e9;
+}
+
+/* 2 MiB aligned, inside one 1 GiB region, so one mprotect is one range. */
+static struct buffer buffer_map(size_t bytes, bool huge)
+{
+	struct buffer buffer = { .bytes = bytes };
+
+	for (int attempt = 0; attempt < 8; attempt++) {
+		buffer.mapping_bytes = bytes + PMD_BYTES;
+		buffer.mapping = mmap(NULL, buffer.mapping_bytes,
+				      PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (buffer.mapping == MAP_FAILED)
+			die("mmap");
+		buffer.start = (char *)(((uintptr_t)buffer.mapping + PMD_BYTES - 1) &
+					~(PMD_BYTES - 1));
+		if ((uintptr_t)buffer.start / PUD_BYTES ==
+		    ((uintptr_t)buffer.start + bytes - 1) / PUD_BYTES)
+			break;
+		munmap(buffer.mapping, buffer.mapping_bytes);
+	}
+	if (madvise(buffer.start, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
+		die("madvise(HUGEPAGE)");
+	return buffer;
+}
+
+static void fill(char *start, size_t bytes, unsigned int pattern)
+{
+	for (size_t offset = 0; offset < bytes; offset += sizeof(unsigned int))
+		*(unsigned int *)(start + offset) = pattern ^ (unsigned int)offset;
+}
+
+static bool holds_pattern(const char *start, size_t bytes, unsigned int pattern)
+{
+	for (size_t offset = 0; offset < bytes; offset += sizeof(unsigned int))
+		if (*(const unsigned int *)(start + offset) != (pattern ^ (unsigned int)offset))
+			return false;
+	return true;
+}
+
+static bool all_zero(const char *start, size_t bytes)
+{
+	for (size_t offset = 0; offset < bytes; offset++)
+		if (start[offset])
+			return false;
+	return true;
+}
+
+static uint32_t register_range(char *start, size_t bytes)
+{
+	struct sim_mirror_range range = {
+		.size = sizeof(range),
+		.start = (uintptr_t)start,
+		.length = bytes,
+	};
+
+	if (ioctl(device, SIM_MIRROR_ADD_RANGE, &range))
+		die("SIM_MIRROR_ADD_RANGE");
+	return range.range_id;
+}
+
+static void unregister_range(uint32_t range_id)
+{
+	struct sim_mirror_range_id request = { .size = sizeof(request), .range_id = range_id };
+
+	if (ioctl(device, SIM_MIRROR_REMOVE_RANGE, &request))
+		die("SIM_MIRROR_REMOVE_RANGE");
+}
+
+/* A device access; returns 0 or -errno, and tracks the longest one. */
+static int device_access(unsigned long request, uint32_t range_id, char *start,
+			 size_t bytes, void *data)
+{
+	struct sim_mirror_access access = {
+		.size = sizeof(access),
+		.range_id = range_id,
+		.address = (uintptr_t)start,
+		.length = bytes,
+		.buffer = (uintptr_t)data,
+	};
+	double began = now_seconds(), took;
+	int ret = ioctl(device, request, &access) ? -errno : 0;
+
+	took = now_seconds() - began;
+	if (took > report.longest_access_seconds)
+		report.longest_access_seconds = took;
+	return ret;
+}
+
+static void device_read(uint32_t range_id, char *start, size_t bytes, void *data)
+{
+	int ret = device_access(SIM_MIRROR_READ, range_id, start, bytes, data);
+
+	if (ret) {
+		errno = -ret;
+		die("SIM_MIRROR_READ");
+	}
+}
+
+static struct sim_mirror_counters counters_of(uint32_t range_id)
+{
+	struct sim_mirror_counters_query query = { .size = sizeof(query), .range_id = range_id };
+
+	if (ioctl(device, SIM_MIRROR_GET_COUNTERS, &query))
+		die("SIM_MIRROR_GET_COUNTERS");
+	return query.counters;
+}
+
+static unsigned long batches_per_range(void)
+{
+	return (options.pages + options.knobs.fault_batch_pages - 1) /
+	       options.knobs.fault_batch_pages;
+}
+
+/* R ranges tiling one buffer; the CPU writes a pattern, the device reads it. */
+struct tiled {
+	struct buffer buffer;
+	size_t range_bytes;
+	uint32_t *range_ids;
+	char *data;
+};
+
+static struct tiled tiled_setup(bool huge)
+{
+	struct tiled tiled = { .range_bytes = options.pages * PAGE_BYTES };
+	size_t total = tiled.range_bytes * options.ranges;
+
+	tiled.buffer = buffer_map(total, huge);
+	tiled.range_ids = calloc(options.ranges, sizeof(*tiled.range_ids));
+	tiled.data = malloc(tiled.range_bytes);
+	if (!tiled.range_ids || !tiled.data)
+		die("malloc");
+	fill(tiled.buffer.start, total, options.seed);
+	for (unsigned long index = 0; index < options.ranges; index++)
+		tiled.range_ids[index] = register_range(
+			tiled.buffer.start + index * tiled.range_bytes, tiled.range_bytes);
+	return tiled;
+}
+
+static char *range_start(const struct tiled *tiled, unsigned long index)
+{
+	return tiled->buffer.start + index * tiled->range_bytes;
+}
+
+/* Device-read every range; check it sees what the CPU wrote (or zeros). */
+static void sweep(const struct tiled *tiled, bool expect_zero)
+{
+	for (unsigned long index = 0; index < options.ranges; index++) {
+		char *start = range_start(tiled, index);
+
+		device_read(tiled->range_ids[index], start, tiled->range_bytes, tiled->data);
+		if (expect_zero ? !all_zero(tiled->data, tiled->range_bytes) :
+				  memcmp(tiled->data, start, tiled->range_bytes))
+			incoherent(expect_zero ? "the device read stale data after DONTNEED" :
+						 "the device read differs from the CPU's data");
+	}
+}
+
+static void scenario_fault_sweep(void)
+{
+	struct tiled tiled = tiled_setup(false);
+
+	sweep(&tiled, false);
+	expect("inserts", EXACTLY, options.ranges);
+	expect("faults", EXACTLY, options.ranges * batches_per_range());
+	expect("read_begins", EXACTLY, options.ranges * batches_per_range());
+	expect("pages_mirrored", EXACTLY, options.ranges * options.pages);
+	expect("retries", EXACTLY, 0);
+	expect("invalidations", EXACTLY, 0);
+}
+
+static void scenario_storm(void)
+{
+	struct tiled tiled = tiled_setup(false);
+
+	sweep(&tiled, false);
+	for (unsigned long iteration = 0; iteration < options.iterations; iteration++) {
+		if (madvise(tiled.buffer.start, tiled.buffer.bytes, MADV_DONTNEED))
+			die("madvise(MADV_DONTNEED)");
+		sweep(&tiled, true);
+	}
+	if (munmap(tiled.buffer.start, tiled.buffer.bytes))
+		die("munmap");
+	expect("invalidations", EXACTLY, options.ranges * (options.iterations + 1));
+	expect("faults", EXACTLY, options.ranges * batches_per_range() * (options.iterations + 1));
+	expect("retries", EXACTLY, 0);
+}
+
+static void scenario_mprotect(void)
+{
+	struct tiled tiled = tiled_setup(false);
+	int write_refused = 0;
+
+	sweep(&tiled, false);
+	for (unsigned long iteration = 0; iteration < options.iterations; iteration++) {
+		if (mprotect(tiled.buffer.start, tiled.buffer.bytes, PROT_READ))
+			die("mprotect(PROT_READ)");
+		if (iteration == 0 &&
+		    device_access(SIM_MIRROR_WRITE, tiled.range_ids[0], range_start(&tiled, 0),
+				  tiled.range_bytes, tiled.data) == -EPERM)
+			write_refused = 1;
+		if (mprotect(tiled.buffer.start, tiled.buffer.bytes, PROT_READ | PROT_WRITE))
+			die("mprotect(PROT_READ | PROT_WRITE)");
+	}
+	if (options.iterations && !write_refused)
+		incoherent("a device write to a read-only mapping was not refused with EPERM");
+	/* change_protection() notifies both ways: write-protect and unprotect. */
+	expect("invalidations", EXACTLY, 2 * options.ranges * options.iterations);
+}
+
+static void scenario_fork_cow(void)
+{
+	struct tiled tiled = tiled_setup(false);
+	int release_child[2];
+	pid_t child;
+	char byte;
+
+	sweep(&tiled, false);
+	if (pipe(release_child))
+		die("pipe");
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		/* Keep the pages shared until the parent has broken COW on each. */
+		close(release_child[1]);
+		if (read(release_child[0], &byte, 1) < 0)
+			_exit(2);
+		_exit(holds_pattern(tiled.buffer.start, tiled.buffer.bytes, options.seed) ? 0 : 1);
+	}
+	fill(tiled.buffer.start, tiled.buffer.bytes, options.seed + 1);
+	sweep(&tiled, false);
+	close(release_child[1]);
+	int status;
+
+	if (waitpid(child, &status, 0) < 0)
+		die("waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		incoherent("the child saw the parent's writes after fork");
+	/* fork write-protects each range once; each CPU write then copies a page. */
+	expect("invalidations", EXACTLY, options.ranges * (1 + options.pages));
+	expect("faults", EXACTLY, 2 * options.ranges * batches_per_range());
+}
+
+static void scenario_thp(void)
+{
+	struct tiled tiled;
+	unsigned long before;
+
+	options.pages = PMD_BYTES / PAGE_BYTES;
+	tiled = tiled_setup(true);
+	sweep(&tiled, false);
+	before = counters_of(0).invalidations;
+	/* Split every PMD by write-protecting half of it... */
+	for (unsigned long index = 0; index < options.ranges; index++)
+		if (mprotect(range_start(&tiled, index), PMD_BYTES / 2, PROT_READ))
+			die("mprotect(half a PMD)");
+	for (unsigned long index = 0; index < options.ranges; index++)
+		if (mprotect(range_start(&tiled, index), PMD_BYTES / 2, PROT_READ | PROT_WRITE))
+			die("mprotect(half a PMD)");
+	/* ...and collapse it again where the kernel can. */
+	if (madvise(tiled.buffer.start, tiled.buffer.bytes, MADV_COLLAPSE) && errno != EINVAL &&
+	    errno != EAGAIN)
+		die("madvise(MADV_COLLAPSE)");
+	sweep(&tiled, false);
+	if (counters_of(0).invalidations == before)
+		incoherent("splitting a THP invalidated nothing");
+	expect("invalidations", AT_LEAST, options.ranges);
+	expect("retries", EXACTLY, 0);
+}
+
+static void scenario_migrate(void)
+{
+	struct tiled tiled = tiled_setup(false);
+	unsigned long pages = options.ranges * options.pages;
+	void **addresses = calloc(pages, sizeof(void *));
+	int *nodes = calloc(pages, sizeof(int)), *status = calloc(pages, sizeof(int));
+
+	if (!addresses || !nodes || !status)
+		die("calloc");
+	sweep(&tiled, false);
+	for (unsigned long page = 0; page < pages; page++) {
+		addresses[page] = tiled.buffer.start + page * PAGE_BYTES;
+		nodes[page] = 1;
+	}
+	if (syscall(SYS_move_pages, 0, pages, addresses, nodes, status, MPOL_MF_MOVE)) {
+		report.skipped = "move_pages() failed: the guest has one NUMA node";
+		return;
+	}
+	for (unsigned long page = 0; page < pages; page++)
+		if (status[page] != 1) {
+			report.skipped = "move_pages() left pages behind";
+			return;
+		}
+	sweep(&tiled, false);
+	/* Each migrated page is unmapped, and so invalidated, at least once. */
+	expect("invalidations", AT_LEAST, pages);
+}
+
+struct racer {
+	char *start;
+	size_t bytes;
+	atomic_bool stop;
+};
+
+static void *racer_main(void *argument)
+{
+	struct racer *racer = argument;
+
+	while (!atomic_load(&racer->stop)) {
+		madvise(racer->start, racer->bytes, MADV_DONTNEED);
+		fill(racer->start, racer->bytes, options.seed);
+	}
+	return NULL;
+}
+
+/*
+ * Device reads while CPU threads keep zapping and rewriting the ranges. Each
+ * read_begin ends in exactly one of: a serviced fault, a read_retry, or an
+ * -EBUSY from hmm_range_fault.
+ */
+static void scenario_race(void)
+{
+	struct tiled tiled = tiled_setup(false);
+	pthread_t threads[16];
+	struct racer racer = { .start = tiled.buffer.start, .bytes = tiled.buffer.bytes };
+	unsigned long thread_count = options.threads ? options.threads : 1;
+	double deadline = now_seconds() + options.duration;
+	struct sim_mirror_counters counters;
+	unsigned long timed_out = 0;
+
+	if (thread_count > 16)
+		thread_count = 16;
+	atomic_init(&racer.stop, false);
+	for (unsigned long thread = 0; thread < thread_count; thread++)
+		if (pthread_create(&threads[thread], NULL, racer_main, &racer))
+			die("pthread_create");
+	while (now_seconds() < deadline)
+		for (unsigned long index = 0; index < options.ranges; index++)
+			if (device_access(SIM_MIRROR_READ, tiled.range_ids[index],
+					  range_start(&tiled, index), tiled.range_bytes,
+					  tiled.data) == -EBUSY)
+				timed_out++;
+	atomic_store(&racer.stop, true);
+	for (unsigned long thread = 0; thread < thread_count; thread++)
+		pthread_join(threads[thread], NULL);
+	counters = counters_of(0);
+	expect("read_begins", EXACTLY, counters.faults + counters.retries + counters.ebusy);
+	/* An access fails with EBUSY when one of its batches timed out. */
+	expect("timeouts", timed_out ? AT_LEAST : EXACTLY, timed_out);
+	expect("invalidations", AT_LEAST, 1);
+	if (options.knobs.retry_window_us >= 1000)
+		expect("retries", AT_LEAST, 1);
+}
+
+/* 1 to 100k one-page ranges, one invalidation across all, then removal. */
+static void scenario_many_ranges(void)
+{
+	struct buffer buffer;
+	uint32_t *range_ids = calloc(options.ranges, sizeof(*range_ids));
+	size_t bytes = (options.ranges * PAGE_BYTES + PMD_BYTES - 1) & ~(PMD_BYTES - 1);
+	double began;
+
+	if (!range_ids)
+		die("calloc");
+	buffer = buffer_map(bytes, false);
+	memset(buffer.start, 1, bytes);
+	began = now_seconds();
+	for (unsigned long index = 0; index < options.ranges; index++)
+		range_ids[index] = register_range(buffer.start + index * PAGE_BYTES, PAGE_BYTES);
+	if (madvise(buffer.start, bytes, MADV_DONTNEED))
+		die("madvise(MADV_DONTNEED)");
+	for (unsigned long index = 0; index < options.ranges; index++)
+		unregister_range(range_ids[index]);
+	report.elapsed_seconds = now_seconds() - began;
+	expect("inserts", EXACTLY, options.ranges);
+	expect("invalidations", EXACTLY, options.ranges);
+	expect("removes", EXACTLY, options.ranges);
+}
+
+/*
+ * The stale-seq livelock: a racing writer makes the first attempt collide,
+ * and the buggy retry loop then spins on -EBUSY until the 1000 ms timeout.
+ */
+static void scenario_livelock(void)
+{
+	struct tiled tiled;
+	struct racer racer;
+	pthread_t thread;
+	double deadline;
+	unsigned long timed_out = 0;
+
+	options.knobs.stale_seq_bug = 1;
+	/* One batch per access, so each stall is one timeout. */
+	if (options.pages <= SIM_MIRROR_MAX_BATCH_PAGES)
+		options.knobs.fault_batch_pages = options.pages;
+	if (!options.knobs.retry_window_us)
+		options.knobs.retry_window_us = 2000;
+	if (ioctl(device, SIM_MIRROR_SET_KNOBS, &options.knobs))
+		die("SIM_MIRROR_SET_KNOBS");
+	tiled = tiled_setup(false);
+	racer = (struct racer){ .start = tiled.buffer.start, .bytes = tiled.buffer.bytes };
+	atomic_init(&racer.stop, false);
+	if (pthread_create(&thread, NULL, racer_main, &racer))
+		die("pthread_create");
+	deadline = now_seconds() + options.duration;
+	while (now_seconds() < deadline && !timed_out)
+		if (device_access(SIM_MIRROR_READ, tiled.range_ids[0], range_start(&tiled, 0),
+				  tiled.range_bytes, tiled.data) == -EBUSY)
+			timed_out++;
+	atomic_store(&racer.stop, true);
+	pthread_join(thread, NULL);
+	expect("timeouts", AT_LEAST, 1);
+}
+
+static const struct {
+	const char *name;
+	void (*run)(void);
+	const char *description;
+} scenarios[] = {
+	{ "fault-sweep", scenario_fault_sweep, "device-read every range once" },
+	{ "storm", scenario_storm, "madvise(DONTNEED) and refault, then munmap" },
+	{ "mprotect", scenario_mprotect, "toggle write protection" },
+	{ "fork-cow", scenario_fork_cow, "fork, then break COW on every page" },
+	{ "thp", scenario_thp, "split THPs with mprotect, collapse them again" },
+	{ "migrate", scenario_migrate, "move_pages() to node 1" },
+	{ "race", scenario_race, "device reads against CPU writers" },
+	{ "many-ranges", scenario_many_ranges, "many one-page ranges, one invalidation" },
+	{ "livelock", scenario_livelock, "the stale-seq retry bug" },
+};
+
+static const char *const counter_names[SIM_MIRROR_COUNTER_COUNT] = SIM_MIRROR_COUNTER_NAMES;
+
+static unsigned long long counter_value(const struct sim_mirror_counters *counters,
+					const char *name)
+{
+	const __u64 *values = (const __u64 *)counters;
+
+	for (size_t index = 0; index < SIM_MIRROR_COUNTER_COUNT; index++)
+		if (!strcmp(counter_names[index], name))
+			return values[index];
+	fprintf(stderr, "sim_mirror_workload: unknown counter %s\n", name);
+	exit(1);
+}
+
+static bool holds(const struct expectation *expectation,
+		  const struct sim_mirror_counters *counters)
+{
+	unsigned long long value = counter_value(counters, expectation->counter);
+
+	return expectation->comparison == EXACTLY ? value == expectation->value :
+						    value >= expectation->value;
+}
+
+static int print_report(const struct sim_mirror_counters *counters)
+{
+	const char *const *names = counter_names;
+	bool all_held = report.coherent;
+	size_t count = SIM_MIRROR_COUNTER_COUNT;
+
+	for (int index = 0; index < report.expectation_count; index++)
+		all_held &= holds(&report.expectations[index], counters);
+	if (options.json) {
+		printf("{\"scenario\": \"%s\", \"ranges\": %lu, \"pages\": %lu, \"seed\": %u, ",
+		       options.scenario, options.ranges, options.pages, options.seed);
+		printf("\"counters\": {");
+		for (size_t index = 0; index < count; index++)
+			printf("%s\"%s\": %llu", index ? ", " : "", names[index],
+			       counter_value(counters, names[index]));
+		printf("}, \"expected\": [");
+		for (int index = 0; index < report.expectation_count; index++)
+			printf("%s{\"counter\": \"%s\", \"%s\": %llu, \"held\": %s}", index ? ", " : "",
+			       report.expectations[index].counter,
+			       report.expectations[index].comparison == EXACTLY ? "exactly" : "at_least",
+			       report.expectations[index].value,
+			       holds(&report.expectations[index], counters) ? "true" : "false");
+		printf("], \"coherent\": %s, \"longest_access_ms\": %.1f, \"elapsed_s\": %.3f, "
+		       "\"skipped\": %s%s%s, \"ok\": %s}\n",
+		       report.coherent ? "true" : "false", report.longest_access_seconds * 1000,
+		       report.elapsed_seconds, report.skipped ? "\"" : "",
+		       report.skipped ? report.skipped : "null", report.skipped ? "\"" : "",
+		       all_held ? "true" : "false");
+	} else {
+		printf("scenario %s: %lu ranges of %lu pages, seed %u\n", options.scenario,
+		       options.ranges, options.pages, options.seed);
+		if (report.skipped)
+			printf("  skipped: %s\n", report.skipped);
+		for (size_t index = 0; index < count; index++)
+			printf("  %-22s %llu\n", names[index], counter_value(counters, names[index]));
+		for (int index = 0; index < report.expectation_count; index++)
+			printf("  expect %s %s %llu: %s\n", report.expectations[index].counter,
+			       report.expectations[index].comparison == EXACTLY ? "==" : ">=",
+			       report.expectations[index].value,
+			       holds(&report.expectations[index], counters) ? "ok" : "FAILED");
+		printf("  coherent: %s%s%s\n", report.coherent ? "yes" : "NO",
+		       report.coherence_note ? ": " : "",
+		       report.coherence_note ? report.coherence_note : "");
+		printf("  longest device access: %.1f ms\n", report.longest_access_seconds * 1000);
+	}
+	return report.skipped ? 0 : all_held ? 0 : 1;
+}
+
+static void usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+		"usage: sim_mirror_workload SCENARIO [--ranges N] [--pages N] [--iterations N]\n"
+		"         [--duration S] [--threads N] [--seed N] [--retry-window-us N]\n"
+		"         [--fault-work-us N] [--engines N] [--batch-pages N] [--json]\n"
+		"scenarios:\n");
+	for (size_t index = 0; index < sizeof(scenarios) / sizeof(scenarios[0]); index++)
+		fprintf(status ? stderr : stdout, "  %-12s %s\n", scenarios[index].name,
+			scenarios[index].description);
+	exit(status);
+}
+
+static unsigned long parse_number(const char *text, unsigned long low, unsigned long high)
+{
+	char *end;
+	unsigned long value = strtoul(text, &end, 10);
+
+	if (*end || value < low || value > high) {
+		fprintf(stderr, "sim_mirror_workload: %s is not in [%lu, %lu]\n", text, low, high);
+		exit(2);
+	}
+	return value;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "ranges", required_argument, NULL, 'r' },
+		{ "pages", required_argument, NULL, 'p' },
+		{ "iterations", required_argument, NULL, 'i' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "retry-window-us", required_argument, NULL, 'w' },
+		{ "fault-work-us", required_argument, NULL, 'f' },
+		{ "engines", required_argument, NULL, 'e' },
+		{ "batch-pages", required_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	void (*run)(void) = NULL;
+	struct sim_mirror_counters counters;
+	int option;
+
+	options = (struct options){
+		.ranges = 4, .pages = 512, .iterations = 3, .duration = 2, .threads = 1, .seed = 1,
+		.knobs = { .size = sizeof(struct sim_mirror_knobs), .engines = 2,
+			   .fault_batch_pages = 64 },
+	};
+	while ((option = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (option) {
+		case 'r': options.ranges = parse_number(optarg, 1, SIM_MIRROR_MAX_RANGES); break;
+		case 'p': options.pages = parse_number(optarg, 1, 65536); break;
+		case 'i': options.iterations = parse_number(optarg, 0, 1000000); break;
+		case 'd': options.duration = parse_number(optarg, 0, 3600); break;
+		case 't': options.threads = parse_number(optarg, 1, 16); break;
+		case 's': options.seed = parse_number(optarg, 0, UINT32_MAX); break;
+		case 'w': options.knobs.retry_window_us = parse_number(optarg, 0, SIM_MIRROR_MAX_DELAY_US); break;
+		case 'f': options.knobs.fault_work_us = parse_number(optarg, 0, SIM_MIRROR_MAX_DELAY_US); break;
+		case 'e': options.knobs.engines = parse_number(optarg, 1, SIM_MIRROR_MAX_ENGINES); break;
+		case 'b': options.knobs.fault_batch_pages = parse_number(optarg, 1, SIM_MIRROR_MAX_BATCH_PAGES); break;
+		case 'j': options.json = true; break;
+		case 'h': usage(0); break;
+		default: usage(2);
+		}
+	}
+	if (optind != argc - 1)
+		usage(2);
+	options.scenario = argv[optind];
+	for (size_t index = 0; index < sizeof(scenarios) / sizeof(scenarios[0]); index++)
+		if (!strcmp(scenarios[index].name, options.scenario))
+			run = scenarios[index].run;
+	if (!run)
+		usage(2);
+	/* Whole PMDs per buffer: a split PMD would add a "clear" range. */
+	if (strcmp(options.scenario, "many-ranges") &&
+	    (options.pages * PAGE_BYTES * options.ranges) % PMD_BYTES) {
+		fprintf(stderr, "sim_mirror_workload: ranges * pages must be a multiple of 512\n");
+		return 2;
+	}
+
+	device = open(SIM_MIRROR_DEVICE, O_RDWR);
+	if (device < 0)
+		die(SIM_MIRROR_DEVICE);
+	if (ioctl(device, SIM_MIRROR_SET_KNOBS, &options.knobs))
+		die("SIM_MIRROR_SET_KNOBS");
+	if (ioctl(device, SIM_MIRROR_RESET_COUNTERS))
+		die("SIM_MIRROR_RESET_COUNTERS");
+	run();
+	counters = counters_of(0);
+	return print_report(&counters);
+}
