@@ -68,8 +68,8 @@ struct options {
 struct report {
 	struct expectation expectations[MAX_EXPECTATIONS];
 	int expectation_count;
-	bool coherent;
-	const char *coherence_note;
+	bool checks_passed;
+	const char *failed_check;
 	double elapsed_seconds;
 	double longest_access_seconds;
 	const char *skipped;
@@ -84,7 +84,7 @@ struct buffer {
 
 static int device = -1;
 static struct options options;
-static struct report report = { .coherent = true };
+static struct report report = { .checks_passed = true };
 
 static void die(const char *what)
 {
@@ -103,10 +103,10 @@ static void expect(const char *counter, enum comparison comparison,
 		(struct expectation){ counter, comparison, value };
 }
 
-static void incoherent(const char *note)
+static void check_failed(const char *note)
 {
-	report.coherent = false;
-	report.coherence_note = note;
+	report.checks_passed = false;
+	report.failed_check = note;
 }
 
 static double now_seconds(void)
@@ -268,7 +268,7 @@ static void sweep(const struct tiled *tiled, bool expect_zero)
 		device_read(tiled->range_ids[index], start, tiled->range_bytes, tiled->data);
 		if (expect_zero ? !all_zero(tiled->data, tiled->range_bytes) :
 				  memcmp(tiled->data, start, tiled->range_bytes))
-			incoherent(expect_zero ? "the device read stale data after DONTNEED" :
+			check_failed(expect_zero ? "the device read stale data after DONTNEED" :
 						 "the device read differs from the CPU's data");
 	}
 }
@@ -320,7 +320,7 @@ static void scenario_mprotect(void)
 			die("mprotect(PROT_READ | PROT_WRITE)");
 	}
 	if (options.iterations && !write_refused)
-		incoherent("a device write to a read-only mapping was not refused with EPERM");
+		check_failed("a device write to a read-only mapping was not refused with EPERM");
 	/* change_protection() notifies both ways: write-protect and unprotect. */
 	expect("invalidations", EXACTLY, 2 * options.ranges * options.iterations);
 }
@@ -353,7 +353,7 @@ static void scenario_fork_cow(void)
 	if (waitpid(child, &status, 0) < 0)
 		die("waitpid");
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		incoherent("the child saw the parent's writes after fork");
+		check_failed("the child saw the parent's writes after fork");
 	/* fork write-protects each range once; each CPU write then copies a page. */
 	expect("invalidations", EXACTLY, options.ranges * (1 + options.pages));
 	expect("faults", EXACTLY, 2 * options.ranges * batches_per_range());
@@ -381,7 +381,7 @@ static void scenario_thp(void)
 		die("madvise(MADV_COLLAPSE)");
 	sweep(&tiled, false);
 	if (counters_of(0).invalidations == before)
-		incoherent("splitting a THP invalidated nothing");
+		check_failed("splitting a THP invalidated nothing");
 	expect("invalidations", AT_LEAST, options.ranges);
 	expect("retries", EXACTLY, 0);
 }
@@ -530,6 +530,101 @@ static void scenario_livelock(void)
 	expect("timeouts", AT_LEAST, 1);
 }
 
+/* Calls that must fail, each with the errno it must fail with. */
+static void bad_call(const char *what, unsigned long request, void *argument, int wanted)
+{
+	int ret = ioctl(device, request, argument) ? errno : 0;
+
+	if (ret != wanted) {
+		fprintf(stderr, "sim_mirror_workload: %s: got %s, want %s\n", what,
+			ret ? strerror(ret) : "success", strerror(wanted));
+		check_failed("a bad ioctl was not refused as it should be");
+	}
+}
+
+static void scenario_bad_input(void)
+{
+	struct buffer buffer = buffer_map(PMD_BYTES, false);
+	uintptr_t start = (uintptr_t)buffer.start;
+	struct sim_mirror_range range = { .size = sizeof(range), .start = start, .length = PMD_BYTES };
+	struct sim_mirror_range_id range_id = { .size = sizeof(range_id), .range_id = 12345 };
+	struct sim_mirror_knobs knobs;
+	struct sim_mirror_access access = { .size = sizeof(access) };
+	char *unmapped;
+	uint32_t good;
+	unsigned long added = 0;
+
+#define BAD_RANGE(what, field, value, wanted) do {				\
+		struct sim_mirror_range bad = range;				\
+		bad.field = (value);						\
+		bad_call(what, SIM_MIRROR_ADD_RANGE, &bad, wanted);		\
+	} while (0)
+	BAD_RANGE("unaligned start", start, start + 1, EINVAL);
+	BAD_RANGE("unaligned length", length, PAGE_BYTES + 1, EINVAL);
+	BAD_RANGE("empty range", length, 0, EINVAL);
+	BAD_RANGE("overflowing range", start, ~0UL & ~(PAGE_BYTES - 1), EINVAL);
+	BAD_RANGE("range beyond user space", start, 1UL << 47, EINVAL);
+	BAD_RANGE("too large a range", length, (SIM_MIRROR_MAX_RANGE_PAGES + 1) * PAGE_BYTES, EINVAL);
+	BAD_RANGE("wrong struct size", size, sizeof(range) - 4, EINVAL);
+	/* Three pages with a hole in the middle. */
+	unmapped = mmap(NULL, 3 * PAGE_BYTES, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (unmapped == MAP_FAILED || munmap(unmapped + PAGE_BYTES, PAGE_BYTES))
+		die("mmap");
+	{
+		struct sim_mirror_range holed = {
+			.size = sizeof(holed), .start = (uintptr_t)unmapped + PAGE_BYTES,
+			.length = PAGE_BYTES,
+		};
+
+		bad_call("unmapped range", SIM_MIRROR_ADD_RANGE, &holed, EFAULT);
+		holed.start = (uintptr_t)unmapped;
+		holed.length = 3 * PAGE_BYTES;
+		bad_call("partly unmapped range", SIM_MIRROR_ADD_RANGE, &holed, EFAULT);
+	}
+	bad_call("bad argument pointer", SIM_MIRROR_ADD_RANGE, (void *)8, EFAULT);
+	bad_call("unknown command", _IO(SIM_MIRROR_MAGIC, 0x7f), NULL, EINVAL);
+	bad_call("unknown range id", SIM_MIRROR_REMOVE_RANGE, &range_id, EINVAL);
+
+	good = register_range(buffer.start, PMD_BYTES);
+	access.range_id = good;
+	access.address = start + PMD_BYTES;
+	access.length = PAGE_BYTES;
+	access.buffer = (uintptr_t)buffer.start;
+	bad_call("access outside its range", SIM_MIRROR_READ, &access, EINVAL);
+	access.address = start;
+	access.length = PAGE_BYTES - 1;
+	bad_call("unaligned access", SIM_MIRROR_READ, &access, EINVAL);
+	access.length = PAGE_BYTES;
+	access.buffer = 8;
+	bad_call("access to a bad user buffer", SIM_MIRROR_READ, &access, EFAULT);
+
+#define BAD_KNOB(field, value) do {						\
+		knobs = options.knobs;						\
+		knobs.field = (value);						\
+		bad_call("knob " #field " = " #value, SIM_MIRROR_SET_KNOBS, &knobs, EINVAL); \
+	} while (0)
+	BAD_KNOB(engines, 0);
+	BAD_KNOB(engines, SIM_MIRROR_MAX_ENGINES + 1);
+	BAD_KNOB(fault_batch_pages, 0);
+	BAD_KNOB(fault_batch_pages, SIM_MIRROR_MAX_BATCH_PAGES + 1);
+	BAD_KNOB(retry_window_us, SIM_MIRROR_MAX_DELAY_US + 1);
+	BAD_KNOB(fault_work_us, SIM_MIRROR_MAX_DELAY_US + 1);
+	BAD_KNOB(stale_seq_bug, 2);
+	BAD_KNOB(size, sizeof(knobs) + 4);
+
+	/* Fill the table: the next range is refused with ENOMEM. */
+	range.length = PAGE_BYTES;
+	while (!ioctl(device, SIM_MIRROR_ADD_RANGE, &range))
+		added++;
+	if (errno != ENOMEM || added + 1 != SIM_MIRROR_MAX_RANGES)
+		check_failed("the range table did not end with ENOMEM at SIM_MIRROR_MAX_RANGES");
+	expect("inserts", EXACTLY, added + 1);
+	unregister_range(good);
+	expect("removes", EXACTLY, 1);
+	bad_call("a removed range id", SIM_MIRROR_REMOVE_RANGE,
+		 &(struct sim_mirror_range_id){ .size = sizeof(range_id), .range_id = good }, EINVAL);
+}
+
 static const struct {
 	const char *name;
 	void (*run)(void);
@@ -544,6 +639,7 @@ static const struct {
 	{ "race", scenario_race, "device reads against CPU writers" },
 	{ "many-ranges", scenario_many_ranges, "many one-page ranges, one invalidation" },
 	{ "livelock", scenario_livelock, "the stale-seq retry bug" },
+	{ "bad-input", scenario_bad_input, "ioctls that must be refused" },
 };
 
 static const char *const counter_names[SIM_MIRROR_COUNTER_COUNT] = SIM_MIRROR_COUNTER_NAMES;
@@ -572,7 +668,7 @@ static bool holds(const struct expectation *expectation,
 static int print_report(const struct sim_mirror_counters *counters)
 {
 	const char *const *names = counter_names;
-	bool all_held = report.coherent;
+	bool all_held = report.checks_passed;
 	size_t count = SIM_MIRROR_COUNTER_COUNT;
 
 	for (int index = 0; index < report.expectation_count; index++)
@@ -591,9 +687,9 @@ static int print_report(const struct sim_mirror_counters *counters)
 			       report.expectations[index].comparison == EXACTLY ? "exactly" : "at_least",
 			       report.expectations[index].value,
 			       holds(&report.expectations[index], counters) ? "true" : "false");
-		printf("], \"coherent\": %s, \"longest_access_ms\": %.1f, \"elapsed_s\": %.3f, "
+		printf("], \"checks_passed\": %s, \"longest_access_ms\": %.1f, \"elapsed_s\": %.3f, "
 		       "\"skipped\": %s%s%s, \"ok\": %s}\n",
-		       report.coherent ? "true" : "false", report.longest_access_seconds * 1000,
+		       report.checks_passed ? "true" : "false", report.longest_access_seconds * 1000,
 		       report.elapsed_seconds, report.skipped ? "\"" : "",
 		       report.skipped ? report.skipped : "null", report.skipped ? "\"" : "",
 		       all_held ? "true" : "false");
@@ -609,9 +705,9 @@ static int print_report(const struct sim_mirror_counters *counters)
 			       report.expectations[index].comparison == EXACTLY ? "==" : ">=",
 			       report.expectations[index].value,
 			       holds(&report.expectations[index], counters) ? "ok" : "FAILED");
-		printf("  coherent: %s%s%s\n", report.coherent ? "yes" : "NO",
-		       report.coherence_note ? ": " : "",
-		       report.coherence_note ? report.coherence_note : "");
+		printf("  checks: %s%s%s\n", report.checks_passed ? "ok" : "FAILED",
+		       report.failed_check ? ": " : "",
+		       report.failed_check ? report.failed_check : "");
 		printf("  longest device access: %.1f ms\n", report.longest_access_seconds * 1000);
 	}
 	return report.skipped ? 0 : all_held ? 0 : 1;
