@@ -33,10 +33,11 @@ KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
 	$(BUILD)/tests/sim_mirror_workload
 
-# The simulated mirroring driver, built against the lab kernel of
-# KERNEL_VARIANT, in a copy under build/ so the source tree stays clean.
+# The simulated mirroring driver, built against the kernel of KERNEL_VARIANT
+# (patched, stock, or debian: Debian's own linux-image), in a copy under
+# build/ so the source tree stays clean.
 DRIVER_SOURCES := $(wildcard kernel/drivers/sim_mirror/*.[ch]) kernel/drivers/sim_mirror/Kbuild
-KERNEL_OBJECTS = $(shell cat $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)/source-tree 2>/dev/null)/obj
+KERNEL_DIRECTORY = $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)
 DRIVER := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)/sim_mirror.ko
 
 .PHONY: all deps kernel lab check demo clean test-programs driver
@@ -57,9 +58,16 @@ deps:
 		  $$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
 		{ echo "deps: apt-get could not install:" $$missing >&2; exit 1; }; \
 	fi
+	@packages=$$(kernel/debian-kernel.sh --packages); \
+	installed=$$(dpkg-query -W -f='$${db:Status-Abbrev}\n' $$packages 2>/dev/null | grep -c '^ii'); \
+	[ "$$installed" -eq 2 ] && exit 0; \
+	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	echo "deps: installing Debian's stock kernel, the lab's production case:" $$packages; \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$packages >/dev/null || \
+		{ echo "deps: apt-get could not install" $$packages >&2; exit 1; }
 
 kernel:
-	kernel/build-kernel.sh
+	@if [ "$(KERNEL_VARIANT)" = debian ]; then kernel/debian-kernel.sh; else kernel/build-kernel.sh; fi
 
 lab:
 	@[ -n "$$CMD" ] || { echo "usage: make lab CMD='command'" >&2; exit 2; }
@@ -69,6 +77,7 @@ lab:
 check: deps
 	$(MAKE) --no-print-directory kernel test-programs driver
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
+	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian
 	tests/run-tests.sh
 
 demo: deps
@@ -100,10 +109,10 @@ $(BUILD)/tests/sim_mirror_workload: tests/workloads/sim_mirror_workload.c \
 
 driver: $(DRIVER)
 
-$(DRIVER): $(DRIVER_SOURCES) $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)/bzImage
+$(DRIVER): $(DRIVER_SOURCES) $(KERNEL_DIRECTORY)/kernel.release
 	mkdir -p $(@D)
 	cp $(DRIVER_SOURCES) $(@D)/
-	$(MAKE) -C $(KERNEL_OBJECTS) M=$(abspath $(@D)) modules
+	$(MAKE) -C $$(cat $(KERNEL_DIRECTORY)/build-tree) M=$(abspath $(@D)) modules
 
 $(BUILD)/tests:
 	mkdir -p $@

@@ -9,8 +9,8 @@
 #   KERNEL_VARIANT=stock              pristine source, same config
 #
 # The result is $HMMTRACE_CACHE/<source version>/<variant>/:
-#   bzImage, modules/lib/modules/<release>/, hmm-tests, kernel.release
-# and the objects in <source tree>/obj.
+#   bzImage, modules/lib/modules/<release>/, hmm-tests, kernel.release,
+#   source-tree, build-tree (where out-of-tree modules build: <source tree>/obj)
 #
 # Sourcing this file (from tests) defines the functions without building.
 
@@ -215,6 +215,7 @@ main() {
 	mv "$out/bzImage.new" "$out/bzImage"
 	echo "$release" >"$out/kernel.release"
 	echo "$tree" >"$out/source-tree"
+	echo "$objects" >"$out/build-tree"
 	build_hmm_tests "$tree" "$out/hmm-tests"
 	log "kernel $release ready in $out ($((SECONDS - start)) s)"
 }

@@ -12,8 +12,9 @@
 
 : "${HMMTRACE_RESULTS:?HMMTRACE_RESULTS must name the results file}"
 
+# HMMTRACE_RESULT_PREFIX tells apart the same test run on another kernel.
 record_result() {
-	local status=$1 name=$2 reason=${3:-}
+	local status=$1 name=${HMMTRACE_RESULT_PREFIX:-}$2 reason=${3:-}
 	reason=${reason//$'\t'/ }
 	reason=${reason//$'\n'/ }
 	printf '%s\t%s\t%s\n' "$status" "$name" "$reason" >>"$HMMTRACE_RESULTS"

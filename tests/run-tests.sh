@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The test runner behind `make check`: host unit tests, then the lab tests in
-# one guest boot. It prints a line per test and ends with exactly one summary
+# one guest boot of our kernel, then the stock-kernel tests on Debian's kernel. It prints a line per test and ends with exactly one summary
 # line, `N passed, N failed, N skipped`, and exits non-zero if anything failed.
 #
 #   TESTS=pattern   run only test scripts whose file name matches the glob
@@ -44,6 +44,28 @@ if [ ${#lab_scripts[@]} -gt 0 ]; then
 	125) fail lab "the lab could not run the tests (see above)" ;;
 	*) fail lab "the guest's test driver exited with status $status" ;;
 	esac
+fi
+
+# Debian's own kernel, the production case: no patches, no test_hmm.
+debian_scripts=()
+for script in tests/lab/test-sim-mirror.sh; do
+	selected "$script" && debian_scripts+=("$script")
+done
+if [ ${#debian_scripts[@]} -gt 0 ]; then
+	source_version=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null)
+	debian_kernel=${HMMTRACE_CACHE:-$HOME/.cache/hmmtrace}/$source_version/debian
+	echo "== lab tests on Debian's stock kernel"
+	if [ ! -f "$debian_kernel/kernel.release" ]; then
+		skip debian-kernel "Debian's kernel is not prepared (make kernel KERNEL_VARIANT=debian)"
+	else
+		debian_results=$results_dir/debian.results
+		: >"$debian_results"
+		HMMTRACE_RESULTS=$debian_results HMMTRACE_RESULT_PREFIX=debian: KERNEL_VARIANT=debian \
+			LAB_ENV="HMMTRACE_RESULTS HMMTRACE_RESULT_PREFIX ${LAB_ENV:-}" \
+			tests/lab/run-lab.sh "tests/lab/guest-tests.sh ${debian_scripts[*]}"
+		status=$?
+		[ $status -eq 0 ] || fail debian-lab "the Debian kernel's lab run exited with status $status"
+	fi
 fi
 
 cat "$results_dir"/*.results >"$results_dir/all.results"

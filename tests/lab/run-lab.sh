@@ -12,7 +12,8 @@
 # repository root, with tracefs, debugfs and bpffs mounted.
 #
 # Environment:
-#   KERNEL_VARIANT    patched (default) or stock
+#   KERNEL_VARIANT    patched (default), stock, or debian (Debian's own kernel,
+#                     prepared by kernel/debian-kernel.sh)
 #   LAB_KERNEL_DIR    a directory with bzImage and modules/ (default: the cache)
 #   LAB_TIMEOUT       seconds before a guest is killed (default 600)
 #   LAB_ACCEL         tcg (default) or kvm; kvm falls back to tcg if the guest
@@ -83,20 +84,37 @@ kernel_dir=$(kernel_directory)
 [ -f "$kernel_dir/bzImage" ] ||
 	lab_error "no kernel in $kernel_dir: run 'make kernel KERNEL_VARIANT=$variant'"
 
+# Kernels with 9p and overlayfs as modules (Debian's) list them in
+# initramfs-modules; /init loads them before it mounts its shares.
 build_initramfs() {
-	local image=$lab_dir/initramfs.cpio.gz staging
+	local image=$lab_dir/initramfs-$(basename "$kernel_dir").cpio.gz staging module
+	local module_list=$kernel_dir/initramfs-modules
 	if [ -f "$image" ] && [ "$image" -nt "$repo_root/tests/lab/init" ] &&
-		[ "$image" -nt /bin/busybox ]; then
+		[ "$image" -nt /bin/busybox ] &&
+		{ [ ! -f "$module_list" ] || [ "$image" -nt "$module_list" ]; }; then
+		echo "$image"
 		return
 	fi
 	staging=$(mktemp -d)
-	mkdir -p "$staging"/{bin,dev,proc,sys,mnt,tmp}
+	mkdir -p "$staging"/{bin,dev,proc,sys,mnt,tmp,lib/modules}
 	cp /bin/busybox "$staging/bin/busybox"
 	cp "$repo_root/tests/lab/init" "$staging/init"
 	chmod 755 "$staging/init"
+	if [ -f "$module_list" ]; then
+		while read -r module; do
+			case $module in
+			*.xz) xz -dc "$module" ;;
+			*.zst) zstd -dcq "$module" ;;
+			*.gz) gzip -dc "$module" ;;
+			*) cat "$module" ;;
+			esac >"$staging/lib/modules/$(basename "${module%.ko*}").ko"
+			basename "${module%.ko*}.ko" >>"$staging/modules.load"
+		done <"$module_list"
+	fi
 	(cd "$staging" && find . | cpio -o -H newc --quiet | gzip -1) >"$image.partial"
 	mv "$image.partial" "$image"
 	rm -rf "$staging"
+	echo "$image"
 }
 
 # Single-quote a value for the guest's /bin/sh (dash has no $'...').
@@ -105,7 +123,7 @@ shell_quote() {
 }
 
 mkdir -p "$lab_dir/runs"
-build_initramfs
+initramfs=$(build_initramfs)
 run_dir=$(mktemp -d "$lab_dir/runs/run.XXXXXX")
 printf '%s\n' "$command_text" >"$run_dir/command"
 {
@@ -142,7 +160,7 @@ start_guest() {
 	qemu-system-x86_64 "${accelerator_options[@]}" \
 		-m "$memory" -smp "${LAB_CPUS:-2}" \
 		-display none -no-reboot -monitor none -serial "file:$run_dir/console.log" \
-		-kernel "$kernel_dir/bzImage" -initrd "$lab_dir/initramfs.cpio.gz" \
+		-kernel "$kernel_dir/bzImage" -initrd "$initramfs" \
 		-append "console=ttyS0 rdinit=/init panic=-1 oops=panic loglevel=4 hmmtrace.repo=$repo_root hmmtrace.run=$run_dir hmmtrace.kernel_dir=$kernel_dir $coherent_memory_append ${LAB_APPEND:-}" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
 		-virtfs "local,path=$repo_root,mount_tag=repo,security_model=none,multidevs=remap,id=repo" \

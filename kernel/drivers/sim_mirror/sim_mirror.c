@@ -397,7 +397,7 @@ static int register_range(struct mirror_context *context,
 	    !request->length ||
 	    request->length >> PAGE_SHIFT > SIM_MIRROR_MAX_RANGE_PAGES ||
 	    request->start + request->length < request->start ||
-	    request->start + request->length > TASK_SIZE)
+	    request->start + request->length > context->mm->task_size)
 		return -EINVAL;
 	if (!range_is_mapped(context->mm, request->start,
 			     request->start + request->length))
