@@ -12,7 +12,8 @@ tracefs=/sys/kernel/tracing
 workload=build/tests/test_hmm_phases
 
 echo "== lab guest: Linux $(uname -r), $(getconf _NPROCESSORS_ONLN) CPUs"
-modprobe test_hmm
+read -r coherent_dev0 coherent_dev1 <<<"${LAB_COHERENT_MEMORY:-}"
+modprobe test_hmm ${coherent_dev0:+spm_addr_dev0=$coherent_dev0 spm_addr_dev1=$coherent_dev1}
 echo "== test_hmm loaded: $(echo /dev/hmm_dmirror*)"
 
 if [ -d "$tracefs/events/mmu_notifier" ]; then

@@ -20,7 +20,8 @@
 #                     makes no progress within LAB_KVM_BOOT_SECONDS (default 60)
 #   LAB_MEMORY        guest memory (default 2G; 2G or more also reserves the
 #                     device-coherent window below)
-#   LAB_CPUS          guest CPUs (default 2)
+#   LAB_CPUS          guest CPUs (default 2); with 2 or more the guest has two
+#                     NUMA nodes
 #   LAB_APPEND        extra kernel command line
 #   LAB_ENV           names of host variables to pass into the guest
 #
@@ -78,6 +79,19 @@ coherent_memory_starts=
 if [ "$memory_mib" -ge 2048 ]; then
 	coherent_memory_append='memmap=512M$0x40000000'
 	coherent_memory_starts="0x40000000 0x50000000"
+fi
+
+# Two NUMA nodes, each with half the memory and half the CPUs, so that page
+# migration between nodes can be exercised.
+cpus=${LAB_CPUS:-2}
+numa_options=()
+if [ "$cpus" -ge 2 ] && [ $((memory_mib % 2)) -eq 0 ]; then
+	numa_options=(
+		-object "memory-backend-ram,id=node0,size=$((memory_mib / 2))M"
+		-object "memory-backend-ram,id=node1,size=$((memory_mib / 2))M"
+		-numa "node,nodeid=0,cpus=0-$((cpus / 2 - 1)),memdev=node0"
+		-numa "node,nodeid=1,cpus=$((cpus / 2))-$((cpus - 1)),memdev=node1"
+	)
 fi
 
 kernel_dir=$(kernel_directory)
@@ -158,7 +172,7 @@ start_guest() {
 	esac
 	rm -f "$run_dir/booted"
 	qemu-system-x86_64 "${accelerator_options[@]}" \
-		-m "$memory" -smp "${LAB_CPUS:-2}" \
+		-m "$memory" -smp "$cpus" "${numa_options[@]}" \
 		-display none -no-reboot -monitor none -serial "file:$run_dir/console.log" \
 		-kernel "$kernel_dir/bzImage" -initrd "$initramfs" \
 		-append "console=ttyS0 rdinit=/init panic=-1 oops=panic loglevel=4 hmmtrace.repo=$repo_root hmmtrace.run=$run_dir hmmtrace.kernel_dir=$kernel_dir $coherent_memory_append ${LAB_APPEND:-}" \
