@@ -40,9 +40,9 @@ DRIVER_SOURCES := $(wildcard kernel/drivers/sim_mirror/*.[ch]) kernel/drivers/si
 KERNEL_DIRECTORY = $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)
 DRIVER := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)/sim_mirror.ko
 
-.PHONY: all deps kernel lab check demo clean test-programs driver
+.PHONY: all deps kernel lab check demo clean test-programs driver hmmtrace
 
-all: test-programs driver
+all: hmmtrace test-programs driver
 
 # Checking is one dpkg-query call, so a machine that has everything pays
 # nothing; only a missing package costs an apt-get.
@@ -75,13 +75,13 @@ lab:
 
 # deps first: nothing else can build on a fresh machine without it.
 check: deps
-	$(MAKE) --no-print-directory kernel test-programs driver
+	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian
 	tests/run-tests.sh
 
 demo: deps
-	$(MAKE) --no-print-directory kernel test-programs driver
+	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver
 	tests/lab/run-lab.sh 'tests/lab/demo.sh'
 
 clean:
@@ -113,6 +113,34 @@ $(DRIVER): $(DRIVER_SOURCES) $(KERNEL_DIRECTORY)/kernel.release
 	mkdir -p $(@D)
 	cp $(DRIVER_SOURCES) $(@D)/
 	$(MAKE) -C $$(cat $(KERNEL_DIRECTORY)/build-tree) M=$(abspath $(@D)) modules
+
+# hmmtrace. vmlinux.h is generated from the lab kernel's BTF rather than
+# committed: it is reproducible from the cache, and CO-RE relocates it on
+# any other kernel.
+PATCHED_KERNEL := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/patched
+
+hmmtrace: $(BUILD)/hmmtrace
+
+$(BUILD)/include/vmlinux.h: $(PATCHED_KERNEL)/bzImage | $(BUILD)/include
+	bpftool btf dump file $$(cat $(PATCHED_KERNEL)/build-tree)/vmlinux format c >$@.partial
+	mv $@.partial $@
+
+$(BUILD)/include/hmmtrace_events.h: tracepoints/events.json tracepoints/catalog.py | $(BUILD)/include
+	python3 tracepoints/catalog.py header >$@
+
+$(BUILD)/hmmtrace.bpf.o: bpf/hmmtrace.bpf.c bpf/hmmtrace.h $(BUILD)/include/vmlinux.h \
+		$(BUILD)/include/hmmtrace_events.h
+	$(CLANG) $(BPF_CFLAGS) -I$(BUILD)/include -Ibpf -c $< -o $@
+
+$(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
+	bpftool gen skeleton $< >$@
+
+$(BUILD)/hmmtrace: tools/hmmtrace.c tools/kallsyms.c tools/kallsyms.h bpf/hmmtrace.h \
+		$(BUILD)/include/hmmtrace.skel.h
+	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools tools/hmmtrace.c tools/kallsyms.c -o $@ $(LIBBPF_LIBS)
+
+$(BUILD)/include:
+	mkdir -p $@
 
 $(BUILD)/tests:
 	mkdir -p $@

@@ -48,7 +48,7 @@ fi
 
 # Debian's own kernel, the production case: no patches, no test_hmm.
 debian_scripts=()
-for script in tests/lab/test-sim-mirror.sh; do
+for script in tests/lab/test-sim-mirror.sh tests/lab/test-hmmtrace.sh; do
 	selected "$script" && debian_scripts+=("$script")
 done
 if [ ${#debian_scripts[@]} -gt 0 ]; then
