@@ -96,7 +96,7 @@ $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 	bpftool gen skeleton $< >$@
 
 $(BUILD)/tests/bpf-smoke: tests/lab/bpf-smoke/bpf_smoke.c $(BUILD)/tests/bpf_smoke.skel.h
-	$(CC) $(CFLAGS) -I$(BUILD)/tests $< -o $@ $(LIBBPF_LIBS)
+	$(CC) $(CFLAGS) -I$(BUILD)/tests $< -o $@ $(LIBBPF_LIBS) -lm
 
 $(BUILD)/tests/test_hmm_phases: tests/workloads/test_hmm_phases.c | $(BUILD)/tests
 	@[ -f $(KERNEL_PRISTINE)/lib/test_hmm_uapi.h ] || \
@@ -137,7 +137,7 @@ $(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
 
 $(BUILD)/hmmtrace: tools/hmmtrace.c tools/kallsyms.c tools/kallsyms.h bpf/hmmtrace.h \
 		$(BUILD)/include/hmmtrace.skel.h
-	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools tools/hmmtrace.c tools/kallsyms.c -o $@ $(LIBBPF_LIBS)
+	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools tools/hmmtrace.c tools/kallsyms.c -o $@ $(LIBBPF_LIBS) -lm
 
 $(BUILD)/include:
 	mkdir -p $@

@@ -9,6 +9,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -314,6 +315,24 @@ static void name_row(struct row *row, int ranges_fd, const struct kallsyms *symb
 			sizeof(row->name));
 }
 
+/*
+ * Go-rounds per completed fault. A fault completes when hmm_range_fault()
+ * succeeded and read_retry then found no collision; drivers that do not use
+ * hmm_range_fault() complete every read_begin that did not retry. A driver
+ * that never completes (the stale-seq livelock) has an infinite ratio.
+ */
+static double retry_ratio(const struct hmmtrace_stats *stats)
+{
+	__u64 retries = stats->read_retries + stats->range_fault_ebusy;
+	__u64 attempts = stats->range_faults ? stats->range_faults - stats->range_fault_ebusy :
+					       stats->read_begins;
+	__u64 completed = attempts > stats->read_retries ? attempts - stats->read_retries : 0;
+
+	if (!completed)
+		return retries ? INFINITY : 0;
+	return (double)retries / completed;
+}
+
 static double per_second(__u64 count, double seconds)
 {
 	return seconds > 0 ? count / seconds : 0;
@@ -331,7 +350,7 @@ static void print_interval(struct table *table, int ranges_fd, const struct kall
 	} else {
 		printf("\nhmmtrace top  mode %s  by %s  interval %.1f s\n", mode_names[mode],
 		       grouping_names[environment.grouping], seconds);
-		printf("%-36s %-12s %9s %9s %9s %8s %9s %8s %7s %7s %7s %7s\n", "GROUP", "DRIVER",
+		printf("%-40s %-12s %9s %9s %9s %8s %9s %8s %7s %7s %7s %7s\n", "GROUP", "DRIVER",
 		       "INVAL/s", "P50(us)", "P99(us)", "WAITS", "WAIT(ms)", "RETRY/s", "RATIO",
 		       "EBUSY/s", "INSERT", "REMOVE");
 	}
@@ -339,7 +358,14 @@ static void print_interval(struct table *table, int ranges_fd, const struct kall
 		struct row *row = &table->rows[index];
 		const struct hmmtrace_stats *delta = &row->delta;
 		__u64 retries = delta->read_retries + delta->range_fault_ebusy;
-		__u64 completed = delta->read_begins > retries ? delta->read_begins - retries : 0;
+		double ratio = retry_ratio(delta);
+		char ratio_text[32];
+
+		/* JSON has no infinity: a fault that never completes is null. */
+		if (isinf(ratio))
+			snprintf(ratio_text, sizeof(ratio_text), "null");
+		else
+			snprintf(ratio_text, sizeof(ratio_text), "%.4f", ratio);
 
 		if (!delta->inserts && !delta->removes && !delta->invalidations && !delta->read_begins &&
 		    !delta->range_faults)
@@ -353,7 +379,7 @@ static void print_interval(struct table *table, int ranges_fd, const struct kall
 			       "\"invalidate_p50_ns\": %llu, \"invalidate_p99_ns\": %llu, "
 			       "\"read_begins\": %llu, \"read_begin_waits\": %llu, \"read_begin_wait_ns\": %llu, "
 			       "\"read_retries\": %llu, \"check_retries\": %llu, \"range_faults\": %llu, "
-			       "\"range_fault_ebusy\": %llu, \"retry_ratio\": %.4f}",
+			       "\"range_fault_ebusy\": %llu, \"retry_ratio\": %s}",
 			       first ? "" : ", ", row->name, row->driver,
 			       (unsigned long long)delta->inserts, (unsigned long long)delta->removes,
 			       (unsigned long long)delta->invalidations,
@@ -366,16 +392,14 @@ static void print_interval(struct table *table, int ranges_fd, const struct kall
 			       (unsigned long long)delta->read_retries,
 			       (unsigned long long)delta->check_retries,
 			       (unsigned long long)delta->range_faults,
-			       (unsigned long long)delta->range_fault_ebusy,
-			       completed ? (double)retries / completed : 0.0);
+			       (unsigned long long)delta->range_fault_ebusy, ratio_text);
 		} else {
-			printf("%-36.36s %-12.12s %9.0f %9.1f %9.1f %8llu %9.1f %8.0f %7.2f %7.0f %7llu %7llu\n",
+			printf("%-40.40s %-12.12s %9.0f %9.1f %9.1f %8llu %9.1f %8.0f %7.2f %7.0f %7llu %7llu\n",
 			       row->name, row->driver, per_second(delta->invalidations, seconds),
 			       percentile_ns(delta, 0.5) / 1000.0, percentile_ns(delta, 0.99) / 1000.0,
 			       (unsigned long long)delta->read_begin_waits,
 			       delta->read_begin_wait_ns / 1e6, per_second(retries, seconds),
-			       completed ? (double)retries / completed : 0.0,
-			       per_second(delta->range_fault_ebusy, seconds),
+			       ratio, per_second(delta->range_fault_ebusy, seconds),
 			       (unsigned long long)delta->inserts, (unsigned long long)delta->removes);
 		}
 		first = false;
