@@ -133,7 +133,10 @@ static __always_inline int on_remove(const struct mmu_interval_notifier *interva
 
 	if (slot)
 		slot->removes++;
-	/* Keep the name for ranges already counted; it is reused after free. */
+	/*
+	 * Per range, user space still has to name this row after the remove;
+	 * otherwise forget it, since the address will be reused.
+	 */
 	if (grouping != HMMTRACE_BY_RANGE)
 		bpf_map_delete_elem(&ranges, &key);
 	return 0;
