@@ -98,12 +98,12 @@ $(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
 $(BUILD)/tests/bpf-smoke: tests/lab/bpf-smoke/bpf_smoke.c $(BUILD)/tests/bpf_smoke.skel.h
 	$(CC) $(CFLAGS) -I$(BUILD)/tests $< -o $@ $(LIBBPF_LIBS) -lm
 
-$(BUILD)/tests/test_hmm_phases: tests/workloads/test_hmm_phases.c | $(BUILD)/tests
+$(BUILD)/tests/test_hmm_phases: tests/workloads/test_hmm_phases.c tests/workloads/workload.h | $(BUILD)/tests
 	@[ -f $(KERNEL_PRISTINE)/lib/test_hmm_uapi.h ] || \
 		{ echo "no kernel source in $(KERNEL_PRISTINE): run 'make kernel'" >&2; exit 1; }
 	$(CC) $(CFLAGS) -I$(KERNEL_PRISTINE)/lib $< -o $@ -lpthread
 
-$(BUILD)/tests/sim_mirror_workload: tests/workloads/sim_mirror_workload.c \
+$(BUILD)/tests/sim_mirror_workload: tests/workloads/sim_mirror_workload.c tests/workloads/workload.h \
 		kernel/drivers/sim_mirror/sim_mirror_uapi.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Ikernel/drivers/sim_mirror $< -o $@ -lpthread
 

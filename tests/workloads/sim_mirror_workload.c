@@ -32,10 +32,8 @@
 #include <unistd.h>
 
 #include "sim_mirror_uapi.h"
+#include "workload.h"
 
-#define PAGE_BYTES	4096UL
-#define PMD_BYTES	(2UL << 20)
-#define PUD_BYTES	(1UL << 30)
 #define MAX_EXPECTATIONS 16
 
 #ifndef MPOL_MF_MOVE
@@ -75,13 +73,6 @@ struct report {
 	const char *skipped;
 };
 
-struct buffer {
-	char *mapping;
-	size_t mapping_bytes;
-	char *start;
-	size_t bytes;
-};
-
 static int device = -1;
 static struct options options;
 static struct report report = { .checks_passed = true };
@@ -107,37 +98,6 @@ static void check_failed(const char *note)
 {
 	report.checks_passed = false;
 	report.failed_check = note;
-}
-
-static double now_seconds(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec + now.tv_nsec / 1e9;
-}
-
-/*
- * 2 MiB aligned and, when it fits, inside one 1 GiB region, so that one
- * mprotect is one notifier range. Reserving an extra 1 GiB of address space
- * (nothing is committed) guarantees such a start exists.
- */
-static struct buffer buffer_map(size_t bytes, bool huge)
-{
-	struct buffer buffer = { .bytes = bytes, .mapping_bytes = bytes + PUD_BYTES };
-	uintptr_t start;
-
-	buffer.mapping = mmap(NULL, buffer.mapping_bytes, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (buffer.mapping == MAP_FAILED)
-		die("mmap");
-	start = ((uintptr_t)buffer.mapping + PMD_BYTES - 1) & ~(PMD_BYTES - 1);
-	if (bytes <= PUD_BYTES && start / PUD_BYTES != (start + bytes - 1) / PUD_BYTES)
-		start = (start + PUD_BYTES - 1) & ~(PUD_BYTES - 1);
-	buffer.start = (char *)start;
-	if (madvise(buffer.start, bytes, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE))
-		die("madvise(HUGEPAGE)");
-	return buffer;
 }
 
 static void fill(char *start, size_t bytes, unsigned int pattern)
@@ -194,10 +154,10 @@ static int device_access(unsigned long request, uint32_t range_id, char *start,
 		.length = bytes,
 		.buffer = (uintptr_t)data,
 	};
-	double began = now_seconds(), took;
+	double began = monotonic_seconds(), took;
 	int ret = ioctl(device, request, &access) ? -errno : 0;
 
-	took = now_seconds() - began;
+	took = monotonic_seconds() - began;
 	if (took > report.longest_access_seconds)
 		report.longest_access_seconds = took;
 	return ret;
@@ -434,23 +394,6 @@ static void scenario_migrate(void)
 	expect("invalidations", AT_LEAST, pages);
 }
 
-struct racer {
-	char *start;
-	size_t bytes;
-	atomic_bool stop;
-};
-
-static void *racer_main(void *argument)
-{
-	struct racer *racer = argument;
-
-	while (!atomic_load(&racer->stop)) {
-		madvise(racer->start, racer->bytes, MADV_DONTNEED);
-		fill(racer->start, racer->bytes, options.seed);
-	}
-	return NULL;
-}
-
 /*
  * Device reads while CPU threads keep zapping and rewriting the ranges. Each
  * read_begin ends in exactly one of: a serviced fault, a read_retry, or an
@@ -462,7 +405,7 @@ static void scenario_race(void)
 	pthread_t threads[16];
 	struct racer racer = { .start = tiled.buffer.start, .bytes = tiled.buffer.bytes };
 	unsigned long thread_count = options.threads ? options.threads : 1;
-	double deadline = now_seconds() + options.duration;
+	double deadline = monotonic_seconds() + options.duration;
 	struct sim_mirror_counters counters;
 	unsigned long timed_out = 0;
 
@@ -472,7 +415,7 @@ static void scenario_race(void)
 	for (unsigned long thread = 0; thread < thread_count; thread++)
 		if (pthread_create(&threads[thread], NULL, racer_main, &racer))
 			die("pthread_create");
-	while (now_seconds() < deadline)
+	while (monotonic_seconds() < deadline)
 		for (unsigned long index = 0; index < options.ranges; index++)
 			if (device_access(SIM_MIRROR_READ, tiled.range_ids[index],
 					  range_start(&tiled, index), tiled.range_bytes,
@@ -502,14 +445,14 @@ static void scenario_many_ranges(void)
 		die("calloc");
 	buffer = buffer_map(bytes, false);
 	memset(buffer.start, 1, bytes);
-	began = now_seconds();
+	began = monotonic_seconds();
 	for (unsigned long index = 0; index < options.ranges; index++)
 		range_ids[index] = register_range(buffer.start + index * PAGE_BYTES, PAGE_BYTES);
 	if (madvise(buffer.start, bytes, MADV_DONTNEED))
 		die("madvise(MADV_DONTNEED)");
 	for (unsigned long index = 0; index < options.ranges; index++)
 		unregister_range(range_ids[index]);
-	report.elapsed_seconds = now_seconds() - began;
+	report.elapsed_seconds = monotonic_seconds() - began;
 	expect("inserts", EXACTLY, options.ranges);
 	expect("invalidations", EXACTLY, options.ranges);
 	expect("removes", EXACTLY, options.ranges);
@@ -540,8 +483,8 @@ static void scenario_livelock(void)
 	atomic_init(&racer.stop, false);
 	if (pthread_create(&thread, NULL, racer_main, &racer))
 		die("pthread_create");
-	deadline = now_seconds() + options.duration;
-	while (now_seconds() < deadline && !timed_out)
+	deadline = monotonic_seconds() + options.duration;
+	while (monotonic_seconds() < deadline && !timed_out)
 		if (device_access(SIM_MIRROR_READ, tiled.range_ids[0], range_start(&tiled, 0),
 				  tiled.range_bytes, tiled.data) == -EBUSY)
 			timed_out++;

@@ -48,11 +48,10 @@
 #include <unistd.h>
 
 #include "test_hmm_uapi.h"
+#include "workload.h"
 
-#define PAGE_BYTES		4096UL
 #define CHUNK_PAGES		64UL
 #define CHUNKS_PER_PMD		8UL
-#define ALIGNMENT		(2UL << 20)
 #define TRACE_MARKER		"/sys/kernel/tracing/trace_marker"
 
 struct options {
@@ -61,13 +60,6 @@ struct options {
 	unsigned long chunks;
 	double race_seconds;
 	bool exit_open;
-};
-
-struct buffer {
-	char *mapping;		/* what mmap returned, for munmap */
-	size_t mapping_bytes;
-	char *start;		/* 2 MiB aligned */
-	size_t bytes;
 };
 
 static int marker_fd = -1;
@@ -85,22 +77,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "test_hmm_phases: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static struct buffer buffer_map(unsigned long pages)
-{
-	struct buffer buffer = { .bytes = pages * PAGE_BYTES };
-
-	buffer.mapping_bytes = buffer.bytes + ALIGNMENT;
-	buffer.mapping = mmap(NULL, buffer.mapping_bytes, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buffer.mapping == MAP_FAILED)
-		die("mmap");
-	buffer.start = (char *)(((uintptr_t)buffer.mapping + ALIGNMENT - 1) &
-				~(ALIGNMENT - 1));
-	if (madvise(buffer.mapping, buffer.mapping_bytes, MADV_NOHUGEPAGE))
-		die("madvise(MADV_NOHUGEPAGE)");
-	return buffer;
 }
 
 /*
@@ -127,33 +103,6 @@ static unsigned long device_access(int device, unsigned long request,
 		    "HMM_DMIRROR_SNAPSHOT");
 	}
 	return command.faults;
-}
-
-struct racer {
-	char *start;
-	size_t bytes;
-	atomic_bool stop;
-};
-
-static void *racer_main(void *argument)
-{
-	struct racer *racer = argument;
-
-	while (!atomic_load(&racer->stop)) {
-		/* Zap and refault: every pass invalidates the subscription. */
-		madvise(racer->start, racer->bytes, MADV_DONTNEED);
-		for (size_t offset = 0; offset < racer->bytes; offset += PAGE_BYTES)
-			racer->start[offset] = 1;
-	}
-	return NULL;
-}
-
-static double seconds_since(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
 static void usage(int status)
@@ -226,7 +175,7 @@ int main(int argc, char **argv)
 	unsigned long race_reads = 0;
 	struct buffer present, cow, raced;
 	struct racer racer;
-	struct timespec race_start;
+	double race_start;
 	pthread_t racer_thread;
 	void *mirror;
 	int device;
@@ -237,9 +186,9 @@ int main(int argc, char **argv)
 	if (!mirror)
 		die("malloc");
 	memset(mirror, 0, pages * PAGE_BYTES);
-	present = buffer_map(pages);
-	cow = buffer_map(pages);
-	raced = buffer_map(pages);
+	present = buffer_map(pages * PAGE_BYTES, false);
+	cow = buffer_map(pages * PAGE_BYTES, false);
+	raced = buffer_map(pages * PAGE_BYTES, false);
 	memset(present.start, 0x5a, present.bytes);
 
 	mark_phase("open");
@@ -270,8 +219,8 @@ int main(int argc, char **argv)
 	atomic_init(&racer.stop, false);
 	if (pthread_create(&racer_thread, NULL, racer_main, &racer))
 		die("pthread_create");
-	clock_gettime(CLOCK_MONOTONIC, &race_start);
-	while (seconds_since(&race_start) < options.race_seconds) {
+	race_start = monotonic_seconds();
+	while (monotonic_seconds() - race_start < options.race_seconds) {
 		device_access(device, HMM_DMIRROR_READ, &raced, mirror, true);
 		device_access(device, HMM_DMIRROR_SNAPSHOT, &raced, mirror, true);
 		race_reads++;
