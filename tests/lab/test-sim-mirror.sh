@@ -60,6 +60,7 @@ run_scenario race race --duration 2 --threads 2 --retry-window-us 2000
 run_scenario one-range many-ranges --ranges 1
 run_scenario 100k-ranges many-ranges --ranges 100000
 run_scenario bad-input bad-input
+run_scenario nonblocking nonblocking
 if run_scenario livelock livelock --duration 5; then
 	stall=$(json_field longest_access_ms <"$work/livelock.json")
 	if python3 -c 'import sys; sys.exit(not 900 <= float(sys.argv[1]) <= 2000)' "$stall"; then
@@ -152,6 +153,21 @@ EOF
 if [ -d /sys/kernel/tracing/events/mmu_notifier ]; then
 	compare_with_tracepoints storm storm --iterations 3
 	compare_with_tracepoints race race --duration 2 --retry-window-us 2000
+	# The non-blockable path: a refused callback makes range_start fail with -EAGAIN.
+	perf stat -a -x, -o "$work/nonblocking.perf" \
+		-e mmu_notifier:mmu_notifier_invalidate_range_start --filter 'ret == -11' \
+		-e mmu_notifier:mmu_interval_notifier_invalidate --filter 'ret == 0' \
+		-- "$workload" nonblocking --json >"$work/nonblocking.truth" 2>/dev/null
+	failures=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["counters"]["nonblocking_failures"])' \
+		"$work/nonblocking.truth")
+	eagain=$(awk -F, '/invalidate_range_start/ { print $1 }' "$work/nonblocking.perf")
+	refused=$(awk -F, '/interval_notifier_invalidate/ { print $1 }' "$work/nonblocking.perf")
+	if [ "${failures:-0}" -ge 1 ] && [ "$eagain" = "$failures" ] && [ "$refused" = "$failures" ]; then
+		pass sim-mirror.tracepoints.nonblocking-eagain
+	else
+		fail sim-mirror.tracepoints.nonblocking-eagain \
+			"driver refused $failures, range_start -EAGAIN $eagain, invalidate false $refused"
+	fi
 else
 	skip sim-mirror.tracepoints "this kernel ($(uname -r)) has no mmu_notifier events"
 fi

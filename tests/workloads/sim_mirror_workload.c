@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -493,6 +494,83 @@ static void scenario_livelock(void)
 	expect("timeouts", AT_LEAST, 1);
 }
 
+/*
+ * The non-blockable path: a killed process whose memory is reaped with
+ * process_mrelease() (as the OOM reaper would) while an engine holds the
+ * driver lock. The invalidate callback must refuse (return false), and the
+ * reap fails with EAGAIN instead of sleeping.
+ */
+/* Fork a victim busy in device work; return whether reaping it met the lock held. */
+static bool reap_busy_victim(void)
+{
+	struct sim_mirror_knobs slow = options.knobs;
+	int ready[2], pidfd, status, reaped;
+	char byte = 0;
+	pid_t victim;
+
+	if (pipe(ready))
+		die("pipe");
+	victim = fork();
+	if (victim < 0)
+		die("fork");
+	if (victim == 0) {
+		/* Its own context: one engine, one page per batch, 100 ms each under the lock. */
+		struct buffer buffer = buffer_map(PMD_BYTES, false);
+		char *data = malloc(PMD_BYTES);
+		uint32_t range_id;
+
+		device = open(SIM_MIRROR_DEVICE, O_RDWR);
+		slow.engines = 1;
+		slow.fault_batch_pages = 1;
+		slow.fault_work_us = SIM_MIRROR_MAX_DELAY_US;
+		if (device < 0 || !data || ioctl(device, SIM_MIRROR_SET_KNOBS, &slow))
+			_exit(2);
+		fill(buffer.start, PMD_BYTES, options.seed);
+		range_id = register_range(buffer.start, PMD_BYTES);
+		if (write(ready[1], &byte, 1) != 1)
+			_exit(2);
+		/* 16 batches of 100 ms; a kill cannot cut device work short. */
+		device_access(SIM_MIRROR_READ, range_id, buffer.start, 16 * PAGE_BYTES, data);
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &byte, 1) != 1)
+		die("the victim did not start");
+	close(ready[0]);
+	usleep(550000);		/* the engine is most likely inside a batch, holding the lock */
+	pidfd = syscall(SYS_pidfd_open, victim, 0);
+	if (pidfd < 0)
+		die("pidfd_open");
+	if (kill(victim, SIGKILL))
+		die("kill");
+	reaped = syscall(SYS_process_mrelease, pidfd, 0);
+	if (reaped && errno != EAGAIN)
+		die("process_mrelease");
+	if (waitpid(victim, &status, 0) < 0)
+		die("waitpid");
+	close(pidfd);
+	return reaped != 0;
+}
+
+/*
+ * The non-blockable path: a killed process whose memory is reaped with
+ * process_mrelease() (as the OOM reaper would) while an engine holds the
+ * driver lock. The invalidate callback must refuse (return false), and the
+ * reap fails with EAGAIN instead of sleeping. The engine is outside the lock
+ * for a moment between batches, so a reap may land there; try a few times.
+ */
+static void scenario_nonblocking(void)
+{
+	int attempt;
+
+	for (attempt = 0; attempt < 5; attempt++)
+		if (reap_busy_victim())
+			break;
+	if (attempt == 5)
+		check_failed("process_mrelease() never met a held driver lock in 5 attempts");
+	expect("nonblocking_failures", EXACTLY, 1);
+}
+
 /* Calls that must fail, each with the errno it must fail with. */
 static void bad_call(const char *what, unsigned long request, void *argument, int wanted)
 {
@@ -603,6 +681,7 @@ static const struct {
 	{ "many-ranges", scenario_many_ranges, "many one-page ranges, one invalidation" },
 	{ "livelock", scenario_livelock, "the stale-seq retry bug" },
 	{ "bad-input", scenario_bad_input, "ioctls that must be refused" },
+	{ "nonblocking", scenario_nonblocking, "reap a killed process while the driver lock is held" },
 };
 
 static const char *const counter_names[SIM_MIRROR_COUNTER_COUNT] = SIM_MIRROR_COUNTER_NAMES;
