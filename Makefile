@@ -135,9 +135,11 @@ $(BUILD)/hmmtrace.bpf.o: bpf/hmmtrace.bpf.c bpf/hmmtrace.h $(BUILD)/include/vmli
 $(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
 	bpftool gen skeleton $< >$@
 
-$(BUILD)/hmmtrace: tools/hmmtrace.c tools/kallsyms.c tools/kallsyms.h bpf/hmmtrace.h \
-		$(BUILD)/include/hmmtrace.skel.h
-	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools tools/hmmtrace.c tools/kallsyms.c -o $@ $(LIBBPF_LIBS) -lm
+HMMTRACE_SOURCES := $(wildcard tools/*.c)
+
+$(BUILD)/hmmtrace: $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h \
+		$(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h
+	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ $(LIBBPF_LIBS) -lm
 
 $(BUILD)/include:
 	mkdir -p $@

@@ -1,9 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * hmmtrace's BPF side, on the tracepoints of kernel/patches. Every handler
- * exists as tp_btf and as raw_tp; user space keeps the pair the kernel
- * supports. Events are aggregated into a per-CPU hash keyed by driver
- * callback, process or range, cumulatively, so no event is lost.
+ * hmmtrace's BPF side. The counting lives in the count_*() functions; thin
+ * handlers feed them from one of four attach modes, and user space loads
+ * only the handlers of the mode it picked:
+ *
+ *   tp_btf, raw_tp   the tracepoints of kernel/patches: every event observed
+ *   fentry, kprobe   stock kernels: the exported notifier functions and the
+ *                    known drivers' invalidate callbacks. read_retry and
+ *                    check_retry are inlined there, so read_retry collisions
+ *                    are inferred (see fault_began()) and check_retry is not
+ *                    seen apart from hmm_range_fault()'s -EBUSY.
+ *
+ * Aggregates are cumulative per-CPU hashes, so no event is lost between
+ * user space's reads. Fault tracking (per task and subscription), the
+ * livelock detector and the event stream are enabled by knobs, so `top`
+ * pays only for what it shows.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -15,9 +26,20 @@
 
 #define MAX_GROUPS	16384
 #define MAX_RANGES	262144
+#define MAX_FAULTS	65536
+#define MAX_PENDING	16384
+#define EBUSY		16
 
 const volatile __u32 grouping = HMMTRACE_BY_DRIVER;
-const volatile __u32 target_tgid;	/* 0: every process */
+const volatile __u32 target_tgid;		/* 0: every process */
+const volatile bool infer_retries;		/* stock kernels: no read_retry event */
+const volatile bool track_faults;		/* per-fault state: latency and retries */
+const volatile bool report_streaks;
+const volatile bool capture_invalidators;	/* stack of each invalidating task */
+const volatile __u64 livelock_ns;		/* 0: no livelock detection */
+const volatile bool snoop;
+/* Stock kernels: a go-round later than this after a completed fault is a new fault. */
+const volatile __u64 inferred_retry_gap_ns = 10000000;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -25,6 +47,13 @@ struct {
 	__type(key, __u64);
 	__type(value, struct hmmtrace_stats);
 } stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HMMTRACE_RANGE_EVENTS);
+	__type(key, __u32);
+	__type(value, struct hmmtrace_histogram);
+} range_latency SEC(".maps");
 
 /* interval_sub -> what names it; filled when a subscription is first seen. */
 struct {
@@ -42,14 +71,94 @@ struct {
 	__type(value, __u32);
 } mm_owners SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_FAULTS);
+	__type(key, struct hmmtrace_fault_key);
+	__type(value, struct hmmtrace_fault);
+} faults SEC(".maps");
+
+/* mmu_notifier_range -> when its invalidation started. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_PENDING);
+	__type(key, __u64);
+	__type(value, __u64);
+} range_starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_RANGES);
+	__type(key, __u64);
+	__type(value, struct hmmtrace_invalidator);
+} invalidators SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, HMMTRACE_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);		/* user space resizes it for snoop */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 << 10);
+} reports SEC(".maps");
+
+/* Records either ring buffer had no room for: [0] events, [1] reports. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} dropped SEC(".maps");
+
+/* Stock kernels: arguments and entry times, from a function's entry to its return. */
+enum pending_call {
+	PENDING_INSERT,
+	PENDING_READ_BEGIN,
+	PENDING_RANGE_START,
+	PENDING_CALLBACK,
+	PENDING_RANGE_FAULT,
+};
+
+struct pending_key {
+	__u32 tid;
+	__u32 call;
+};
+
+struct pending_value {
+	__u64 argument;
+	__u64 extra;
+	__u64 started_ns;
+	__u64 flag;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_PENDING);
+	__type(key, struct pending_key);
+	__type(value, struct pending_value);
+} pending SEC(".maps");
+
+static __always_inline __u32 current_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
 static __always_inline __u32 owner_of(const struct mm_struct *mm)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 mm_key = (__u64)mm;
 	__u32 *known, tgid;
 
-	if (task->mm == mm) {
-		tgid = task->tgid;
+	if (BPF_CORE_READ(task, mm) == mm) {
+		tgid = BPF_CORE_READ(task, tgid);
 		known = bpf_map_lookup_elem(&mm_owners, &mm_key);
 		if (!known || *known != tgid)
 			bpf_map_update_elem(&mm_owners, &mm_key, &tgid, BPF_ANY);
@@ -57,6 +166,11 @@ static __always_inline __u32 owner_of(const struct mm_struct *mm)
 	}
 	known = bpf_map_lookup_elem(&mm_owners, &mm_key);
 	return known ? *known : 0;
+}
+
+static __always_inline bool filtered_out(__u32 tgid)
+{
+	return target_tgid && tgid != target_tgid;
 }
 
 static __always_inline __u64 callback_of(const struct mmu_interval_notifier *interval_sub)
@@ -79,18 +193,14 @@ static __always_inline void remember_range(const struct mmu_interval_notifier *i
 	bpf_map_update_elem(&ranges, &key, &info, BPF_NOEXIST);
 }
 
-/* The stats slot an event of this subscription counts into, or NULL to drop it. */
+/* The stats slot an event of this subscription counts into. */
 static __always_inline struct hmmtrace_stats *
-stats_for(const struct mmu_interval_notifier *interval_sub)
+stats_for(const struct mmu_interval_notifier *interval_sub, __u32 tgid)
 {
 	static const struct hmmtrace_stats zero;
-	const struct mm_struct *mm = BPF_CORE_READ(interval_sub, mm);
-	__u32 tgid = owner_of(mm);
 	struct hmmtrace_stats *slot;
 	__u64 group;
 
-	if (target_tgid && tgid != target_tgid)
-		return NULL;
 	remember_range(interval_sub, tgid);
 	if (grouping == HMMTRACE_BY_PROCESS)
 		group = tgid;
@@ -105,110 +215,827 @@ stats_for(const struct mmu_interval_notifier *interval_sub)
 	return bpf_map_lookup_elem(&stats, &group);
 }
 
+static __always_inline __u32 tgid_of_sub(const struct mmu_interval_notifier *interval_sub)
+{
+	return owner_of(BPF_CORE_READ(interval_sub, mm));
+}
+
+/* bcc's log2 slot: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ... */
 static __always_inline __u32 log2_slot(__u64 value)
 {
 	__u32 slot = 0;
 
-	/* Bounded loop: the verifier sees at most 64 iterations. */
-	for (int bit = 0; bit < 64 && value > 1; bit++) {
+	for (int bit = 0; bit < 64 && value; bit++) {
 		value >>= 1;
 		slot++;
 	}
-	return slot < HMMTRACE_LATENCY_SLOTS ? slot : HMMTRACE_LATENCY_SLOTS - 1;
+	return slot < HMMTRACE_SLOTS ? slot : HMMTRACE_SLOTS - 1;
 }
 
-static __always_inline int on_insert(const struct mmu_interval_notifier *interval_sub)
+static __always_inline void count_drop(__u32 ring)
 {
-	struct hmmtrace_stats *slot = stats_for(interval_sub);
+	__u64 *drops = bpf_map_lookup_elem(&dropped, &ring);
 
-	if (slot)
-		slot->inserts++;
-	return 0;
+	if (drops)
+		(*drops)++;
 }
 
-static __always_inline int on_remove(const struct mmu_interval_notifier *interval_sub)
+/* A snooped event with the subscription's fields filled; the caller adds the rest and submits. */
+static __always_inline struct hmmtrace_event_record *
+record_event(__u32 event, const struct mmu_interval_notifier *interval_sub, __u32 tgid)
 {
-	struct hmmtrace_stats *slot = stats_for(interval_sub);
+	struct hmmtrace_event_record *record;
+
+	record = bpf_ringbuf_reserve(&events, sizeof(*record), 0);
+	if (!record) {
+		count_drop(0);
+		return NULL;
+	}
+	record->timestamp_ns = bpf_ktime_get_ns();
+	record->interval_sub = (__u64)interval_sub;
+	record->callback = interval_sub ? callback_of(interval_sub) : 0;
+	record->start = interval_sub ? BPF_CORE_READ(interval_sub, interval_tree.start) : 0;
+	record->end = interval_sub ? BPF_CORE_READ(interval_sub, interval_tree.last) + 1 : 0;
+	record->seq = 0;
+	record->duration_ns = 0;
+	record->ret = 0;
+	record->event = event;
+	record->tid = current_tid();
+	record->tgid = tgid;
+	record->flags = 0;
+	record->range_event = 0;
+	bpf_get_current_comm(record->comm, sizeof(record->comm));
+	return record;
+}
+
+static __always_inline void report(void *ctx, __u32 kind,
+				   const struct mmu_interval_notifier *interval_sub,
+				   const struct hmmtrace_fault *fault, __u64 now)
+{
+	struct hmmtrace_invalidator *invalidator;
+	struct hmmtrace_report *record;
 	__u64 key = (__u64)interval_sub;
 
-	if (slot)
-		slot->removes++;
-	/*
-	 * Per range, user space still has to name this row after the remove;
-	 * otherwise forget it, since the address will be reused.
-	 */
-	if (grouping != HMMTRACE_BY_RANGE)
-		bpf_map_delete_elem(&ranges, &key);
+	record = bpf_ringbuf_reserve(&reports, sizeof(*record), 0);
+	if (!record) {
+		count_drop(1);
+		return;
+	}
+	record->kind = kind;
+	record->tid = current_tid();
+	record->tgid = fault->tgid;
+	record->retries = fault->retries;
+	record->began_unseen = fault->began_unseen;
+	record->unfinished = 0;
+	record->interval_sub = key;
+	record->callback = callback_of(interval_sub);
+	record->start = BPF_CORE_READ(interval_sub, interval_tree.start);
+	record->last = BPF_CORE_READ(interval_sub, interval_tree.last);
+	record->started_ns = fault->started_ns;
+	record->duration_ns = now - fault->started_ns;
+	__builtin_memcpy(record->comm, fault->comm, sizeof(record->comm));
+	invalidator = bpf_map_lookup_elem(&invalidators, &key);
+	if (invalidator)
+		record->invalidator = *invalidator;
+	else
+		__builtin_memset(&record->invalidator, 0, sizeof(record->invalidator));
+	record->invalidator.stack_id = invalidator ? invalidator->stack_id : -1;
+	if (kind == HMMTRACE_REPORT_LIVELOCK) {
+		record->kernel_stack_bytes = bpf_get_stack(ctx, record->kernel_stack,
+							   sizeof(record->kernel_stack), 0);
+		record->user_stack_bytes = bpf_get_stack(ctx, record->user_stack,
+							 sizeof(record->user_stack),
+							 BPF_F_USER_STACK);
+	} else {
+		record->kernel_stack_bytes = -1;
+		record->user_stack_bytes = -1;
+	}
+	bpf_ringbuf_submit(record, 0);
+}
+
+/*
+ * Fault tracking. A fault is one task going round on one subscription until
+ * hmm_range_fault() succeeds and no collision undoes it. Its completion is
+ * counted as soon as hmm_range_fault() succeeds, so the numbers are current
+ * at every read; a read_retry collision that follows withdraws it again.
+ */
+static __always_inline struct hmmtrace_fault *
+fault_of(const struct mmu_interval_notifier *interval_sub)
+{
+	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
+					  .tid = current_tid() };
+
+	return bpf_map_lookup_elem(&faults, &key);
+}
+
+static __always_inline void withdraw_completion(struct hmmtrace_stats *stats,
+						struct hmmtrace_fault *fault)
+{
+	__u32 fault_slot = fault->fault_slot, retries_slot = fault->retries_slot;
+
+	stats->faults_completed--;
+	stats->fault_ns -= fault->completed_after_ns;
+	if (fault_slot < HMMTRACE_SLOTS)
+		stats->fault_slots[fault_slot]--;
+	if (retries_slot < HMMTRACE_SLOTS)
+		stats->retries_per_fault_slots[retries_slot]--;
+}
+
+/* A task retrying since before hmmtrace attached: its streak starts now. */
+static __always_inline struct hmmtrace_fault *
+fault_seen_retrying(const struct mmu_interval_notifier *interval_sub, __u64 now)
+{
+	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
+					  .tid = current_tid() };
+	struct hmmtrace_fault fresh = { .started_ns = now, .began_unseen = 1 };
+
+	fresh.last_seq = BPF_CORE_READ(interval_sub, invalidate_seq);
+	fresh.tgid = tgid_of_sub(interval_sub);
+	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+	bpf_map_update_elem(&faults, &key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&faults, &key);
+}
+
+static __always_inline void fault_retried(void *ctx, const struct mmu_interval_notifier *interval_sub,
+					  struct hmmtrace_stats *stats, __u64 now)
+{
+	struct hmmtrace_fault *fault;
+
+	if (!track_faults)
+		return;
+	fault = fault_of(interval_sub);
+	if (!fault)
+		fault = fault_seen_retrying(interval_sub, now);
+	if (!fault)
+		return;
+	if (fault->outcome == HMMTRACE_OUTCOME_COMPLETED)
+		withdraw_completion(stats, fault);
+	fault->outcome = HMMTRACE_OUTCOME_RETRIED;
+	fault->retries++;
+	fault->total_retries++;
+	fault->last_retry_ns = now;
+	if (livelock_ns && !fault->livelock_reported && now - fault->started_ns >= livelock_ns) {
+		fault->livelock_reported = 1;
+		report(ctx, HMMTRACE_REPORT_LIVELOCK, interval_sub, fault, now);
+	}
+}
+
+/*
+ * A read_begin either starts a fault or goes round in one. With tracepoints
+ * the collision was seen, so the previous outcome says which. On stock
+ * kernels read_retry is inlined: a read_begin whose seq moved since the same
+ * task's previous one, with no -EBUSY in between and within
+ * inferred_retry_gap_ns of its last successful hmm_range_fault(), is counted
+ * as a read_retry collision. A collision always moves the seq, and a driver
+ * goes round at once, so none is missed; a new fault that follows an
+ * invalidation of the range that quickly is counted too. So the inferred
+ * count lies between the truth and the truth plus the range's invalidations.
+ */
+static __always_inline void fault_began(void *ctx, const struct mmu_interval_notifier *interval_sub,
+					struct hmmtrace_stats *stats, __u32 tgid, __u64 seq,
+					__u64 now)
+{
+	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
+					  .tid = current_tid() };
+	struct hmmtrace_fault *fault, fresh = {};
+
+	if (!track_faults)
+		return;
+	fault = bpf_map_lookup_elem(&faults, &key);
+	if (fault && fault->outcome == HMMTRACE_OUTCOME_RETRIED) {
+		fault->last_seq = seq;
+		fault->outcome = HMMTRACE_OUTCOME_NONE;
+		return;
+	}
+	if (fault && infer_retries && seq != fault->last_seq &&
+	    (fault->outcome != HMMTRACE_OUTCOME_COMPLETED ||
+	     now - fault->started_ns - fault->completed_after_ns <= inferred_retry_gap_ns)) {
+		struct hmmtrace_event_record *record;
+
+		stats->read_retries++;
+		fault_retried(ctx, interval_sub, stats, now);
+		if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY,
+						    interval_sub, tgid))) {
+			record->seq = fault->last_seq;
+			record->flags = HMMTRACE_FLAG_INFERRED;
+			bpf_ringbuf_submit(record, 0);
+		}
+		fault->last_seq = seq;
+		fault->outcome = HMMTRACE_OUTCOME_NONE;
+		return;
+	}
+	fresh.started_ns = now;
+	fresh.last_seq = seq;
+	fresh.total_retries = fault ? fault->total_retries : 0;
+	fresh.tgid = tgid;
+	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+	bpf_map_update_elem(&faults, &key, &fresh, BPF_ANY);
+}
+
+static __always_inline void fault_completed(void *ctx, const struct mmu_interval_notifier *interval_sub,
+					    struct hmmtrace_stats *stats, __u64 now)
+{
+	struct hmmtrace_fault *fault;
+	__u32 fault_slot, retries_slot;
+
+	if (!track_faults)
+		return;
+	fault = fault_of(interval_sub);
+	if (!fault || fault->outcome == HMMTRACE_OUTCOME_COMPLETED)
+		return;
+	fault->outcome = HMMTRACE_OUTCOME_COMPLETED;
+	fault->completed_after_ns = now - fault->started_ns;
+	fault_slot = log2_slot(fault->completed_after_ns);
+	retries_slot = log2_slot(fault->retries);
+	fault->fault_slot = fault_slot;
+	fault->retries_slot = retries_slot;
+	stats->faults_completed++;
+	stats->fault_ns += fault->completed_after_ns;
+	if (fault_slot < HMMTRACE_SLOTS)
+		stats->fault_slots[fault_slot]++;
+	if (retries_slot < HMMTRACE_SLOTS)
+		stats->retries_per_fault_slots[retries_slot]++;
+	if (report_streaks && fault->retries)
+		report(ctx, HMMTRACE_REPORT_STREAK, interval_sub, fault, now);
+}
+
+/* The counting, shared by every mode. */
+
+static __always_inline int count_insert(const struct mmu_interval_notifier *interval_sub,
+					bool deferred)
+{
+	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_event_record *record;
+	struct hmmtrace_stats *stats;
+
+	__u64 key = (__u64)interval_sub;
+
+	if (filtered_out(tgid))
+		return 0;
+	/* A new subscription may reuse a removed one's address. */
+	bpf_map_delete_elem(&ranges, &key);
+	stats = stats_for(interval_sub, tgid);
+	if (stats)
+		stats->inserts++;
+	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INSERT,
+					    interval_sub, tgid))) {
+		record->seq = BPF_CORE_READ(interval_sub, invalidate_seq);
+		record->flags = deferred ? HMMTRACE_FLAG_DEFERRED : 0;
+		bpf_ringbuf_submit(record, 0);
+	}
 	return 0;
 }
 
-static __always_inline int on_invalidate(const struct mmu_interval_notifier *interval_sub,
-					 bool ret, __u64 duration_ns)
+static __always_inline int count_remove(const struct mmu_interval_notifier *interval_sub,
+					bool waited, __u64 wait_ns)
 {
-	struct hmmtrace_stats *slot = stats_for(interval_sub);
+	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_event_record *record;
+	struct hmmtrace_stats *stats;
+	__u64 key = (__u64)interval_sub;
+
+	if (filtered_out(tgid))
+		return 0;
+	stats = stats_for(interval_sub, tgid);
+	if (stats)
+		stats->removes++;
+	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_REMOVE,
+					    interval_sub, tgid))) {
+		record->duration_ns = wait_ns;
+		record->flags = waited ? HMMTRACE_FLAG_WAITED : 0;
+		bpf_ringbuf_submit(record, 0);
+	}
+	/*
+	 * Per range, and for the retry lists, user space still has to name
+	 * the range after the remove; otherwise forget it, since the address
+	 * will be reused.
+	 */
+	if (grouping != HMMTRACE_BY_RANGE && !track_faults)
+		bpf_map_delete_elem(&ranges, &key);
+	bpf_map_delete_elem(&invalidators, &key);
+	return 0;
+}
+
+static __always_inline int count_invalidate(void *ctx,
+					    const struct mmu_interval_notifier *interval_sub,
+					    const struct mmu_notifier_range *range,
+					    __u64 cur_seq, bool ret, __u64 duration_ns)
+{
+	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_event_record *record;
+	struct hmmtrace_stats *stats;
 	__u32 bucket = log2_slot(duration_ns);
 
-	if (!slot)
+	if (filtered_out(tgid))
 		return 0;
-	slot->invalidations++;
-	slot->invalidate_failures += !ret;
-	slot->invalidate_ns += duration_ns;
-	if (bucket < HMMTRACE_LATENCY_SLOTS)
-		slot->invalidate_slots[bucket]++;
+	stats = stats_for(interval_sub, tgid);
+	if (!stats)
+		return 0;
+	stats->invalidations++;
+	stats->invalidate_failures += !ret;
+	stats->invalidate_ns += duration_ns;
+	if (bucket < HMMTRACE_SLOTS)
+		stats->invalidate_slots[bucket]++;
+	if (capture_invalidators) {
+		struct hmmtrace_invalidator invalidator = {
+			.timestamp_ns = bpf_ktime_get_ns(),
+			.tid = current_tid(),
+			.tgid = bpf_get_current_pid_tgid() >> 32,
+		};
+		__u64 key = (__u64)interval_sub;
+
+		invalidator.stack_id = bpf_get_stackid(ctx, &stacks, 0);
+		bpf_get_current_comm(invalidator.comm, sizeof(invalidator.comm));
+		bpf_map_update_elem(&invalidators, &key, &invalidator, BPF_ANY);
+	}
+	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INVALIDATE,
+					    interval_sub, tgid))) {
+		record->seq = cur_seq;
+		record->ret = ret;
+		record->duration_ns = duration_ns;
+		record->range_event = BPF_CORE_READ(range, event);
+		bpf_ringbuf_submit(record, 0);
+	}
 	return 0;
 }
 
-static __always_inline int on_read_begin(const struct mmu_interval_notifier *interval_sub,
-					 bool waited, __u64 wait_ns)
+static __always_inline int count_read_begin(void *ctx,
+					    const struct mmu_interval_notifier *interval_sub,
+					    __u64 seq, bool waited, __u64 wait_ns)
 {
-	struct hmmtrace_stats *slot = stats_for(interval_sub);
+	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_event_record *record;
+	struct hmmtrace_stats *stats;
+	__u32 bucket = log2_slot(wait_ns);
 
-	if (!slot)
+	if (filtered_out(tgid))
 		return 0;
-	slot->read_begins++;
-	slot->read_begin_waits += waited;
-	slot->read_begin_wait_ns += wait_ns;
+	stats = stats_for(interval_sub, tgid);
+	if (!stats)
+		return 0;
+	stats->read_begins++;
+	if (waited) {
+		stats->read_begin_waits++;
+		stats->read_begin_wait_ns += wait_ns;
+		if (bucket < HMMTRACE_SLOTS)
+			stats->wait_slots[bucket]++;
+	}
+	fault_began(ctx, interval_sub, stats, tgid, seq, bpf_ktime_get_ns());
+	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_BEGIN,
+					    interval_sub, tgid))) {
+		record->seq = seq;
+		record->duration_ns = wait_ns;
+		record->flags = waited ? HMMTRACE_FLAG_WAITED : 0;
+		bpf_ringbuf_submit(record, 0);
+	}
 	return 0;
 }
 
-static __always_inline int on_retry(const struct mmu_interval_notifier *interval_sub,
-				    bool under_lock)
+static __always_inline int count_retry(void *ctx, const struct mmu_interval_notifier *interval_sub,
+				       __u32 event, __u64 seq)
 {
-	struct hmmtrace_stats *slot = stats_for(interval_sub);
+	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_event_record *record;
+	struct hmmtrace_stats *stats;
 
-	if (!slot)
+	if (filtered_out(tgid))
 		return 0;
-	if (under_lock)
-		slot->read_retries++;
+	stats = stats_for(interval_sub, tgid);
+	if (!stats)
+		return 0;
+	if (event == HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY) {
+		stats->read_retries++;
+		fault_retried(ctx, interval_sub, stats, bpf_ktime_get_ns());
+	} else {
+		/* Inside hmm_range_fault(), its -EBUSY counts the go-round. */
+		stats->check_retries++;
+	}
+	if (snoop && (record = record_event(event, interval_sub, tgid))) {
+		record->seq = seq;
+		bpf_ringbuf_submit(record, 0);
+	}
+	return 0;
+}
+
+static __always_inline int count_range_fault(void *ctx, const struct hmm_range *range, int ret,
+					     __u64 duration_ns)
+{
+	const struct mmu_interval_notifier *interval_sub = BPF_CORE_READ(range, notifier);
+	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_event_record *record;
+	struct hmmtrace_stats *stats;
+
+	if (filtered_out(tgid))
+		return 0;
+	stats = stats_for(interval_sub, tgid);
+	if (!stats)
+		return 0;
+	stats->range_faults++;
+	if (ret == -EBUSY) {
+		stats->range_fault_ebusy++;
+		fault_retried(ctx, interval_sub, stats, bpf_ktime_get_ns());
+	} else if (!ret) {
+		fault_completed(ctx, interval_sub, stats, bpf_ktime_get_ns());
+	}
+	if (snoop && (record = record_event(HMMTRACE_EVENT_HMM_RANGE_FAULT, interval_sub, tgid))) {
+		record->seq = BPF_CORE_READ(range, notifier_seq);
+		record->start = BPF_CORE_READ(range, start);
+		record->end = BPF_CORE_READ(range, end);
+		record->ret = ret;
+		record->duration_ns = duration_ns;
+		bpf_ringbuf_submit(record, 0);
+	}
+	return 0;
+}
+
+static __always_inline __u32 range_owner(const struct mmu_notifier_range *range)
+{
+	return owner_of(BPF_CORE_READ(range, mm));
+}
+
+static __always_inline int range_started(const struct mmu_notifier_range *range, int ret,
+					 __u64 started_ns, __u64 duration_ns)
+{
+	struct hmmtrace_event_record *record;
+	__u64 key = (__u64)range;
+	__u32 tgid = range_owner(range);
+
+	if (filtered_out(tgid))
+		return 0;
+	/* A failed non-blockable start is never ended. */
+	if (ret)
+		bpf_map_delete_elem(&range_starts, &key);
 	else
-		slot->check_retries++;
+		bpf_map_update_elem(&range_starts, &key, &started_ns, BPF_ANY);
+	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_NOTIFIER_INVALIDATE_RANGE_START,
+					    NULL, tgid))) {
+		record->interval_sub = key;
+		record->start = BPF_CORE_READ(range, start);
+		record->end = BPF_CORE_READ(range, end);
+		record->ret = ret;
+		record->duration_ns = duration_ns;
+		record->range_event = BPF_CORE_READ(range, event);
+		bpf_ringbuf_submit(record, 0);
+	}
 	return 0;
 }
 
-static __always_inline int on_range_fault(const struct hmm_range *range, int ret)
+static __always_inline int range_ended(const struct mmu_notifier_range *range)
 {
-	struct hmmtrace_stats *slot = stats_for(BPF_CORE_READ(range, notifier));
+	struct hmmtrace_event_record *record;
+	struct hmmtrace_histogram *histogram;
+	__u64 key = (__u64)range, *started, elapsed = 0;
+	__u32 tgid = range_owner(range), event, bucket;
 
-	if (!slot)
+	if (filtered_out(tgid))
 		return 0;
-	slot->range_faults++;
-	slot->range_fault_ebusy += ret == -16;	/* -EBUSY */
+	event = BPF_CORE_READ(range, event);
+	if (event >= HMMTRACE_RANGE_EVENTS)
+		event = HMMTRACE_RANGE_EVENTS - 1;
+	started = bpf_map_lookup_elem(&range_starts, &key);
+	if (started) {
+		elapsed = bpf_ktime_get_ns() - *started;
+		bpf_map_delete_elem(&range_starts, &key);
+		histogram = bpf_map_lookup_elem(&range_latency, &event);
+		bucket = log2_slot(elapsed);
+		if (histogram) {
+			histogram->count++;
+			histogram->total_ns += elapsed;
+			if (bucket < HMMTRACE_SLOTS)
+				histogram->slots[bucket]++;
+		}
+	}
+	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_NOTIFIER_INVALIDATE_RANGE_END,
+					    NULL, tgid))) {
+		record->interval_sub = key;
+		record->start = BPF_CORE_READ(range, start);
+		record->end = BPF_CORE_READ(range, end);
+		record->duration_ns = elapsed;
+		record->range_event = event;
+		bpf_ringbuf_submit(record, 0);
+	}
 	return 0;
 }
 
-/* Each handler twice: tp_btf where the kernel has BTF for it, else raw_tp. */
-#define HANDLER(event, body)							\
+/*
+ * Mode 1: the tracepoints. Each handler twice, tp_btf where the kernel has
+ * BTF for the event, else raw_tp. Names start with tp_ and raw_tp_.
+ */
+#define TRACEPOINT_HANDLER(event, body)						\
 	SEC("tp_btf/" #event)							\
-	int BPF_PROG(event##_btf, HMMTRACE_ARGS_##event) { return body; }	\
+	int BPF_PROG(tp_##event, HMMTRACE_ARGS_##event) { return body; }	\
 	SEC("raw_tp/" #event)							\
-	int BPF_PROG(event##_raw, HMMTRACE_ARGS_##event) { return body; }
+	int BPF_PROG(raw_tp_##event, HMMTRACE_ARGS_##event) { return body; }
 
-HANDLER(mmu_interval_notifier_insert, on_insert(interval_sub))
-HANDLER(mmu_interval_notifier_remove, on_remove(interval_sub))
-HANDLER(mmu_interval_notifier_invalidate, on_invalidate(interval_sub, ret, duration_ns))
-HANDLER(mmu_interval_read_begin, on_read_begin(interval_sub, waited, wait_ns))
-HANDLER(mmu_interval_read_retry, on_retry(interval_sub, true))
-HANDLER(mmu_interval_check_retry, on_retry(interval_sub, false))
-HANDLER(hmm_range_fault, on_range_fault(range, ret))
+TRACEPOINT_HANDLER(mmu_interval_notifier_insert, count_insert(interval_sub, deferred))
+TRACEPOINT_HANDLER(mmu_interval_notifier_remove, count_remove(interval_sub, waited, wait_ns))
+TRACEPOINT_HANDLER(mmu_interval_notifier_invalidate,
+		   count_invalidate(ctx, interval_sub, range, cur_seq, ret, duration_ns))
+TRACEPOINT_HANDLER(mmu_interval_read_begin,
+		   count_read_begin(ctx, interval_sub, seq, waited, wait_ns))
+TRACEPOINT_HANDLER(mmu_interval_read_retry,
+		   count_retry(ctx, interval_sub, HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, seq))
+TRACEPOINT_HANDLER(mmu_interval_check_retry,
+		   count_retry(ctx, interval_sub, HMMTRACE_EVENT_MMU_INTERVAL_CHECK_RETRY, seq))
+TRACEPOINT_HANDLER(hmm_range_fault, count_range_fault(ctx, range, ret, duration_ns))
+/* The start event fires after the subscribers ran, and carries their time. */
+TRACEPOINT_HANDLER(mmu_notifier_invalidate_range_start,
+		   range_started(range, ret, bpf_ktime_get_ns() - duration_ns, duration_ns))
+TRACEPOINT_HANDLER(mmu_notifier_invalidate_range_end, range_ended(range))
+
+/*
+ * Mode 2: stock kernels. The entry side of each function records its
+ * arguments and time; the return side counts. fentry/fexit and
+ * kprobe/kretprobe handlers share these.
+ */
+static __always_inline void remember_call(__u32 call, __u64 argument, __u64 extra, __u64 flag)
+{
+	struct pending_key key = { .tid = current_tid(), .call = call };
+	struct pending_value value = {
+		.argument = argument, .extra = extra,
+		.started_ns = bpf_ktime_get_ns(), .flag = flag,
+	};
+
+	bpf_map_update_elem(&pending, &key, &value, BPF_ANY);
+}
+
+/* The remembered call, removed from the map and copied to *value. */
+static __always_inline bool recall(__u32 call, struct pending_value *value)
+{
+	struct pending_key key = { .tid = current_tid(), .call = call };
+	struct pending_value *found = bpf_map_lookup_elem(&pending, &key);
+
+	if (!found)
+		return false;
+	*value = *found;
+	bpf_map_delete_elem(&pending, &key);
+	return true;
+}
+
+static __always_inline int insert_returned(int ret)
+{
+	struct pending_value call;
+
+	if (!recall(PENDING_INSERT, &call) || ret)
+		return 0;
+	return count_insert((const struct mmu_interval_notifier *)call.argument, false);
+}
+
+/* read_begin sleeps exactly when an invalidation of this subscription is in flight. */
+static __always_inline int read_begin_entered(const struct mmu_interval_notifier *interval_sub)
+{
+	__u64 own_seq = BPF_CORE_READ(interval_sub, invalidate_seq);
+	__u64 mm_seq = BPF_CORE_READ(interval_sub, mm, notifier_subscriptions, invalidate_seq);
+
+	remember_call(PENDING_READ_BEGIN, (__u64)interval_sub, 0, own_seq == mm_seq);
+	return 0;
+}
+
+static __always_inline int read_begin_returned(void *ctx, __u64 seq)
+{
+	struct pending_value call;
+
+	if (!recall(PENDING_READ_BEGIN, &call))
+		return 0;
+	return count_read_begin(ctx, (const struct mmu_interval_notifier *)call.argument, seq,
+				call.flag, call.flag ? bpf_ktime_get_ns() - call.started_ns : 0);
+}
+
+static __always_inline int range_start_returned(int ret)
+{
+	struct pending_value call;
+
+	if (!recall(PENDING_RANGE_START, &call))
+		return 0;
+	return range_started((const struct mmu_notifier_range *)call.argument, ret,
+			     call.started_ns, bpf_ktime_get_ns() - call.started_ns);
+}
+
+static __always_inline int callback_returned(void *ctx, bool ret)
+{
+	struct pending_value call;
+
+	if (!recall(PENDING_CALLBACK, &call))
+		return 0;
+	return count_invalidate(ctx, (const struct mmu_interval_notifier *)call.argument,
+				(const struct mmu_notifier_range *)call.extra, call.flag, ret,
+				bpf_ktime_get_ns() - call.started_ns);
+}
+
+static __always_inline int range_fault_returned(void *ctx, int ret)
+{
+	struct pending_value call;
+
+	if (!recall(PENDING_RANGE_FAULT, &call))
+		return 0;
+	return count_range_fault(ctx, (const struct hmm_range *)call.argument, ret,
+				 bpf_ktime_get_ns() - call.started_ns);
+}
+
+/* fentry/fexit. Names start with fentry_ and fexit_. */
+SEC("fentry/mmu_interval_notifier_insert")
+int BPF_PROG(fentry_insert, struct mmu_interval_notifier *interval_sub)
+{
+	remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0);
+	return 0;
+}
+
+SEC("fexit/mmu_interval_notifier_insert")
+int BPF_PROG(fexit_insert, struct mmu_interval_notifier *interval_sub, struct mm_struct *mm,
+	     unsigned long start, unsigned long length,
+	     const struct mmu_interval_notifier_ops *ops, int ret)
+{
+	return insert_returned(ret);
+}
+
+SEC("fentry/mmu_interval_notifier_insert_locked")
+int BPF_PROG(fentry_insert_locked, struct mmu_interval_notifier *interval_sub)
+{
+	remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0);
+	return 0;
+}
+
+SEC("fexit/mmu_interval_notifier_insert_locked")
+int BPF_PROG(fexit_insert_locked, struct mmu_interval_notifier *interval_sub,
+	     struct mm_struct *mm, unsigned long start, unsigned long length,
+	     const struct mmu_interval_notifier_ops *ops, int ret)
+{
+	return insert_returned(ret);
+}
+
+SEC("fentry/mmu_interval_notifier_remove")
+int BPF_PROG(fentry_remove, struct mmu_interval_notifier *interval_sub)
+{
+	return count_remove(interval_sub, false, 0);
+}
+
+SEC("fentry/mmu_interval_read_begin")
+int BPF_PROG(fentry_read_begin, struct mmu_interval_notifier *interval_sub)
+{
+	return read_begin_entered(interval_sub);
+}
+
+SEC("fexit/mmu_interval_read_begin")
+int BPF_PROG(fexit_read_begin, struct mmu_interval_notifier *interval_sub, unsigned long seq)
+{
+	return read_begin_returned(ctx, seq);
+}
+
+SEC("fentry/__mmu_notifier_invalidate_range_start")
+int BPF_PROG(fentry_range_start, struct mmu_notifier_range *range)
+{
+	remember_call(PENDING_RANGE_START, (__u64)range, 0, 0);
+	return 0;
+}
+
+SEC("fexit/__mmu_notifier_invalidate_range_start")
+int BPF_PROG(fexit_range_start, struct mmu_notifier_range *range, int ret)
+{
+	return range_start_returned(ret);
+}
+
+SEC("fentry/__mmu_notifier_invalidate_range_end")
+int BPF_PROG(fentry_range_end, struct mmu_notifier_range *range)
+{
+	return range_ended(range);
+}
+
+SEC("fentry/hmm_range_fault")
+int BPF_PROG(fentry_range_fault, struct hmm_range *range)
+{
+	remember_call(PENDING_RANGE_FAULT, (__u64)range, 0, 0);
+	return 0;
+}
+
+SEC("fexit/hmm_range_fault")
+int BPF_PROG(fexit_range_fault, struct hmm_range *range, int ret)
+{
+	return range_fault_returned(ctx, ret);
+}
+
+/*
+ * The drivers' invalidate callbacks: one fentry/fexit pair per callback
+ * found in the running kernel, each aimed by user space at its target.
+ */
+#define CALLBACK_HANDLERS(index)						\
+	SEC("fentry")								\
+	int BPF_PROG(fentry_callback_##index,					\
+		     struct mmu_interval_notifier *interval_sub,		\
+		     const struct mmu_notifier_range *range,			\
+		     unsigned long cur_seq)					\
+	{									\
+		remember_call(PENDING_CALLBACK, (__u64)interval_sub,		\
+			      (__u64)range, cur_seq);				\
+		return 0;							\
+	}									\
+	SEC("fexit")								\
+	int BPF_PROG(fexit_callback_##index,					\
+		     struct mmu_interval_notifier *interval_sub,		\
+		     const struct mmu_notifier_range *range,			\
+		     unsigned long cur_seq, bool ret)				\
+	{									\
+		return callback_returned(ctx, ret);				\
+	}
+
+CALLBACK_HANDLERS(0)
+CALLBACK_HANDLERS(1)
+CALLBACK_HANDLERS(2)
+CALLBACK_HANDLERS(3)
+CALLBACK_HANDLERS(4)
+CALLBACK_HANDLERS(5)
+CALLBACK_HANDLERS(6)
+CALLBACK_HANDLERS(7)
+
+/* kprobe/kretprobe. Names start with kprobe_ and kretprobe_. */
+SEC("kprobe/mmu_interval_notifier_insert")
+int BPF_KPROBE(kprobe_insert, struct mmu_interval_notifier *interval_sub)
+{
+	remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0);
+	return 0;
+}
+
+SEC("kretprobe/mmu_interval_notifier_insert")
+int BPF_KRETPROBE(kretprobe_insert, int ret)
+{
+	return insert_returned(ret);
+}
+
+SEC("kprobe/mmu_interval_notifier_insert_locked")
+int BPF_KPROBE(kprobe_insert_locked, struct mmu_interval_notifier *interval_sub)
+{
+	remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0);
+	return 0;
+}
+
+SEC("kretprobe/mmu_interval_notifier_insert_locked")
+int BPF_KRETPROBE(kretprobe_insert_locked, int ret)
+{
+	return insert_returned(ret);
+}
+
+SEC("kprobe/mmu_interval_notifier_remove")
+int BPF_KPROBE(kprobe_remove, struct mmu_interval_notifier *interval_sub)
+{
+	return count_remove(interval_sub, false, 0);
+}
+
+SEC("kprobe/mmu_interval_read_begin")
+int BPF_KPROBE(kprobe_read_begin, struct mmu_interval_notifier *interval_sub)
+{
+	return read_begin_entered(interval_sub);
+}
+
+SEC("kretprobe/mmu_interval_read_begin")
+int BPF_KRETPROBE(kretprobe_read_begin, unsigned long seq)
+{
+	return read_begin_returned(ctx, seq);
+}
+
+SEC("kprobe/__mmu_notifier_invalidate_range_start")
+int BPF_KPROBE(kprobe_range_start, struct mmu_notifier_range *range)
+{
+	remember_call(PENDING_RANGE_START, (__u64)range, 0, 0);
+	return 0;
+}
+
+SEC("kretprobe/__mmu_notifier_invalidate_range_start")
+int BPF_KRETPROBE(kretprobe_range_start, int ret)
+{
+	return range_start_returned(ret);
+}
+
+SEC("kprobe/__mmu_notifier_invalidate_range_end")
+int BPF_KPROBE(kprobe_range_end, struct mmu_notifier_range *range)
+{
+	return range_ended(range);
+}
+
+SEC("kprobe/hmm_range_fault")
+int BPF_KPROBE(kprobe_range_fault, struct hmm_range *range)
+{
+	remember_call(PENDING_RANGE_FAULT, (__u64)range, 0, 0);
+	return 0;
+}
+
+SEC("kretprobe/hmm_range_fault")
+int BPF_KRETPROBE(kretprobe_range_fault, int ret)
+{
+	return range_fault_returned(ctx, ret);
+}
+
+/* The callbacks: user space attaches these two to every callback it found. */
+SEC("kprobe")
+int BPF_KPROBE(kprobe_callback, struct mmu_interval_notifier *interval_sub,
+	       const struct mmu_notifier_range *range, unsigned long cur_seq)
+{
+	remember_call(PENDING_CALLBACK, (__u64)interval_sub, (__u64)range, cur_seq);
+	return 0;
+}
+
+SEC("kretprobe")
+int BPF_KRETPROBE(kretprobe_callback, bool ret)
+{
+	return callback_returned(ctx, ret);
+}
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The layouts hmmtrace's BPF programs and its user space share: the
- * aggregation key and value. Event arguments come from the catalog
- * (build/include/hmmtrace_events.h, generated from tracepoints/events.json).
+ * The layouts hmmtrace's BPF programs and its user space share: aggregation
+ * keys and values, and the records of the two ring buffers. Event arguments
+ * come from the catalog (build/include/hmmtrace_events.h, generated from
+ * tracepoints/events.json), and so do the event identifiers used here.
  */
 #ifndef HMMTRACE_H
 #define HMMTRACE_H
@@ -13,11 +14,25 @@ enum hmmtrace_grouping {
 	HMMTRACE_BY_RANGE,	/* group = the interval_sub address */
 };
 
-#define HMMTRACE_LATENCY_SLOTS 40	/* log2 buckets of nanoseconds */
+/* How the BPF side is attached; user space picks one, the BPF side infers in the last two. */
+enum hmmtrace_mode {
+	HMMTRACE_MODE_TP_BTF,
+	HMMTRACE_MODE_RAW_TP,
+	HMMTRACE_MODE_FENTRY,
+	HMMTRACE_MODE_KPROBE,
+	HMMTRACE_MODE_COUNT,
+};
+
+/*
+ * bcc-style log2 buckets: slot 0 holds 0, slot k holds [2^(k-1), 2^k - 1].
+ * 40 slots reach 2^39 ns, about 9 minutes.
+ */
+#define HMMTRACE_SLOTS 40
 
 /*
  * Cumulative since attach, per CPU: user space diffs snapshots, so nothing
- * is lost between reads.
+ * is lost between reads. Every field is a __u64 so user space can sum and
+ * diff the structure as an array.
  */
 struct hmmtrace_stats {
 	__u64 inserts;
@@ -25,14 +40,28 @@ struct hmmtrace_stats {
 	__u64 invalidations;
 	__u64 invalidate_failures;	/* callback returned false */
 	__u64 invalidate_ns;
-	__u64 invalidate_slots[HMMTRACE_LATENCY_SLOTS];
 	__u64 read_begins;
 	__u64 read_begin_waits;
 	__u64 read_begin_wait_ns;
-	__u64 read_retries;
+	__u64 read_retries;		/* collisions under the driver lock (inferred on stock kernels) */
 	__u64 check_retries;
 	__u64 range_faults;		/* hmm_range_fault() calls */
 	__u64 range_fault_ebusy;
+	__u64 faults_completed;		/* hmm_range_fault() success that no collision undid */
+	__u64 fault_ns;			/* first read_begin to mapped, summed */
+	__u64 invalidate_slots[HMMTRACE_SLOTS];
+	__u64 wait_slots[HMMTRACE_SLOTS];
+	__u64 fault_slots[HMMTRACE_SLOTS];
+	__u64 retries_per_fault_slots[HMMTRACE_SLOTS];
+};
+
+/* Range start->end latency, per enum mmu_notifier_event; the last index is "other". */
+#define HMMTRACE_RANGE_EVENTS 9
+
+struct hmmtrace_histogram {
+	__u64 count;
+	__u64 total_ns;
+	__u64 slots[HMMTRACE_SLOTS];
 };
 
 /* What user space needs to name a subscription. */
@@ -42,6 +71,98 @@ struct hmmtrace_range_info {
 	__u64 invalidate;		/* ops->invalidate */
 	__u32 tgid;
 	__u32 padding;
+};
+
+/* A fault in progress: one task going round on one subscription. */
+struct hmmtrace_fault_key {
+	__u64 interval_sub;
+	__u32 tid;
+	__u32 padding;
+};
+
+struct hmmtrace_fault {
+	__u64 started_ns;		/* first read_begin of the fault */
+	__u64 last_seq;			/* what the latest read_begin returned */
+	__u64 last_retry_ns;
+	__u64 completed_after_ns;	/* what a tentative completion added to fault_ns */
+	__u64 total_retries;		/* over every fault of this task on this range */
+	__u32 retries;			/* in this fault */
+	__u32 outcome;			/* enum hmmtrace_outcome of the latest go-round */
+	__u32 fault_slot;		/* buckets a tentative completion counted into */
+	__u32 retries_slot;
+	__u32 tgid;
+	__u32 livelock_reported;
+	__u32 began_unseen;		/* retrying before hmmtrace attached: the start is later than true */
+	__u32 padding;
+	char comm[16];
+};
+
+enum hmmtrace_outcome {
+	HMMTRACE_OUTCOME_NONE,		/* read_begin seen, nothing since */
+	HMMTRACE_OUTCOME_RETRIED,	/* a collision or -EBUSY: the task goes round */
+	HMMTRACE_OUTCOME_COMPLETED,	/* hmm_range_fault() succeeded; a collision may still undo it */
+};
+
+/* The task that last invalidated a subscription, for livelock reports. */
+struct hmmtrace_invalidator {
+	__u64 timestamp_ns;
+	__u32 tid;
+	__u32 tgid;
+	__s32 stack_id;			/* in the stacks map, or negative */
+	__u32 padding;
+	char comm[16];
+};
+
+/* Flags of a snooped event. */
+#define HMMTRACE_FLAG_WAITED	(1U << 0)	/* read_begin slept; remove waited */
+#define HMMTRACE_FLAG_DEFERRED	(1U << 1)	/* insert deferred by an invalidation */
+#define HMMTRACE_FLAG_INFERRED	(1U << 2)	/* a retry inferred, not observed */
+
+/* One snooped event (the `events` ring buffer). */
+struct hmmtrace_event_record {
+	__u64 timestamp_ns;
+	__u64 interval_sub;		/* or the mmu_notifier_range, for range events */
+	__u64 callback;			/* ops->invalidate, when there is a subscription */
+	__u64 start;
+	__u64 end;			/* exclusive */
+	__u64 seq;			/* read_begin's seq, the collision's seq, invalidate's cur_seq */
+	__u64 duration_ns;		/* invalidate, range start, hmm_range_fault; read_begin/remove wait */
+	__s32 ret;
+	__u32 event;			/* enum hmmtrace_event of the catalog */
+	__u32 tid;
+	__u32 tgid;			/* owner of the address space */
+	__u32 flags;
+	__u32 range_event;		/* enum mmu_notifier_event, for range and invalidate events */
+	char comm[16];
+};
+
+#define HMMTRACE_STACK_DEPTH 32
+
+enum hmmtrace_report_kind {
+	HMMTRACE_REPORT_LIVELOCK,	/* a fault still retrying past the threshold */
+	HMMTRACE_REPORT_STREAK,		/* a fault that retried, at its (tentative) completion */
+};
+
+/* The `reports` ring buffer: livelocks and retry streaks. */
+struct hmmtrace_report {
+	__u32 kind;
+	__u32 tid;
+	__u32 tgid;
+	__u32 retries;
+	__u32 began_unseen;		/* the streak was already on when hmmtrace attached */
+	__u32 unfinished;		/* a streak that never completed (set by user space) */
+	__u64 interval_sub;
+	__u64 callback;
+	__u64 start;
+	__u64 last;
+	__u64 started_ns;
+	__u64 duration_ns;
+	char comm[16];
+	struct hmmtrace_invalidator invalidator;
+	__s32 kernel_stack_bytes;	/* negative: could not be read */
+	__s32 user_stack_bytes;
+	__u64 kernel_stack[HMMTRACE_STACK_DEPTH];
+	__u64 user_stack[HMMTRACE_STACK_DEPTH];
 };
 
 #endif /* HMMTRACE_H */

@@ -3,52 +3,33 @@
  * hmmtrace: MMU interval notifier latency, read_begin waits and seq retries,
  * per driver, per process or per range.
  *
- * This first version has `top` on the tracepoints of kernel/patches (tp_btf,
- * else raw_tp). The fentry/kprobe fallback for stock kernels, `latency`,
- * `retries` and `snoop` are still to come.
+ * This file parses the command line, opens a session (attach.c picks the
+ * mode), then runs the interval loop; each subcommand prints from its own
+ * file.
  */
 #include <argp.h>
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
-#include <bpf/btf.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 
-#include "hmmtrace.h"
+#include "session.h"
 #include "hmmtrace.skel.h"
-#include "kallsyms.h"
+#include "hmmtrace_events.h"
 
-/* Distinct exit codes, so scripts can tell failures apart. */
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_USAGE = 2,
-	EXIT_NOT_ROOT = 3,
-	EXIT_NO_BTF = 4,
-	EXIT_NO_TRACEPOINTS = 5,
-	EXIT_BPF_FAILED = 6,
+#define CAPABILITY_PERFMON 38
+#define CAPABILITY_BPF 39
+
+struct options options = {
+	.mode = -1, .interval = -1, .count = -1, .duration = -1, .livelock_ms = 100,
+	.events_mask = (1U << HMMTRACE_EVENT_COUNT) - 1, .top_rows = 10,
 };
-
-enum attach_mode { MODE_TP_BTF, MODE_RAW_TP };
-static const char *const mode_names[] = { "tp_btf", "raw_tp" };
-static const char *const grouping_names[] = { "driver", "process", "range" };
-
-static struct environment {
-	enum hmmtrace_grouping grouping;
-	double interval;
-	long count;
-	double duration;
-	pid_t pid;
-	const char *driver;
-	bool json;
-	bool verbose;
-} environment = { .interval = 1.0, .count = -1, .duration = -1 };
 
 static volatile sig_atomic_t exiting;
 
@@ -60,94 +41,193 @@ static void handle_signal(int signal_number)
 
 static int print_libbpf_log(enum libbpf_print_level level, const char *format, va_list arguments)
 {
-	if (level == LIBBPF_DEBUG && !environment.verbose)
+	if (!options.verbose)
 		return 0;
+	(void)level;
 	return vfprintf(stderr, format, arguments);
 }
 
-const char *argp_program_version = "hmmtrace 0.1";
+const char *argp_program_version = "hmmtrace 0.2";
 static const char documentation[] =
-	"Observe the MMU interval notifier: invalidations, read_begin waits and retries.\n"
+	"Observe the MMU interval notifier: invalidations, read_begin waits, seq retries.\n"
 	"\n"
-	"USAGE: hmmtrace top [--by driver|process|range] [-i SECONDS] [-c COUNT] [-p PID]\n"
-	"                    [--driver NAME] [--json] [-v]\n"
+	"USAGE: hmmtrace top|latency|retries|snoop [OPTIONS]\n"
+	"\n"
+	"  top      a live table per driver, process or range, refreshed every interval\n"
+	"  latency  log2 histograms: range start->end per event, invalidate callback,\n"
+	"           read_begin wait and fault-to-mapped time, per driver\n"
+	"  retries  retries per fault, the top (task, range) pairs, the longest streaks,\n"
+	"           and livelocks, reported at once with stacks\n"
+	"  snoop    every event as it happens, from a ring buffer; drops are counted\n"
 	"\n"
 	"EXAMPLES:\n"
-	"    hmmtrace top                   # one row per driver, every second\n"
-	"    hmmtrace top --by range -i 5   # one row per subscribed range, every 5 s\n"
-	"    hmmtrace top -p 1234 --json    # one process, as JSON, one object per interval\n";
+	"    hmmtrace top                        # one row per driver, every second\n"
+	"    hmmtrace top --by range --sort ratio -i 5\n"
+	"    hmmtrace top -p 1234 --json -c 10   # one process, 10 JSON objects\n"
+	"    hmmtrace latency -d 10              # histograms of 10 seconds\n"
+	"    hmmtrace retries --livelock-ms 50   # report faults retrying for 50 ms\n"
+	"    hmmtrace snoop --driver amdgpu\\ gfx -e invalidate,hmm_range_fault\n"
+	"    hmmtrace top --mode kprobe          # force the stock-kernel fallback\n"
+	"\n"
+	"EXIT STATUS: 0 success; 1 a failure while tracing; 2 bad usage; 3 not permitted\n"
+	"(needs root, or CAP_BPF and CAP_PERFMON); 4 no kernel BTF (try --btf PATH);\n"
+	"5 no attach point on this kernel; 6 BPF load or attach failed; 7 no such\n"
+	"process; 8 no such driver.\n"
+	"\v"
+	"Modes: tp_btf, raw_tp (kernels with hmmtrace's tracepoints), fentry, kprobe\n"
+	"(stock kernels: read_retry collisions and read_begin waits are inferred).\n"
+	"See hmmtrace(8).";
+
+enum long_only_option {
+	OPTION_BTF = 256, OPTION_MODE, OPTION_LIVELOCK_MS, OPTION_TOP,
+};
 
 static const struct argp_option argument_options[] = {
 	{ "by", 'b', "GROUP", 0, "Rows per driver (default), process or range", 0 },
-	{ "interval", 'i', "SECONDS", 0, "Refresh interval (default 1)", 0 },
+	{ "interval", 'i', "SECONDS", 0,
+	  "Print every SECONDS (top, snoop: 1; latency, retries: once at the end)", 0 },
 	{ "count", 'c', "COUNT", 0, "Stop after COUNT intervals", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS", 0 },
-	{ "pid", 'p', "PID", 0, "Only the process PID", 0 },
-	{ "driver", 'D', "NAME", 0, "Only rows of driver NAME", 0 },
-	{ "json", 'j', NULL, 0, "One JSON object per interval", 0 },
+	{ "pid", 'p', "PID", 0, "Only address spaces of process PID", 0 },
+	{ "driver", 'D', "NAME", 0, "Only the driver NAME (as shown in the DRIVER column)", 0 },
+	{ "sort", 's', "COLUMN", 0,
+	  "top: sort by invalidations (default), p99, waits, retries, ratio, ebusy, inserts, "
+	  "removes or group", 0 },
+	{ "events", 'e', "LIST", 0, "snoop: only these events (comma-separated, e.g. "
+	  "invalidate,read_retry,hmm_range_fault)", 0 },
+	{ "livelock-ms", OPTION_LIVELOCK_MS, "MS", 0,
+	  "retries: report a fault still retrying after MS milliseconds (default 100)", 0 },
+	{ "top", OPTION_TOP, "N", 0, "retries: rows in the top lists (default 10)", 0 },
+	{ "mode", OPTION_MODE, "MODE", 0, "tp_btf, raw_tp, fentry or kprobe (default: the "
+	  "first that works)", 0 },
+	{ "btf", OPTION_BTF, "PATH", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is "
+	  "missing", 0 },
+	{ "json", 'j', NULL, 0, "One JSON object per interval or event", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's log", 0 },
-	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
+	{ "help", 'h', NULL, 0, "Show this help", 0 },
 	{},
 };
+
+static const char *const subcommand_names[] = { "top", "latency", "retries", "snoop" };
+static const char *const grouping_names[] = { "driver", "process", "range" };
+static const char *const sort_names[] = {
+	"invalidations", "p99", "waits", "retries", "ratio", "ebusy", "inserts", "removes", "group",
+};
+
+static int lookup_name(const char *name, const char *const *names, int count)
+{
+	for (int index = 0; index < count; index++)
+		if (!strcmp(name, names[index]))
+			return index;
+	return -1;
+}
 
 static double parse_seconds(const char *text, struct argp_state *state)
 {
 	char *end;
 	double value = strtod(text, &end);
 
-	if (*end || value <= 0 || value > 86400)
+	if (end == text || *end || value <= 0 || value > 86400)
 		argp_error(state, "invalid number of seconds: %s", text);
 	return value;
 }
 
-static error_t parse_argument(int key, char *argument, struct argp_state *state)
+static long parse_count(const char *text, long low, long high, struct argp_state *state)
 {
 	char *end;
+	long value;
+
+	errno = 0;
+	value = strtol(text, &end, 10);
+	if (errno || end == text || *end || value < low || value > high)
+		argp_error(state, "invalid number: %s (expected %ld to %ld)", text, low, high);
+	return value;
+}
+
+static void parse_events(char *list, struct argp_state *state)
+{
+	options.events_mask = 0;
+	for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+		int event = snoop_event_by_name(name);
+
+		if (event < 0)
+			argp_error(state, "unknown event: %s", name);
+		options.events_mask |= 1U << event;
+	}
+}
+
+static error_t parse_argument(int key, char *argument, struct argp_state *state)
+{
+	int index;
 
 	switch (key) {
 	case 'b':
-		for (int group = 0; group < 3; group++)
-			if (!strcmp(argument, grouping_names[group])) {
-				environment.grouping = group;
-				return 0;
-			}
-		argp_error(state, "--by takes driver, process or range, not %s", argument);
+		index = lookup_name(argument, grouping_names, 3);
+		if (index < 0)
+			argp_error(state, "--by takes driver, process or range, not %s", argument);
+		options.grouping = index;
+		break;
+	case 's':
+		index = lookup_name(argument, sort_names, 9);
+		if (index < 0)
+			argp_error(state, "unknown sort column: %s", argument);
+		options.sort = index;
+		break;
+	case OPTION_MODE:
+		index = lookup_name(argument, mode_names, HMMTRACE_MODE_COUNT);
+		if (index < 0)
+			argp_error(state, "--mode takes tp_btf, raw_tp, fentry or kprobe, not %s",
+				   argument);
+		options.mode = index;
 		break;
 	case 'i':
-		environment.interval = parse_seconds(argument, state);
+		options.interval = parse_seconds(argument, state);
 		break;
 	case 'd':
-		environment.duration = parse_seconds(argument, state);
+		options.duration = parse_seconds(argument, state);
 		break;
 	case 'c':
-		environment.count = strtol(argument, &end, 10);
-		if (*end || environment.count < 1)
-			argp_error(state, "invalid count: %s", argument);
+		options.count = parse_count(argument, 1, 1000000000, state);
 		break;
 	case 'p':
-		environment.pid = strtol(argument, &end, 10);
-		if (*end || environment.pid < 1)
-			argp_error(state, "invalid pid: %s", argument);
+		options.pid = parse_count(argument, 1, 4194304, state);
 		break;
 	case 'D':
-		environment.driver = argument;
+		options.driver = argument;
+		break;
+	case 'e':
+		parse_events(argument, state);
+		break;
+	case OPTION_LIVELOCK_MS:
+		options.livelock_ms = parse_count(argument, 1, 3600000, state);
+		break;
+	case OPTION_TOP:
+		options.top_rows = parse_count(argument, 1, 100000, state);
+		break;
+	case OPTION_BTF:
+		options.btf_path = argument;
 		break;
 	case 'j':
-		environment.json = true;
+		options.json = true;
 		break;
 	case 'v':
-		environment.verbose = true;
+		options.verbose = true;
 		break;
 	case 'h':
-		argp_state_help(state, stderr, ARGP_HELP_STD_HELP);
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		break;
 	case ARGP_KEY_ARG:
-		if (state->arg_num > 0 || strcmp(argument, "top"))
-			argp_error(state, "unknown subcommand: %s (this version has: top)", argument);
+		index = lookup_name(argument, subcommand_names, 4);
+		if (state->arg_num > 0)
+			argp_error(state, "unexpected argument: %s", argument);
+		if (index < 0)
+			argp_error(state, "unknown subcommand: %s (top, latency, retries or snoop)",
+				   argument);
+		options.subcommand = index;
 		break;
 	case ARGP_KEY_END:
 		if (state->arg_num < 1)
-			argp_error(state, "a subcommand is required (this version has: top)");
+			argp_error(state, "a subcommand is required: top, latency, retries or snoop");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -155,258 +235,46 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 	return 0;
 }
 
-/* Our tracepoints have BTF prototypes (btf_trace_<event>) when tp_btf works. */
-static int pick_mode(enum attach_mode *mode)
+/* Root, or the two capabilities BPF tracing needs (CAP_SYS_ADMIN before 5.8). */
+static bool permitted(void)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	__u64 effective;
 
-	if (!vmlinux) {
-		fprintf(stderr, "hmmtrace: this kernel has no BTF (/sys/kernel/btf/vmlinux); "
-			"CO-RE needs CONFIG_DEBUG_INFO_BTF\n");
-		return EXIT_NO_BTF;
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &header, data))
+		return false;
+	effective = data[0].effective | (__u64)data[1].effective << 32;
+	if (effective & (1ULL << CAP_SYS_ADMIN))
+		return true;
+	return (effective & (1ULL << CAPABILITY_BPF)) && (effective & (1ULL << CAPABILITY_PERFMON));
+}
+
+static int check_environment(void)
+{
+	if (!permitted()) {
+		fprintf(stderr, "hmmtrace: not permitted: run as root, or with CAP_BPF and "
+			"CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8)\n");
+		return EXIT_NOT_PERMITTED;
 	}
-	if (btf__find_by_name_kind(vmlinux, "btf_trace_mmu_interval_read_begin",
-				   BTF_KIND_TYPEDEF) > 0)
-		*mode = MODE_TP_BTF;
-	else if (!access("/sys/kernel/tracing/events/mmu_notifier/mmu_interval_read_begin", F_OK))
-		*mode = MODE_RAW_TP;
-	else {
-		btf__free(vmlinux);
-		fprintf(stderr, "hmmtrace: this kernel has no mmu_notifier tracepoints "
-			"(kernel/patches); the fentry/kprobe fallback is not implemented yet\n");
-		return EXIT_NO_TRACEPOINTS;
+	if (options.pid && kill(options.pid, 0) && errno == ESRCH) {
+		fprintf(stderr, "hmmtrace: no process with pid %d\n", options.pid);
+		return EXIT_NO_SUCH_PROCESS;
 	}
-	btf__free(vmlinux);
 	return EXIT_OK;
 }
 
-static void choose_programs(struct hmmtrace_bpf *skeleton, enum attach_mode mode)
+/* A driver name from the table, or a callback symbol this kernel has. */
+static int check_driver(struct session *session)
 {
-	struct bpf_program *program;
-
-	bpf_object__for_each_program(program, skeleton->obj) {
-		const char *name = bpf_program__name(program);
-		size_t length = strlen(name);
-		bool is_btf = length > 4 && !strcmp(name + length - 4, "_btf");
-
-		bpf_program__set_autoload(program, is_btf == (mode == MODE_TP_BTF));
-	}
-}
-
-/* One row: a group's totals over the interval. */
-struct row {
-	__u64 group;
-	struct hmmtrace_stats delta;
-	struct hmmtrace_stats total;
-	char name[160];
-	char driver[64];
-};
-
-struct table {
-	struct row *rows;
-	size_t count;
-	size_t capacity;
-};
-
-static struct row *find_row(struct table *table, __u64 group)
-{
-	for (size_t index = 0; index < table->count; index++)
-		if (table->rows[index].group == group)
-			return &table->rows[index];
-	if (table->count == table->capacity) {
-		size_t capacity = table->capacity ? 2 * table->capacity : 64;
-		struct row *rows = realloc(table->rows, capacity * sizeof(*rows));
-
-		if (!rows)
-			return NULL;
-		table->rows = rows;
-		table->capacity = capacity;
-	}
-	memset(&table->rows[table->count], 0, sizeof(table->rows[0]));
-	table->rows[table->count].group = group;
-	return &table->rows[table->count++];
-}
-
-static void add_stats(struct hmmtrace_stats *sum, const struct hmmtrace_stats *part)
-{
-	__u64 *to = (__u64 *)sum;
-	const __u64 *from = (const __u64 *)part;
-
-	for (size_t index = 0; index < sizeof(*sum) / sizeof(__u64); index++)
-		to[index] += from[index];
-}
-
-static void subtract_stats(struct hmmtrace_stats *result, const struct hmmtrace_stats *now,
-			   const struct hmmtrace_stats *before)
-{
-	__u64 *to = (__u64 *)result;
-	const __u64 *a = (const __u64 *)now, *b = (const __u64 *)before;
-
-	for (size_t index = 0; index < sizeof(*result) / sizeof(__u64); index++)
-		to[index] = a[index] - b[index];
-}
-
-/* Sum the per-CPU values of every group; rows keep last interval's totals. */
-static int read_stats(int map_fd, struct table *table)
-{
-	int cpus = libbpf_num_possible_cpus();
-	struct hmmtrace_stats *per_cpu = calloc(cpus, sizeof(*per_cpu));
-	__u64 key, next_key, *previous = NULL;
-
-	if (!per_cpu)
-		return -ENOMEM;
-	while (!bpf_map_get_next_key(map_fd, previous, &next_key)) {
-		struct hmmtrace_stats total = {};
-		struct row *row;
-
-		key = next_key;
-		previous = &key;
-		if (bpf_map_lookup_elem(map_fd, &key, per_cpu))
-			continue;
-		for (int cpu = 0; cpu < cpus; cpu++)
-			add_stats(&total, &per_cpu[cpu]);
-		row = find_row(table, key);
-		if (!row)
-			break;
-		subtract_stats(&row->delta, &total, &row->total);
-		row->total = total;
-	}
-	free(per_cpu);
-	return 0;
-}
-
-/* The latency below which a fraction of the interval's callbacks finished. */
-static __u64 percentile_ns(const struct hmmtrace_stats *stats, double fraction)
-{
-	__u64 seen = 0, wanted = (__u64)(stats->invalidations * fraction + 0.5);
-
-	if (!stats->invalidations)
-		return 0;
-	for (int slot = 0; slot < HMMTRACE_LATENCY_SLOTS; slot++) {
-		seen += stats->invalidate_slots[slot];
-		if (seen >= wanted && seen)
-			return 2ULL << slot;	/* upper bound of the log2 bucket */
-	}
-	return 2ULL << (HMMTRACE_LATENCY_SLOTS - 1);
-}
-
-static void name_row(struct row *row, int ranges_fd, const struct kallsyms *symbols)
-{
-	struct hmmtrace_range_info info;
-	__u64 callback = row->group;
-
-	if (environment.grouping == HMMTRACE_BY_PROCESS) {
-		snprintf(row->name, sizeof(row->name), "%llu", (unsigned long long)row->group);
-		snprintf(row->driver, sizeof(row->driver), "-");
-		return;
-	}
-	if (environment.grouping == HMMTRACE_BY_RANGE) {
-		if (bpf_map_lookup_elem(ranges_fd, &row->group, &info)) {
-			snprintf(row->name, sizeof(row->name), "0x%llx", (unsigned long long)row->group);
-			snprintf(row->driver, sizeof(row->driver), "?");
-			return;
-		}
-		callback = info.invalidate;
-		snprintf(row->name, sizeof(row->name), "pid %u [0x%llx-0x%llx]", info.tgid,
-			 (unsigned long long)info.start, (unsigned long long)info.last);
-	}
-	kallsyms_driver(symbols, callback, row->driver, sizeof(row->driver),
-			environment.grouping == HMMTRACE_BY_DRIVER ? row->name : NULL,
-			sizeof(row->name));
-}
-
-/*
- * Go-rounds per completed fault. A fault completes when hmm_range_fault()
- * succeeded and read_retry then found no collision; drivers that do not use
- * hmm_range_fault() complete every read_begin that did not retry. A driver
- * that never completes (the stale-seq livelock) has an infinite ratio.
- */
-static double retry_ratio(const struct hmmtrace_stats *stats)
-{
-	__u64 retries = stats->read_retries + stats->range_fault_ebusy;
-	__u64 attempts = stats->range_faults ? stats->range_faults - stats->range_fault_ebusy :
-					       stats->read_begins;
-	__u64 completed = attempts > stats->read_retries ? attempts - stats->read_retries : 0;
-
-	if (!completed)
-		return retries ? INFINITY : 0;
-	return (double)retries / completed;
-}
-
-static double per_second(__u64 count, double seconds)
-{
-	return seconds > 0 ? count / seconds : 0;
-}
-
-static void print_interval(struct table *table, int ranges_fd, const struct kallsyms *symbols,
-			   double seconds, enum attach_mode mode)
-{
-	time_t now = time(NULL);
-	bool first = true;
-
-	if (environment.json) {
-		printf("{\"time\": %lld, \"mode\": \"%s\", \"by\": \"%s\", \"interval_s\": %.3f, \"rows\": [",
-		       (long long)now, mode_names[mode], grouping_names[environment.grouping], seconds);
-	} else {
-		printf("\nhmmtrace top  mode %s  by %s  interval %.1f s\n", mode_names[mode],
-		       grouping_names[environment.grouping], seconds);
-		printf("%-40s %-12s %9s %9s %9s %8s %9s %8s %7s %7s %7s %7s\n", "GROUP", "DRIVER",
-		       "INVAL/s", "P50(us)", "P99(us)", "WAITS", "WAIT(ms)", "RETRY/s", "RATIO",
-		       "EBUSY/s", "INSERT", "REMOVE");
-	}
-	for (size_t index = 0; index < table->count; index++) {
-		struct row *row = &table->rows[index];
-		const struct hmmtrace_stats *delta = &row->delta;
-		__u64 retries = delta->read_retries + delta->range_fault_ebusy;
-		double ratio = retry_ratio(delta);
-		char ratio_text[32];
-
-		/* JSON has no infinity: a fault that never completes is null. */
-		if (isinf(ratio))
-			snprintf(ratio_text, sizeof(ratio_text), "null");
-		else
-			snprintf(ratio_text, sizeof(ratio_text), "%.4f", ratio);
-
-		if (!delta->inserts && !delta->removes && !delta->invalidations && !delta->read_begins &&
-		    !delta->range_faults)
-			continue;
-		name_row(row, ranges_fd, symbols);
-		if (environment.driver && strcmp(environment.driver, row->driver))
-			continue;
-		if (environment.json) {
-			printf("%s{\"group\": \"%s\", \"driver\": \"%s\", \"inserts\": %llu, "
-			       "\"removes\": %llu, \"invalidations\": %llu, \"invalidate_failures\": %llu, "
-			       "\"invalidate_p50_ns\": %llu, \"invalidate_p99_ns\": %llu, "
-			       "\"read_begins\": %llu, \"read_begin_waits\": %llu, \"read_begin_wait_ns\": %llu, "
-			       "\"read_retries\": %llu, \"check_retries\": %llu, \"range_faults\": %llu, "
-			       "\"range_fault_ebusy\": %llu, \"retry_ratio\": %s}",
-			       first ? "" : ", ", row->name, row->driver,
-			       (unsigned long long)delta->inserts, (unsigned long long)delta->removes,
-			       (unsigned long long)delta->invalidations,
-			       (unsigned long long)delta->invalidate_failures,
-			       (unsigned long long)percentile_ns(delta, 0.5),
-			       (unsigned long long)percentile_ns(delta, 0.99),
-			       (unsigned long long)delta->read_begins,
-			       (unsigned long long)delta->read_begin_waits,
-			       (unsigned long long)delta->read_begin_wait_ns,
-			       (unsigned long long)delta->read_retries,
-			       (unsigned long long)delta->check_retries,
-			       (unsigned long long)delta->range_faults,
-			       (unsigned long long)delta->range_fault_ebusy, ratio_text);
-		} else {
-			printf("%-40.40s %-12.12s %9.0f %9.1f %9.1f %8llu %9.1f %8.0f %7.2f %7.0f %7llu %7llu\n",
-			       row->name, row->driver, per_second(delta->invalidations, seconds),
-			       percentile_ns(delta, 0.5) / 1000.0, percentile_ns(delta, 0.99) / 1000.0,
-			       (unsigned long long)delta->read_begin_waits,
-			       delta->read_begin_wait_ns / 1e6, per_second(retries, seconds),
-			       ratio, per_second(delta->range_fault_ebusy, seconds),
-			       (unsigned long long)delta->inserts, (unsigned long long)delta->removes);
-		}
-		first = false;
-	}
-	if (environment.json)
-		printf("]}\n");
-	fflush(stdout);
+	if (!options.driver || kallsyms_is_driver(options.driver) ||
+	    kallsyms_has_symbol(session->symbols, options.driver))
+		return EXIT_OK;
+	fprintf(stderr, "hmmtrace: no such driver: %s (a DRIVER column name such as sim_mirror, "
+		"test_hmm, amdgpu gfx, mlx5 odp, or a callback symbol)\n", options.driver);
+	return EXIT_NO_SUCH_DRIVER;
 }
 
 static double monotonic_seconds(void)
@@ -419,9 +287,117 @@ static double monotonic_seconds(void)
 
 static void sleep_seconds(double seconds)
 {
-	struct timespec pause = { (time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9) };
+	struct timespec pause;
 
+	if (seconds <= 0)
+		return;
+	pause.tv_sec = (time_t)seconds;
+	pause.tv_nsec = (long)((seconds - pause.tv_sec) * 1e9);
 	nanosleep(&pause, NULL);	/* a signal ends it early */
+}
+
+static void print_interval(struct session *session, double seconds)
+{
+	if (options.subcommand != SUBCOMMAND_SNOOP && table_read(session))
+		return;
+	switch (options.subcommand) {
+	case SUBCOMMAND_TOP:
+		top_print(session, seconds);
+		break;
+	case SUBCOMMAND_LATENCY:
+		latency_print(session, seconds);
+		break;
+	case SUBCOMMAND_RETRIES:
+		retries_print(session, seconds);
+		break;
+	case SUBCOMMAND_SNOOP:
+		snoop_print_drops(session, seconds);
+		break;
+	}
+}
+
+static void announce(struct session *session)
+{
+	const char *limits = mode_limits_text(session->mode);
+
+	/* Always on stderr: scripts wait for this line to know tracing has begun. */
+	fprintf(stderr, "hmmtrace: %s in %s mode; Ctrl-C to stop\n",
+		subcommand_names[options.subcommand], mode_names[session->mode]);
+	if (limits)
+		fprintf(stderr, "hmmtrace: %s (%s)\n", limits,
+			session->callbacks[0] ? session->callbacks : "no known callback is loaded");
+}
+
+static struct ring_buffer *open_ring_buffer(struct session *session)
+{
+	if (options.subcommand == SUBCOMMAND_RETRIES)
+		return ring_buffer__new(bpf_map__fd(session->skeleton->maps.reports),
+					retries_handle_report, session, NULL);
+	if (options.subcommand == SUBCOMMAND_SNOOP)
+		return ring_buffer__new(bpf_map__fd(session->skeleton->maps.events),
+					snoop_handle_event, session, NULL);
+	return NULL;
+}
+
+/* Wait for the next interval, handing ring buffer records over meanwhile. */
+static int wait_until(struct ring_buffer *ring, double deadline)
+{
+	while (!exiting) {
+		double left = deadline - monotonic_seconds();
+		int status;
+
+		if (left <= 0)
+			return 0;
+		if (!ring) {
+			sleep_seconds(left);
+			continue;
+		}
+		status = ring_buffer__poll(ring, left > 0.1 ? 100 : (int)(left * 1000) + 1);
+		if (status < 0 && status != -EINTR)
+			return status;
+	}
+	return 0;
+}
+
+static int run(struct session *session)
+{
+	struct ring_buffer *ring = open_ring_buffer(session);
+	double started = monotonic_seconds(), last = started, end = 1e300;
+	long intervals = 0;
+	int status = 0;
+
+	if (options.subcommand >= SUBCOMMAND_RETRIES && !ring) {
+		fprintf(stderr, "hmmtrace: cannot open the ring buffer: %s\n", strerror(errno));
+		return EXIT_BPF_FAILED;
+	}
+	if (options.duration > 0)
+		end = started + options.duration;
+	while (!exiting && !status) {
+		double next = options.interval > 0 ? last + options.interval : end;
+		double now;
+
+		status = wait_until(ring, next < end ? next : end);
+		now = monotonic_seconds();
+		if (exiting || now >= end)
+			break;
+		if (options.interval > 0) {
+			print_interval(session, now - last);
+			last = now;
+			if (options.count > 0 && ++intervals >= options.count)
+				break;
+		}
+	}
+	/* What is left: queued records, and the last (partial or only) interval. */
+	if (ring)
+		ring_buffer__consume(ring);
+	if (!(options.count > 0 && intervals >= options.count))
+		print_interval(session, monotonic_seconds() - last);
+	ring_buffer__free(ring);
+	if (status) {
+		fprintf(stderr, "hmmtrace: reading the ring buffer failed: %s\n", strerror(-status));
+		return EXIT_FAILURE_AT_RUN;
+	}
+	return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -429,66 +405,31 @@ int main(int argc, char **argv)
 	static const struct argp parser = {
 		.options = argument_options, .parser = parse_argument, .doc = documentation,
 	};
-	struct hmmtrace_bpf *skeleton;
-	struct kallsyms *symbols;
-	struct table table = {};
-	enum attach_mode mode;
-	double started, last;
-	long intervals = 0;
+	struct session session = {};
 	int status;
 
 	argp_err_exit_status = EXIT_USAGE;
-	if (argp_parse(&parser, argc, argv, 0, NULL, NULL))
+	if (argp_parse(&parser, argc, argv, ARGP_NO_HELP, NULL, NULL))
 		return EXIT_USAGE;
-	if (geteuid() != 0) {
-		fprintf(stderr, "hmmtrace: must run as root (it loads BPF programs)\n");
-		return EXIT_NOT_ROOT;
-	}
-	libbpf_set_print(print_libbpf_log);
-	status = pick_mode(&mode);
+	if (options.interval < 0)
+		options.interval = options.subcommand == SUBCOMMAND_TOP ||
+				   options.subcommand == SUBCOMMAND_SNOOP || options.count > 0 ? 1 : 0;
+	status = check_environment();
 	if (status)
 		return status;
-
-	skeleton = hmmtrace_bpf__open();
-	if (!skeleton) {
-		fprintf(stderr, "hmmtrace: cannot open the BPF object: %s\n", strerror(errno));
-		return EXIT_BPF_FAILED;
+	libbpf_set_print(print_libbpf_log);
+	status = session_open(&session);
+	if (status)
+		return status;
+	status = check_driver(&session);
+	if (!status) {
+		signal(SIGINT, handle_signal);
+		signal(SIGTERM, handle_signal);
+		announce(&session);
+		status = run(&session);
 	}
-	skeleton->rodata->grouping = environment.grouping;
-	skeleton->rodata->target_tgid = environment.pid;
-	choose_programs(skeleton, mode);
-	status = hmmtrace_bpf__load(skeleton);
-	if (!status)
-		status = hmmtrace_bpf__attach(skeleton);
-	if (status) {
-		fprintf(stderr, "hmmtrace: cannot load or attach the BPF programs (%s): %s\n",
-			mode_names[mode], strerror(-status));
-		hmmtrace_bpf__destroy(skeleton);
-		return EXIT_BPF_FAILED;
-	}
-	symbols = kallsyms_load();
-	signal(SIGINT, handle_signal);
-	signal(SIGTERM, handle_signal);
-	if (!environment.json)
-		fprintf(stderr, "hmmtrace: attached in %s mode; Ctrl-C to stop\n", mode_names[mode]);
-
-	started = last = monotonic_seconds();
-	while (!exiting) {
-		double now;
-
-		sleep_seconds(environment.interval - (monotonic_seconds() - last));
-		now = monotonic_seconds();
-		/* The last, partial interval is printed too: no event is dropped. */
-		read_stats(bpf_map__fd(skeleton->maps.stats), &table);
-		print_interval(&table, bpf_map__fd(skeleton->maps.ranges), symbols, now - last, mode);
-		last = now;
-		intervals++;
-		if ((environment.count > 0 && intervals >= environment.count) ||
-		    (environment.duration > 0 && now - started >= environment.duration))
-			break;
-	}
-	hmmtrace_bpf__destroy(skeleton);
-	kallsyms_free(symbols);
-	free(table.rows);
-	return EXIT_OK;
+	session_close(&session);
+	kallsyms_free(session.symbols);
+	free(session.table.rows);
+	return status;
 }

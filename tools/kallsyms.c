@@ -137,3 +137,55 @@ void kallsyms_driver(const struct kallsyms *symbols, uint64_t address, char *dri
 		}
 	snprintf(driver, driver_size, "%s", symbol->name);
 }
+
+void kallsyms_describe(const struct kallsyms *symbols, uint64_t address, char *text, size_t size)
+{
+	const struct symbol *symbol = lookup(symbols, address);
+
+	if (!symbol) {
+		snprintf(text, size, "0x%llx", (unsigned long long)address);
+		return;
+	}
+	snprintf(text, size, "%s+0x%llx%s%s%s", symbol->name,
+		 (unsigned long long)(address - symbol->address), symbol->module ? " [" : "",
+		 symbol->module ? symbol->module : "", symbol->module ? "]" : "");
+}
+
+int kallsyms_is_driver(const char *name)
+{
+	for (size_t index = 0; index < sizeof(drivers) / sizeof(drivers[0]); index++)
+		if (!strcmp(drivers[index].driver, name))
+			return 1;
+	return 0;
+}
+
+size_t kallsyms_known_callbacks(const struct kallsyms *symbols, struct kallsyms_callback *found,
+				size_t capacity)
+{
+	size_t count = 0;
+
+	for (size_t index = 0; symbols && index < symbols->count && count < capacity; index++)
+		for (size_t driver = 0; driver < sizeof(drivers) / sizeof(drivers[0]); driver++)
+			if (!strcmp(drivers[driver].symbol, symbols->symbols[index].name)) {
+				found[count].symbol = symbols->symbols[index].name;
+				found[count].module = symbols->symbols[index].module;
+				count++;
+				break;
+			}
+	return count;
+}
+
+int kallsyms_has_symbol(const struct kallsyms *symbols, const char *name)
+{
+	for (size_t index = 0; symbols && index < symbols->count; index++)
+		if (!strcmp(symbols->symbols[index].name, name))
+			return 1;
+	return 0;
+}
+
+int kallsyms_is_bpf(const struct kallsyms *symbols, uint64_t address)
+{
+	const struct symbol *symbol = lookup(symbols, address);
+
+	return symbol && symbol->module && !strcmp(symbol->module, "bpf");
+}
