@@ -347,7 +347,8 @@ fault_seen_retrying(const struct mmu_interval_notifier *interval_sub, __u64 now)
 {
 	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
 					  .tid = current_tid() };
-	struct hmmtrace_fault fresh = { .started_ns = now, .began_unseen = 1 };
+	struct hmmtrace_fault fresh = { .started_ns = now, .livelock_clock_ns = now,
+					.began_unseen = 1 };
 
 	fresh.last_seq = BPF_CORE_READ(interval_sub, invalidate_seq);
 	fresh.tgid = tgid_of_sub(interval_sub);
@@ -374,7 +375,7 @@ static __always_inline void fault_retried(void *ctx, const struct mmu_interval_n
 	fault->retries++;
 	fault->total_retries++;
 	fault->last_retry_ns = now;
-	if (livelock_ns && !fault->livelock_reported && now - fault->started_ns >= livelock_ns) {
+	if (livelock_ns && !fault->livelock_reported && now - fault->livelock_clock_ns >= livelock_ns) {
 		fault->livelock_reported = 1;
 		report(ctx, HMMTRACE_REPORT_LIVELOCK, interval_sub, fault, now);
 	}
@@ -390,6 +391,10 @@ static __always_inline void fault_retried(void *ctx, const struct mmu_interval_n
  * goes round at once, so none is missed; a new fault that follows an
  * invalidation of the range that quickly is counted too. So the inferred
  * count lies between the truth and the truth plus the range's invalidations.
+ *
+ * Back-to-back faults that follow invalidations look like one long streak
+ * there, so an inferred retry restarts the livelock detector's clock: on
+ * stock kernels a livelock is a task that keeps getting -EBUSY.
  */
 static __always_inline void fault_began(void *ctx, const struct mmu_interval_notifier *interval_sub,
 					struct hmmtrace_stats *stats, __u32 tgid, __u64 seq,
@@ -414,6 +419,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 
 		stats->read_retries++;
 		fault_retried(ctx, interval_sub, stats, now);
+		fault->livelock_clock_ns = now;
 		if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY,
 						    interval_sub, tgid))) {
 			record->seq = fault->last_seq;
@@ -425,6 +431,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		return;
 	}
 	fresh.started_ns = now;
+	fresh.livelock_clock_ns = now;
 	fresh.last_seq = seq;
 	fresh.total_retries = fault ? fault->total_retries : 0;
 	fresh.tgid = tgid;

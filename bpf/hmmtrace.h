@@ -85,6 +85,7 @@ struct hmmtrace_fault {
 	__u64 last_seq;			/* what the latest read_begin returned */
 	__u64 last_retry_ns;
 	__u64 completed_after_ns;	/* what a tentative completion added to fault_ns */
+	__u64 livelock_clock_ns;	/* the livelock detector's start: see fault_began() */
 	__u64 total_retries;		/* over every fault of this task on this range */
 	__u32 retries;			/* in this fault */
 	__u32 outcome;			/* enum hmmtrace_outcome of the latest go-round */

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # The test runner behind `make check`: host unit tests, then the lab tests in
-# one guest boot of our kernel, then the stock-kernel tests on Debian's kernel. It prints a line per test and ends with exactly one summary
+# one guest boot of our kernel, then hmmtrace's fallback on the unpatched kernel and the stock-kernel tests
+# on Debian's kernel. It prints a line per test and ends with exactly one summary
 # line, `N passed, N failed, N skipped`, and exits non-zero if anything failed.
 #
 #   TESTS=pattern   run only test scripts whose file name matches the glob
@@ -46,27 +47,34 @@ if [ ${#lab_scripts[@]} -gt 0 ]; then
 	esac
 fi
 
-# Debian's own kernel, the production case: no patches, no test_hmm.
-debian_scripts=()
-for script in tests/lab/test-sim-mirror.sh tests/lab/test-hmmtrace.sh; do
-	selected "$script" && debian_scripts+=("$script")
-done
-if [ ${#debian_scripts[@]} -gt 0 ]; then
+# run_on_kernel VARIANT DESCRIPTION SCRIPTS...: the scripts in one boot of
+# another kernel, their results prefixed with "VARIANT:".
+run_on_kernel() {
+	local variant=$1 description=$2 source_version kernel_dir scripts=() status
+	shift 2
+	for script in "$@"; do
+		selected "$script" && scripts+=("$script")
+	done
+	[ ${#scripts[@]} -gt 0 ] || return 0
 	source_version=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null)
-	debian_kernel=${HMMTRACE_CACHE:-$HOME/.cache/hmmtrace}/$source_version/debian
-	echo "== lab tests on Debian's stock kernel"
-	if [ ! -f "$debian_kernel/kernel.release" ]; then
-		skip debian-kernel "Debian's kernel is not prepared (make kernel KERNEL_VARIANT=debian)"
-	else
-		debian_results=$results_dir/debian.results
-		: >"$debian_results"
-		HMMTRACE_RESULTS=$debian_results HMMTRACE_RESULT_PREFIX=debian: KERNEL_VARIANT=debian \
-			LAB_ENV="HMMTRACE_RESULTS HMMTRACE_RESULT_PREFIX ${LAB_ENV:-}" \
-			tests/lab/run-lab.sh "tests/lab/guest-tests.sh ${debian_scripts[*]}"
-		status=$?
-		[ $status -eq 0 ] || fail debian-lab "the Debian kernel's lab run exited with status $status"
+	kernel_dir=${HMMTRACE_CACHE:-$HOME/.cache/hmmtrace}/$source_version/$variant
+	echo "== lab tests on $description"
+	if [ ! -f "$kernel_dir/kernel.release" ]; then
+		skip "$variant-kernel" "the $variant kernel is not prepared (make kernel KERNEL_VARIANT=$variant)"
+		return 0
 	fi
-fi
+	: >"$results_dir/$variant.results"
+	HMMTRACE_RESULTS=$results_dir/$variant.results HMMTRACE_RESULT_PREFIX=$variant: \
+		KERNEL_VARIANT=$variant LAB_ENV="HMMTRACE_RESULTS HMMTRACE_RESULT_PREFIX ${LAB_ENV:-}" \
+		tests/lab/run-lab.sh "tests/lab/guest-tests.sh ${scripts[*]}"
+	status=$?
+	[ $status -eq 0 ] || fail "$variant-lab" "the $variant kernel's lab run exited with status $status"
+}
+
+# Our kernel without the patches: hmmtrace's fentry and kprobe fallback.
+run_on_kernel stock "the same kernel without our patches" tests/lab/test-hmmtrace.sh
+# Debian's own kernel, the production case: no patches, no test_hmm.
+run_on_kernel debian "Debian's stock kernel" tests/lab/test-sim-mirror.sh tests/lab/test-hmmtrace.sh
 
 cat "$results_dir"/*.results >"$results_dir/all.results"
 count() { grep -c "^$1"$'\t' "$results_dir/all.results"; }

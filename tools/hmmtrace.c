@@ -10,6 +10,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,19 @@ static const char *const sort_names[] = {
 	"invalidations", "p99", "waits", "retries", "ratio", "ebusy", "inserts", "removes", "group",
 };
 
+/* Usage errors are one line, with the exit status the man page lists. */
+static void usage_error(const char *format, ...)
+{
+	va_list arguments;
+
+	va_start(arguments, format);
+	fprintf(stderr, "hmmtrace: ");
+	vfprintf(stderr, format, arguments);
+	fprintf(stderr, " (see hmmtrace --help)\n");
+	va_end(arguments);
+	exit(EXIT_USAGE);
+}
+
 static int lookup_name(const char *name, const char *const *names, int count)
 {
 	for (int index = 0; index < count; index++)
@@ -122,17 +136,17 @@ static int lookup_name(const char *name, const char *const *names, int count)
 	return -1;
 }
 
-static double parse_seconds(const char *text, struct argp_state *state)
+static double parse_seconds(const char *text)
 {
 	char *end;
 	double value = strtod(text, &end);
 
 	if (end == text || *end || value <= 0 || value > 86400)
-		argp_error(state, "invalid number of seconds: %s", text);
+		usage_error("invalid number of seconds: %s", text);
 	return value;
 }
 
-static long parse_count(const char *text, long low, long high, struct argp_state *state)
+static long parse_count(const char *text, long low, long high)
 {
 	char *end;
 	long value;
@@ -140,18 +154,18 @@ static long parse_count(const char *text, long low, long high, struct argp_state
 	errno = 0;
 	value = strtol(text, &end, 10);
 	if (errno || end == text || *end || value < low || value > high)
-		argp_error(state, "invalid number: %s (expected %ld to %ld)", text, low, high);
+		usage_error("invalid number: %s (expected %ld to %ld)", text, low, high);
 	return value;
 }
 
-static void parse_events(char *list, struct argp_state *state)
+static void parse_events(char *list)
 {
 	options.events_mask = 0;
 	for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
 		int event = snoop_event_by_name(name);
 
 		if (event < 0)
-			argp_error(state, "unknown event: %s", name);
+			usage_error("unknown event: %s", name);
 		options.events_mask |= 1U << event;
 	}
 }
@@ -164,45 +178,45 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 	case 'b':
 		index = lookup_name(argument, grouping_names, 3);
 		if (index < 0)
-			argp_error(state, "--by takes driver, process or range, not %s", argument);
+			usage_error("--by takes driver, process or range, not %s", argument);
 		options.grouping = index;
 		break;
 	case 's':
 		index = lookup_name(argument, sort_names, 9);
 		if (index < 0)
-			argp_error(state, "unknown sort column: %s", argument);
+			usage_error("unknown sort column: %s", argument);
 		options.sort = index;
 		break;
 	case OPTION_MODE:
 		index = lookup_name(argument, mode_names, HMMTRACE_MODE_COUNT);
 		if (index < 0)
-			argp_error(state, "--mode takes tp_btf, raw_tp, fentry or kprobe, not %s",
+			usage_error("--mode takes tp_btf, raw_tp, fentry or kprobe, not %s",
 				   argument);
 		options.mode = index;
 		break;
 	case 'i':
-		options.interval = parse_seconds(argument, state);
+		options.interval = parse_seconds(argument);
 		break;
 	case 'd':
-		options.duration = parse_seconds(argument, state);
+		options.duration = parse_seconds(argument);
 		break;
 	case 'c':
-		options.count = parse_count(argument, 1, 1000000000, state);
+		options.count = parse_count(argument, 1, 1000000000);
 		break;
 	case 'p':
-		options.pid = parse_count(argument, 1, 4194304, state);
+		options.pid = parse_count(argument, 1, 4194304);
 		break;
 	case 'D':
 		options.driver = argument;
 		break;
 	case 'e':
-		parse_events(argument, state);
+		parse_events(argument);
 		break;
 	case OPTION_LIVELOCK_MS:
-		options.livelock_ms = parse_count(argument, 1, 3600000, state);
+		options.livelock_ms = parse_count(argument, 1, 3600000);
 		break;
 	case OPTION_TOP:
-		options.top_rows = parse_count(argument, 1, 100000, state);
+		options.top_rows = parse_count(argument, 1, 100000);
 		break;
 	case OPTION_BTF:
 		options.btf_path = argument;
@@ -219,20 +233,50 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 	case ARGP_KEY_ARG:
 		index = lookup_name(argument, subcommand_names, 4);
 		if (state->arg_num > 0)
-			argp_error(state, "unexpected argument: %s", argument);
+			usage_error("unexpected argument: %s", argument);
 		if (index < 0)
-			argp_error(state, "unknown subcommand: %s (top, latency, retries or snoop)",
+			usage_error("unknown subcommand: %s (top, latency, retries or snoop)",
 				   argument);
 		options.subcommand = index;
 		break;
 	case ARGP_KEY_END:
 		if (state->arg_num < 1)
-			argp_error(state, "a subcommand is required: top, latency, retries or snoop");
+			usage_error("a subcommand is required: top, latency, retries or snoop");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
+}
+
+/* The arguments that look like options but match none, or NULL. */
+static const char *unknown_options(int argc, char **argv)
+{
+	static char list[256];
+
+	list[0] = '\0';
+	for (int index = 1; index < argc; index++) {
+		const char *argument = argv[index];
+		bool known = false;
+		size_t length = strlen(list);
+
+		if (argument[0] != '-' || !argument[1])
+			continue;
+		for (const struct argp_option *option = argument_options; option->key; option++) {
+			size_t name_length = option->name ? strlen(option->name) : 0;
+
+			if (argument[1] == '-' ? option->name && !strncmp(argument + 2, option->name,
+									  name_length) &&
+						 (argument[2 + name_length] == '\0' ||
+						  argument[2 + name_length] == '=') :
+						 option->key == argument[1])
+				known = true;
+		}
+		if (!known)
+			snprintf(list + length, sizeof(list) - length, "%s%s", length ? " " : "",
+				 argument);
+	}
+	return list[0] ? list : NULL;
 }
 
 /* Root, or the two capabilities BPF tracing needs (CAP_SYS_ADMIN before 5.8). */
@@ -409,8 +453,14 @@ int main(int argc, char **argv)
 	int status;
 
 	argp_err_exit_status = EXIT_USAGE;
-	if (argp_parse(&parser, argc, argv, ARGP_NO_HELP, NULL, NULL))
-		return EXIT_USAGE;
+	/* getopt's own messages would take two lines; name the culprit in one. */
+	if (argp_parse(&parser, argc, argv, ARGP_NO_HELP | ARGP_NO_ERRS, NULL, NULL)) {
+		const char *unknown = unknown_options(argc, argv);
+
+		if (unknown)
+			usage_error("unknown option: %s", unknown);
+		usage_error("an option is missing its value");
+	}
 	if (options.interval < 0)
 		options.interval = options.subcommand == SUBCOMMAND_TOP ||
 				   options.subcommand == SUBCOMMAND_SNOOP || options.count > 0 ? 1 : 0;

@@ -232,9 +232,9 @@ void histogram_print_json(const __u64 *slots)
 double retry_ratio(const struct hmmtrace_stats *stats)
 {
 	__u64 retries = stats->read_retries + stats->range_fault_ebusy;
-	__u64 attempts = stats->range_faults ? stats->range_faults - stats->range_fault_ebusy :
-					       stats->read_begins;
-	__u64 completed = attempts > stats->read_retries ? attempts - stats->read_retries : 0;
+	__u64 attempts = stats->read_begins;
+	__u64 completed = stats->range_faults ? stats->faults_completed :
+			  attempts > stats->read_retries ? attempts - stats->read_retries : 0;
 
 	if (!completed)
 		return retries ? INFINITY : 0;
