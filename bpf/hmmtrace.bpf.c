@@ -189,6 +189,7 @@ static __always_inline void remember_range(const struct mmu_interval_notifier *i
 	info.start = BPF_CORE_READ(interval_sub, interval_tree.start);
 	info.last = BPF_CORE_READ(interval_sub, interval_tree.last);
 	info.invalidate = callback_of(interval_sub);
+	info.first_seen_ns = bpf_ktime_get_ns();
 	info.tgid = tgid;
 	bpf_map_update_elem(&ranges, &key, &info, BPF_NOEXIST);
 }
@@ -319,13 +320,27 @@ static __always_inline void report(void *ctx, __u32 kind,
  * counted as soon as hmm_range_fault() succeeds, so the numbers are current
  * at every read; a read_retry collision that follows withdraws it again.
  */
+/*
+ * This task's fault on this subscription. Subscriptions are freed and their
+ * addresses reused: state older than the subscription belongs to another.
+ */
 static __always_inline struct hmmtrace_fault *
 fault_of(const struct mmu_interval_notifier *interval_sub)
 {
 	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
 					  .tid = current_tid() };
+	struct hmmtrace_fault *fault = bpf_map_lookup_elem(&faults, &key);
+	__u64 range_key = (__u64)interval_sub;
+	struct hmmtrace_range_info *info;
 
-	return bpf_map_lookup_elem(&faults, &key);
+	if (!fault)
+		return NULL;
+	info = bpf_map_lookup_elem(&ranges, &range_key);
+	if (info && fault->started_ns < info->first_seen_ns) {
+		bpf_map_delete_elem(&faults, &key);
+		return NULL;
+	}
+	return fault;
 }
 
 static __always_inline void withdraw_completion(struct hmmtrace_stats *stats,
@@ -406,7 +421,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 
 	if (!track_faults)
 		return;
-	fault = bpf_map_lookup_elem(&faults, &key);
+	fault = fault_of(interval_sub);
 	if (fault && fault->outcome == HMMTRACE_OUTCOME_RETRIED) {
 		fault->last_seq = seq;
 		fault->outcome = HMMTRACE_OUTCOME_NONE;

@@ -69,6 +69,7 @@ struct hmmtrace_range_info {
 	__u64 start;
 	__u64 last;
 	__u64 invalidate;		/* ops->invalidate */
+	__u64 first_seen_ns;		/* its insert, or when hmmtrace first saw it */
 	__u32 tgid;
 	__u32 padding;
 };

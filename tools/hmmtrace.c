@@ -70,10 +70,16 @@ static const char documentation[] =
 	"    hmmtrace snoop --driver amdgpu\\ gfx -e invalidate,hmm_range_fault\n"
 	"    hmmtrace top --mode kprobe          # force the stock-kernel fallback\n"
 	"\n"
-	"EXIT STATUS: 0 success; 1 a failure while tracing; 2 bad usage; 3 not permitted\n"
-	"(needs root, or CAP_BPF and CAP_PERFMON); 4 no kernel BTF (try --btf PATH);\n"
-	"5 no attach point on this kernel; 6 BPF load or attach failed; 7 no such\n"
-	"process; 8 no such driver.\n"
+	"EXIT STATUS:\n"
+	"    0  success, also when stopped by SIGINT or SIGTERM\n"
+	"    1  a failure while tracing\n"
+	"    2  bad usage: unknown subcommand or option, bad number\n"
+	"    3  not permitted: needs root, or CAP_BPF and CAP_PERFMON\n"
+	"    4  no kernel BTF (try --btf PATH)\n"
+	"    5  no attach point on this kernel\n"
+	"    6  BPF load or attach failed in the forced --mode\n"
+	"    7  no such process\n"
+	"    8  no such driver\n"
 	"\v"
 	"Modes: tp_btf, raw_tp (kernels with hmmtrace's tracepoints), fentry, kprobe\n"
 	"(stock kernels: read_retry collisions and read_begin waits are inferred).\n"
@@ -228,8 +234,9 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 		options.verbose = true;
 		break;
 	case 'h':
-		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
-		break;
+		/* ARGP_NO_ERRS implies ARGP_NO_EXIT, so help exits here. */
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, "hmmtrace");
+		exit(EXIT_OK);
 	case ARGP_KEY_ARG:
 		index = lookup_name(argument, subcommand_names, 4);
 		if (state->arg_num > 0)

@@ -49,7 +49,7 @@ setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$hmmtrace" t
 check hmmtrace.exit.not-root sh -c "[ $status -eq 3 ] && grep -q 'CAP_BPF and CAP_PERFMON' '$work/nonroot.err'"
 help_status=0
 "$hmmtrace" --help >"$work/help" 2>&1 || help_status=$?
-check hmmtrace.help-lists-exit-codes sh -c "[ $help_status -eq 0 ] && grep -q 'EXIT STATUS' '$work/help' && grep -q '8 no such' '$work/help'"
+check hmmtrace.help-lists-exit-codes sh -c "[ $help_status -eq 0 ] && grep -q 'EXIT STATUS' '$work/help' && grep -q '8  no such driver' '$work/help'"
 
 links_before=$(bpftool link list 2>/dev/null | grep -c '^[0-9]')
 
