@@ -770,7 +770,7 @@ TRACEPOINT_HANDLER(mmu_notifier_invalidate_range_end, range_ended(range))
  * arguments and time; the return side counts. fentry/fexit and
  * kprobe/kretprobe handlers share these.
  */
-static __always_inline void remember_call(__u32 call, __u64 argument, __u64 extra, __u64 flag)
+static __always_inline int remember_call(__u32 call, __u64 argument, __u64 extra, __u64 flag)
 {
 	struct pending_key key = { .tid = current_tid(), .call = call };
 	struct pending_value value = {
@@ -779,6 +779,7 @@ static __always_inline void remember_call(__u32 call, __u64 argument, __u64 extr
 	};
 
 	bpf_map_update_elem(&pending, &key, &value, BPF_ANY);
+	return 0;
 }
 
 /* The remembered call, removed from the map and copied to *value. */
@@ -854,86 +855,57 @@ static __always_inline int range_fault_returned(void *ctx, int ret)
 				 bpf_ktime_get_ns() - call.started_ns);
 }
 
-/* fentry/fexit. Names start with fentry_ and fexit_. */
-SEC("fentry/mmu_interval_notifier_insert")
-int BPF_PROG(fentry_insert, struct mmu_interval_notifier *interval_sub)
-{
-	remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0);
-	return 0;
-}
+/*
+ * Each hook twice: fentry/fexit (names fentry_, fexit_) and kprobe/kretprobe
+ * (names kprobe_, kretprobe_). fexit sees the arguments again before the
+ * return value; kretprobe sees only the return value, hence remember_call().
+ */
+#define UNPACK(...) __VA_ARGS__
 
-SEC("fexit/mmu_interval_notifier_insert")
-int BPF_PROG(fexit_insert, struct mmu_interval_notifier *interval_sub, struct mm_struct *mm,
-	     unsigned long start, unsigned long length,
-	     const struct mmu_interval_notifier_ops *ops, int ret)
-{
-	return insert_returned(ret);
-}
+#define STOCK_ENTRY(name, function, arguments, body)				\
+	SEC("fentry/" function)							\
+	int BPF_PROG(fentry_##name, UNPACK arguments) { return body; }		\
+	SEC("kprobe/" function)							\
+	int BPF_KPROBE(kprobe_##name, UNPACK arguments) { return body; }
 
-SEC("fentry/mmu_interval_notifier_insert_locked")
-int BPF_PROG(fentry_insert_locked, struct mmu_interval_notifier *interval_sub)
-{
-	remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0);
-	return 0;
-}
+#define STOCK_RETURN(name, function, arguments, return_type, body)		\
+	SEC("fexit/" function)							\
+	int BPF_PROG(fexit_##name, UNPACK arguments, return_type ret)		\
+	{ return body; }							\
+	SEC("kretprobe/" function)						\
+	int BPF_KRETPROBE(kretprobe_##name, return_type ret) { return body; }
 
-SEC("fexit/mmu_interval_notifier_insert_locked")
-int BPF_PROG(fexit_insert_locked, struct mmu_interval_notifier *interval_sub,
-	     struct mm_struct *mm, unsigned long start, unsigned long length,
-	     const struct mmu_interval_notifier_ops *ops, int ret)
-{
-	return insert_returned(ret);
-}
+#define INSERT_ARGUMENTS (struct mmu_interval_notifier *interval_sub,		\
+			  struct mm_struct *mm, unsigned long start,		\
+			  unsigned long length,					\
+			  const struct mmu_interval_notifier_ops *ops)
 
-SEC("fentry/mmu_interval_notifier_remove")
-int BPF_PROG(fentry_remove, struct mmu_interval_notifier *interval_sub)
-{
-	return count_remove(interval_sub, false, 0);
-}
-
-SEC("fentry/mmu_interval_read_begin")
-int BPF_PROG(fentry_read_begin, struct mmu_interval_notifier *interval_sub)
-{
-	return read_begin_entered(interval_sub);
-}
-
-SEC("fexit/mmu_interval_read_begin")
-int BPF_PROG(fexit_read_begin, struct mmu_interval_notifier *interval_sub, unsigned long seq)
-{
-	return read_begin_returned(ctx, seq);
-}
-
-SEC("fentry/__mmu_notifier_invalidate_range_start")
-int BPF_PROG(fentry_range_start, struct mmu_notifier_range *range)
-{
-	remember_call(PENDING_RANGE_START, (__u64)range, 0, 0);
-	return 0;
-}
-
-SEC("fexit/__mmu_notifier_invalidate_range_start")
-int BPF_PROG(fexit_range_start, struct mmu_notifier_range *range, int ret)
-{
-	return range_start_returned(ret);
-}
-
-SEC("fentry/__mmu_notifier_invalidate_range_end")
-int BPF_PROG(fentry_range_end, struct mmu_notifier_range *range)
-{
-	return range_ended(range);
-}
-
-SEC("fentry/hmm_range_fault")
-int BPF_PROG(fentry_range_fault, struct hmm_range *range)
-{
-	remember_call(PENDING_RANGE_FAULT, (__u64)range, 0, 0);
-	return 0;
-}
-
-SEC("fexit/hmm_range_fault")
-int BPF_PROG(fexit_range_fault, struct hmm_range *range, int ret)
-{
-	return range_fault_returned(ctx, ret);
-}
+STOCK_ENTRY(insert, "mmu_interval_notifier_insert", INSERT_ARGUMENTS,
+	    remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0))
+STOCK_RETURN(insert, "mmu_interval_notifier_insert", INSERT_ARGUMENTS, int,
+	     insert_returned(ret))
+STOCK_ENTRY(insert_locked, "mmu_interval_notifier_insert_locked", INSERT_ARGUMENTS,
+	    remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0))
+STOCK_RETURN(insert_locked, "mmu_interval_notifier_insert_locked", INSERT_ARGUMENTS, int,
+	     insert_returned(ret))
+STOCK_ENTRY(remove, "mmu_interval_notifier_remove",
+	    (struct mmu_interval_notifier *interval_sub), count_remove(interval_sub, false, 0))
+STOCK_ENTRY(read_begin, "mmu_interval_read_begin",
+	    (struct mmu_interval_notifier *interval_sub), read_begin_entered(interval_sub))
+STOCK_RETURN(read_begin, "mmu_interval_read_begin",
+	     (struct mmu_interval_notifier *interval_sub), unsigned long,
+	     read_begin_returned(ctx, ret))
+STOCK_ENTRY(range_start, "__mmu_notifier_invalidate_range_start",
+	    (struct mmu_notifier_range *range),
+	    remember_call(PENDING_RANGE_START, (__u64)range, 0, 0))
+STOCK_RETURN(range_start, "__mmu_notifier_invalidate_range_start",
+	     (struct mmu_notifier_range *range), int, range_start_returned(ret))
+STOCK_ENTRY(range_end, "__mmu_notifier_invalidate_range_end",
+	    (struct mmu_notifier_range *range), range_ended(range))
+STOCK_ENTRY(range_fault, "hmm_range_fault", (struct hmm_range *range),
+	    remember_call(PENDING_RANGE_FAULT, (__u64)range, 0, 0))
+STOCK_RETURN(range_fault, "hmm_range_fault", (struct hmm_range *range), int,
+	     range_fault_returned(ctx, ret))
 
 /*
  * The drivers' invalidate callbacks: one fentry/fexit pair per callback
@@ -946,9 +918,8 @@ int BPF_PROG(fexit_range_fault, struct hmm_range *range, int ret)
 		     const struct mmu_notifier_range *range,			\
 		     unsigned long cur_seq)					\
 	{									\
-		remember_call(PENDING_CALLBACK, (__u64)interval_sub,		\
-			      (__u64)range, cur_seq);				\
-		return 0;							\
+		return remember_call(PENDING_CALLBACK, (__u64)interval_sub,	\
+				     (__u64)range, cur_seq);			\
 	}									\
 	SEC("fexit")								\
 	int BPF_PROG(fexit_callback_##index,					\
@@ -968,90 +939,12 @@ CALLBACK_HANDLERS(5)
 CALLBACK_HANDLERS(6)
 CALLBACK_HANDLERS(7)
 
-/* kprobe/kretprobe. Names start with kprobe_ and kretprobe_. */
-SEC("kprobe/mmu_interval_notifier_insert")
-int BPF_KPROBE(kprobe_insert, struct mmu_interval_notifier *interval_sub)
-{
-	remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0);
-	return 0;
-}
-
-SEC("kretprobe/mmu_interval_notifier_insert")
-int BPF_KRETPROBE(kretprobe_insert, int ret)
-{
-	return insert_returned(ret);
-}
-
-SEC("kprobe/mmu_interval_notifier_insert_locked")
-int BPF_KPROBE(kprobe_insert_locked, struct mmu_interval_notifier *interval_sub)
-{
-	remember_call(PENDING_INSERT, (__u64)interval_sub, 0, 0);
-	return 0;
-}
-
-SEC("kretprobe/mmu_interval_notifier_insert_locked")
-int BPF_KRETPROBE(kretprobe_insert_locked, int ret)
-{
-	return insert_returned(ret);
-}
-
-SEC("kprobe/mmu_interval_notifier_remove")
-int BPF_KPROBE(kprobe_remove, struct mmu_interval_notifier *interval_sub)
-{
-	return count_remove(interval_sub, false, 0);
-}
-
-SEC("kprobe/mmu_interval_read_begin")
-int BPF_KPROBE(kprobe_read_begin, struct mmu_interval_notifier *interval_sub)
-{
-	return read_begin_entered(interval_sub);
-}
-
-SEC("kretprobe/mmu_interval_read_begin")
-int BPF_KRETPROBE(kretprobe_read_begin, unsigned long seq)
-{
-	return read_begin_returned(ctx, seq);
-}
-
-SEC("kprobe/__mmu_notifier_invalidate_range_start")
-int BPF_KPROBE(kprobe_range_start, struct mmu_notifier_range *range)
-{
-	remember_call(PENDING_RANGE_START, (__u64)range, 0, 0);
-	return 0;
-}
-
-SEC("kretprobe/__mmu_notifier_invalidate_range_start")
-int BPF_KRETPROBE(kretprobe_range_start, int ret)
-{
-	return range_start_returned(ret);
-}
-
-SEC("kprobe/__mmu_notifier_invalidate_range_end")
-int BPF_KPROBE(kprobe_range_end, struct mmu_notifier_range *range)
-{
-	return range_ended(range);
-}
-
-SEC("kprobe/hmm_range_fault")
-int BPF_KPROBE(kprobe_range_fault, struct hmm_range *range)
-{
-	remember_call(PENDING_RANGE_FAULT, (__u64)range, 0, 0);
-	return 0;
-}
-
-SEC("kretprobe/hmm_range_fault")
-int BPF_KRETPROBE(kretprobe_range_fault, int ret)
-{
-	return range_fault_returned(ctx, ret);
-}
-
 /* The callbacks: user space attaches these two to every callback it found. */
 SEC("kprobe")
 int BPF_KPROBE(kprobe_callback, struct mmu_interval_notifier *interval_sub,
 	       const struct mmu_notifier_range *range, unsigned long cur_seq)
 {
-	remember_call(PENDING_CALLBACK, (__u64)interval_sub, (__u64)range, cur_seq);
-	return 0;
+	return remember_call(PENDING_CALLBACK, (__u64)interval_sub, (__u64)range, cur_seq);
 }
 
 SEC("kretprobe")
