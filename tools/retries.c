@@ -71,16 +71,40 @@ static void describe_user_address(__u32 tgid, __u64 address, char *text, size_t 
 	fclose(maps);
 }
 
+/* Frames of the tracing machinery that ran hmmtrace's program, not of the traced task. */
+static bool tracing_frame(struct session *session, __u64 address)
+{
+	static const char *const prefixes[] = {
+		"__traceiter_", "bpf_trace_run", "__bpf_prog_enter", "__bpf_prog_exit",
+		"__bpf_tramp_", "bpf_get_stack", "kprobe_", "rethook_", "arch_rethook_",
+		"__kretprobe_", "kretprobe_",
+	};
+	char text[256];
+
+	if (kallsyms_is_bpf(session->symbols, address))
+		return true;
+	kallsyms_describe(session->symbols, address, text, sizeof(text));
+	for (size_t index = 0; index < sizeof(prefixes) / sizeof(prefixes[0]); index++)
+		if (!strncmp(text, prefixes[index], strlen(prefixes[index])))
+			return true;
+	return false;
+}
+
+/*
+ * The stack from the traced code down. Everything above the last frame of
+ * the tracing machinery is hmmtrace's own, often unwound unreliably.
+ */
 static void print_kernel_stack(struct session *session, const __u64 *addresses, int count,
 			       const char *indent)
 {
 	bool first = true;
+	int begin = 0;
 	char text[256];
 
-	for (int index = 0; index < count && addresses[index]; index++) {
-		/* hmmtrace's own program and trampoline frames say nothing. */
-		if (kallsyms_is_bpf(session->symbols, addresses[index]))
-			continue;
+	for (int index = 0; index < count && addresses[index]; index++)
+		if (tracing_frame(session, addresses[index]))
+			begin = index + 1;
+	for (int index = begin; index < count && addresses[index]; index++) {
 		kallsyms_describe(session->symbols, addresses[index], text, sizeof(text));
 		if (options.json) {
 			printf("%s", first ? "" : ", ");
@@ -395,10 +419,11 @@ static void print_distributions(struct session *session)
 			histogram_print_json(delta->retries_per_fault_slots);
 			printf("}");
 		} else {
-			snprintf(title, sizeof(title), "retries per fault, %s %s: %llu faults completed, "
+			snprintf(title, sizeof(title), "retries per fault, %s %s (%s): %llu faults completed, "
 				 "%llu read_retry collisions%s, %llu -EBUSY",
 				 options.grouping == HMMTRACE_BY_DRIVER ? "driver" : "group",
 				 options.grouping == HMMTRACE_BY_DRIVER ? row->driver : row->name,
+				 options.grouping == HMMTRACE_BY_DRIVER ? row->name : row->driver,
 				 (unsigned long long)delta->faults_completed,
 				 (unsigned long long)delta->read_retries,
 				 mode_observes_everything(session->mode) ? "" : " (inferred)",
