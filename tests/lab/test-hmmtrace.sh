@@ -134,13 +134,24 @@ for mode in "${modes[@]}"; do
 		\"events.mmu_interval_notifier_invalidate\": $invalidations,
 		\"events.mmu_interval_read_begin\": $read_begins}"
 
-	# Normal workloads never look like a livelock.
+	# Normal workloads never look like a livelock. Meanwhile, the other
+	# groupings and filters: three processes of four ranges each.
 	start_tracer "$mode-normal-retries" retries --mode "$mode"
+	start_tracer "$mode-normal-by-process" top --mode "$mode" --by process
+	start_tracer "$mode-normal-by-range" top --mode "$mode" --by range
+	start_tracer "$mode-normal-other-pid" top --mode "$mode" -p $$
+	start_tracer "$mode-normal-other-driver" top --mode "$mode" --driver test_hmm
 	for scenario in fault-sweep mprotect fork-cow; do
 		"$workload" "$scenario" >/dev/null
 	done
-	stop_tracer "$mode-normal-retries" TERM
+	for tracer in retries by-process by-range other-pid other-driver; do
+		stop_tracer "$mode-normal-$tracer" TERM
+	done
 	compare "$mode-normal-retries" sim_mirror '{"livelocks": 0}'
+	compare "$mode-normal-by-process" - '{"inserts": 12, "removes": 12}'
+	compare "$mode-normal-by-range" sim_mirror '{"inserts": 12, "removes": 12}'
+	compare "$mode-normal-other-pid" sim_mirror '{"inserts": 0, "read_begins": 0}'
+	compare "$mode-normal-other-driver" sim_mirror '{"inserts": 0, "read_begins": 0}'
 
 	# Faults racing CPU writers: collisions under the driver lock and -EBUSY.
 	start_tracer "$mode-race-top" top --mode "$mode"
