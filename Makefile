@@ -5,6 +5,7 @@
 #   make demo     build everything, boot the lab, run a workload, show the report
 #   make check    host tests, then the lab tests; ends with `N passed, N failed, N skipped`
 #   make kernel   the lab kernel (KERNEL_VARIANT=patched|stock) in $(HMMTRACE_CACHE)
+#   make bench    overhead and behaviour benchmarks into build/bench/ (about 25 min)
 #   make lab CMD='uname -r'   run a command inside the lab guest
 #   make deps     install missing Debian packages (demo and check do it themselves)
 
@@ -19,7 +20,7 @@ export CMD
 DEBIAN_PACKAGES := build-essential bc bison flex libelf-dev libssl-dev dwarves \
 	clang llvm libbpf-dev bpftool linux-source-6.12 qemu-system-x86 \
 	busybox-static cpio ccache linux-perf bpftrace kmod git xz-utils \
-	zlib1g-dev pkg-config python3 python3-ply
+	zlib1g-dev pkg-config python3 python3-ply gnuplot-nox
 
 CLANG ?= clang
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Wall
@@ -31,7 +32,7 @@ KERNEL_SOURCE_VERSION := $(shell dpkg-query -W -f='$${Version}' linux-source-6.1
 KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 
 TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
-	$(BUILD)/tests/sim_mirror_workload
+	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench
 
 # The simulated mirroring driver, built against the kernel of KERNEL_VARIANT
 # (patched, stock, or debian: Debian's own linux-image), in a copy under
@@ -40,7 +41,7 @@ DRIVER_SOURCES := $(wildcard kernel/drivers/sim_mirror/*.[ch]) kernel/drivers/si
 KERNEL_DIRECTORY = $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)
 DRIVER := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)/sim_mirror.ko
 
-.PHONY: all deps kernel lab check demo clean test-programs driver hmmtrace
+.PHONY: all deps kernel lab check demo bench clean test-programs driver hmmtrace
 
 all: hmmtrace test-programs driver
 
@@ -84,6 +85,12 @@ demo: deps
 	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver
 	tests/lab/run-lab.sh 'tests/lab/demo.sh'
 
+# The patched and the unpatched kernel, booted alternately; see tests/bench/README.md.
+bench: deps
+	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver
+	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
+	tests/bench/bench.sh
+
 clean:
 	rm -rf $(BUILD)
 
@@ -106,6 +113,10 @@ $(BUILD)/tests/test_hmm_phases: tests/workloads/test_hmm_phases.c tests/workload
 $(BUILD)/tests/sim_mirror_workload: tests/workloads/sim_mirror_workload.c tests/workloads/workload.h \
 		kernel/drivers/sim_mirror/sim_mirror_uapi.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Ikernel/drivers/sim_mirror $< -o $@ -lpthread
+
+$(BUILD)/tests/notifier_bench: tests/bench/notifier_bench.c tests/workloads/workload.h \
+		kernel/drivers/sim_mirror/sim_mirror_uapi.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Ikernel/drivers/sim_mirror -Itests/workloads $< -o $@
 
 driver: $(DRIVER)
 

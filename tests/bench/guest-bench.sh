@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Runs inside the lab guest for `make bench` (tests/bench/bench.sh boots it):
+# one stage of the bench, each measurement one JSON line appended to
+# $BENCH_OUTPUT. Everything compared is measured here, side by side, in
+# interleaved rounds.
+#
+#   guest-bench.sh disabled      the microbench with no tracer (patched or stock kernel)
+#   guest-bench.sh tracers       the same with each tracer on, interleaved
+#   guest-bench.sh scaling       hit and miss latency against the subscription count
+#   guest-bench.sh tool          hmmtrace's attach time, memory and CPU
+#   guest-bench.sh retries       sim_mirror's retries per fault against the race window
+#
+# BENCH_SCALE=smoke shrinks every stage to seconds (make check runs that).
+
+set -euo pipefail
+: "${BENCH_OUTPUT:?BENCH_OUTPUT must name the results file}"
+
+stage=$1
+bench=build/tests/notifier_bench
+hmmtrace=build/hmmtrace
+workload=build/tests/sim_mirror_workload
+smoke=false
+[ "${BENCH_SCALE:-full}" = smoke ] && smoke=true
+repeat=5
+$smoke && repeat=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+insmod "build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko"
+trap 'rmmod sim_mirror 2>/dev/null; rm -rf "$work"' EXIT
+
+emit() {
+	echo "$1" >>"$BENCH_OUTPUT"
+}
+
+# wait_for_attach FILE: until hmmtrace (or bpftrace) says it is tracing.
+wait_for_attach() {
+	for _ in $(seq 600); do
+		grep -q -e 'Ctrl-C' -e 'Attaching' "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "guest-bench: the tracer did not attach: $(head -c 300 "$1")" >&2
+	return 1
+}
+
+# The tracers of the events-on comparison: start_TRACER, and stop_tracer.
+start_tracer() {
+	local tracer=$1
+	tracer_pid=
+	case $tracer in
+	none) return 0 ;;
+	hmmtrace) "$hmmtrace" top --json -i 3600 >"$work/top.json" 2>"$work/tracer.err" & ;;
+	snoop) "$hmmtrace" snoop --json -i 3600 >"$work/snoop.json" 2>"$work/tracer.err" & ;;
+	bpftrace)
+		# Our kernel's objects are apart from its source (O=): name both.
+		BPFTRACE_KERNEL_SOURCE=$(cat "$LAB_KERNEL_DIR/source-tree" 2>/dev/null || true) \
+		BPFTRACE_KERNEL_BUILD=$(cat "$LAB_KERNEL_DIR/build-tree" 2>/dev/null || true) \
+			bpftrace tests/bench/aggregate.bt >"$work/tracer.err" 2>&1 &
+		;;
+	perf)
+		perf record -q -a -o "$work/perf.data" -e 'mmu_notifier:*' >/dev/null 2>"$work/tracer.err" &
+		tracer_pid=$!
+		sleep 2
+		return 0
+		;;
+	ftrace)
+		echo 0 >/sys/kernel/tracing/tracing_on
+		echo >/sys/kernel/tracing/trace
+		echo 1 >/sys/kernel/tracing/events/mmu_notifier/enable
+		echo 1 >/sys/kernel/tracing/tracing_on
+		return 0
+		;;
+	esac
+	tracer_pid=$!
+	wait_for_attach "$work/tracer.err"
+}
+
+stop_tracer() {
+	local tracer=$1
+	case $tracer in
+	none) ;;
+	ftrace)
+		echo 0 >/sys/kernel/tracing/events/mmu_notifier/enable
+		echo >/sys/kernel/tracing/trace
+		;;
+	*)
+		# TERM: a background job of a script starts with SIGINT ignored.
+		kill -TERM "$tracer_pid"
+		wait "$tracer_pid" || true
+		;;
+	esac
+}
+
+case $stage in
+disabled)
+	operations=20000
+	$smoke && operations=200
+	emit "{\"stage\": \"disabled\", \"kernel\": \"$KERNEL_VARIANT\", \"result\": $("$bench" --subscriptions 64 --operations $operations --repeat $repeat)}"
+	;;
+tracers)
+	operations=20000
+	$smoke && operations=200
+	tracers=(none hmmtrace snoop bpftrace perf ftrace)
+	# Rounds rotate the order, so no tracer always runs first or last.
+	for round in $(seq 0 $((repeat - 1))); do
+		for index in "${!tracers[@]}"; do
+			tracer=${tracers[$(((index + round) % ${#tracers[@]}))]}
+			start_tracer "$tracer"
+			result=$("$bench" --subscriptions 64 --operations $operations --repeat 1 --only hit)
+			stop_tracer "$tracer"
+			# What the tracer saw, to check it against the driver's count.
+			seen=null
+			case $tracer in
+			snoop) seen=$(python3 tests/bench/seen.py snoop "$work/snoop.json") ;;
+			hmmtrace) seen=$(python3 tests/bench/seen.py top "$work/top.json") ;;
+			esac
+			emit "{\"stage\": \"tracers\", \"round\": $round, \"tracer\": \"$tracer\", \"seen\": $seen, \"result\": $result}"
+		done
+	done
+	;;
+scaling)
+	counts=(1 10 100 1000 10000 100000)
+	$smoke && counts=(1 10)
+	for count in "${counts[@]}"; do
+		hit=$("$bench" --subscriptions "$count" --operations 2000 --repeat $repeat --only hit)
+		miss=$("$bench" --subscriptions "$count" --operations 2000 --repeat $repeat --only miss)
+		emit "{\"stage\": \"scaling\", \"result\": $hit, \"miss\": $miss}"
+	done
+	;;
+tool)
+	for round in $(seq 0 $((repeat - 1))); do
+		began=$(date +%s%N)
+		"$hmmtrace" top -i 3600 >/dev/null 2>"$work/tool.err" &
+		pid=$!
+		wait_for_attach "$work/tool.err"
+		attached=$(date +%s%N)
+		# CPU over 3 s idle, then over a storm; utime+stime in clock ticks.
+		ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+		idle_began=$(ticks)
+		sleep 3
+		idle_ticks=$(($(ticks) - idle_began))
+		storm_began=$(ticks)
+		storm_clock=$(date +%s%N)
+		storm=$("$bench" --subscriptions 64 --operations 20000 --repeat 1 --only hit)
+		storm_ticks=$(($(ticks) - storm_began))
+		storm_ns=$(($(date +%s%N) - storm_clock))
+		rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+		kill -INT "$pid"
+		wait "$pid"
+		emit "{\"stage\": \"tool\", \"round\": $round, \"attach_ms\": $(((attached - began) / 1000000)), \"rss_kib\": $rss, \"ticks_per_second\": $(getconf CLK_TCK), \"idle_ticks\": $idle_ticks, \"idle_seconds\": 3, \"storm_ticks\": $storm_ticks, \"storm_ns\": $storm_ns, \"storm\": $storm}"
+	done
+	;;
+retries)
+	windows=(0 100 500 1000 2000)
+	$smoke && windows=(0 1000)
+	for threads in 1 2; do
+		for window in "${windows[@]}"; do
+			result=$("$workload" race --duration "$($smoke && echo 1 || echo 2)" --threads "$threads" \
+				--retry-window-us "$window" --json)
+			emit "{\"stage\": \"retries\", \"threads\": $threads, \"window_us\": $window, \"result\": $result}"
+		done
+	done
+	;;
+*)
+	echo "guest-bench: unknown stage $stage" >&2
+	exit 2
+	;;
+esac

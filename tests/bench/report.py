@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Turn the bench's raw measurements into results.json, results.md and plots.
+
+    report.py RAW.jsonl OUTPUT_DIR --accel tcg|kvm
+
+Every comparison is a ratio of figures measured side by side (same boot,
+interleaved rounds; or alternating boots for patched against stock), given
+as the median and the spread [25th, 75th percentile] over the rounds. The
+keys of results.json are documented in tests/bench/README.md.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+
+EVENTS_PER_HIT = 3
+
+
+def quantiles(values):
+    """The median and the [25th, 75th] percentiles."""
+    ordered = sorted(values)
+    if not ordered:
+        return None, [None, None]
+
+    def at(fraction):
+        position = fraction * (len(ordered) - 1)
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return statistics.median(ordered), [at(0.25), at(0.75)]
+
+
+def summary(values, digits=3):
+    median, spread = quantiles(values)
+    if median is None:
+        return None
+    return {"median": round(median, digits), "spread": [round(value, digits) for value in spread],
+            "rounds": len(values)}
+
+
+def events_off(records):
+    """Patched over stock, boot pair by boot pair, round by round."""
+    boots = {"patched": [], "stock": []}
+    for record in records:
+        boots[record["kernel"]].append(record["result"])
+    per_operation = {}
+    for operation in ("hit", "miss", "remap", "fault"):
+        ratios = []
+        for patched, stock in zip(boots["patched"], boots["stock"]):
+            ratios += [mine / theirs for mine, theirs in
+                       zip(patched[operation + "_rounds_ns"], stock[operation + "_rounds_ns"])]
+        per_operation[operation] = summary(ratios)
+    every = [ratio for operation in ("hit", "miss", "remap", "fault")
+             for patched, stock in zip(boots["patched"], boots["stock"])
+             for ratio in (mine / theirs for mine, theirs in
+                           zip(patched[operation + "_rounds_ns"], stock[operation + "_rounds_ns"]))]
+    return summary(every), per_operation
+
+
+def tracer_costs(records):
+    """ns per event of each tracer, against the no-tracer round beside it."""
+    rounds = {}
+    for record in records:
+        rounds.setdefault(record["round"], {})[record["tracer"]] = record
+    events_per_operation = []
+    costs = {}
+    hmmtrace_over_bpftrace = []
+    lossless = []
+    drop_rates = []
+    for by_tracer in rounds.values():
+        baseline = by_tracer["none"]["result"]["hit_ns"]
+        snoop = by_tracer.get("snoop")
+        if not snoop or not snoop["seen"]:
+            continue
+        # A hit is a range start, one invalidate and a range end. The tracers
+        # also see the process's setup and exit: its subscriptions' inserts,
+        # removes, and two invalidations each (release, then unmap).
+        per_operation = EVENTS_PER_HIT
+        expected_invalidations = (snoop["result"]["invalidations"] +
+                                  2 * snoop["result"]["subscriptions"])
+        events_per_operation.append(per_operation if snoop["seen"]["invalidations"] ==
+                                    expected_invalidations else 0)
+        for tracer, record in by_tracer.items():
+            if tracer == "none":
+                continue
+            costs.setdefault(tracer, []).append(
+                (record["result"]["hit_ns"] - baseline) / per_operation)
+        if "hmmtrace" in by_tracer and "bpftrace" in by_tracer:
+            bpftrace_cost = by_tracer["bpftrace"]["result"]["hit_ns"] - baseline
+            hmmtrace_cost = by_tracer["hmmtrace"]["result"]["hit_ns"] - baseline
+            if bpftrace_cost > 0:
+                hmmtrace_over_bpftrace.append(hmmtrace_cost / bpftrace_cost)
+        hmmtrace = by_tracer.get("hmmtrace")
+        if hmmtrace and hmmtrace["seen"]["invalidations"] == (
+                hmmtrace["result"]["invalidations"] + 2 * hmmtrace["result"]["subscriptions"]):
+            lossless.append(per_operation * 1e9 / hmmtrace["result"]["hit_ns"])
+        seen = snoop["seen"]
+        drop_rates.append({"events_per_s": round(per_operation * 1e9 / snoop["result"]["hit_ns"]),
+                           "dropped_fraction": seen["dropped"] / max(1, seen["events"] + seen["dropped"])})
+    return {
+        "events_per_operation": summary(events_per_operation),
+        "ns_per_event": {tracer: summary(values, 1) for tracer, values in costs.items()},
+        "hmmtrace_vs_bpftrace_ratio": summary(hmmtrace_over_bpftrace),
+        "max_events_per_s_lossless": round(max(lossless)) if lossless else None,
+        "snoop_drops": drop_rates,
+    }
+
+
+def tool_costs(records):
+    if not records:
+        return {}
+    return {
+        "attach_ms": summary([record["attach_ms"] for record in records], 0),
+        "rss_kib": max(record["rss_kib"] for record in records),
+        "cpu_percent_idle": summary([100 * record["idle_ticks"] / record["ticks_per_second"] /
+                                     record["idle_seconds"] for record in records], 2),
+        "cpu_percent_storm": summary([100 * record["storm_ticks"] / record["ticks_per_second"] /
+                                      (record["storm_ns"] / 1e9) for record in records], 2),
+        "storm_events_per_s": summary([3 * record["storm"]["operations"] /
+                                       (record["storm_ns"] / 1e9) for record in records], 0),
+    }
+
+
+def plot(output_dir, name, title, xlabel, ylabel, series, logscale_x):
+    """An SVG through gnuplot; series: [(label, [(x, y), ...])]."""
+    if not shutil.which("gnuplot"):
+        return None
+    data_paths = []
+    for index, (label, points) in enumerate(series):
+        path = os.path.join(output_dir, f"{name}.{index}.dat")
+        with open(path, "w") as data:
+            for x, y in points:
+                data.write(f"{x} {y}\n")
+        data_paths.append((label, path))
+    script = [
+        "set terminal svg size 720,420 dynamic background rgb 'white'",
+        f"set output '{os.path.join(output_dir, name + '.svg')}'",
+        f"set title '{title}'", f"set xlabel '{xlabel}'", f"set ylabel '{ylabel}'",
+        "set key top left", "set grid",
+    ]
+    if logscale_x:
+        script.append("set logscale x 10")
+    script.append("plot " + ", ".join(f"'{path}' using 1:2 with linespoints title '{label}'"
+                                      for label, path in data_paths))
+    subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True)
+    for _, path in data_paths:
+        os.remove(path)
+    return name + ".svg"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("raw")
+    parser.add_argument("output_dir")
+    parser.add_argument("--accel", default="tcg")
+    arguments = parser.parse_args()
+    stages = {}
+    for line in open(arguments.raw):
+        if line.strip():
+            record = json.loads(line)
+            stages.setdefault(record["stage"], []).append(record)
+
+    disabled, disabled_per_operation = events_off(stages.get("disabled", []))
+    tracers = tracer_costs(stages.get("tracers", []))
+    ns_per_event = tracers["ns_per_event"]
+    scaling = [{"subscriptions": record["result"]["subscriptions"],
+                "hit_ns": record["result"]["hit_ns"], "miss_ns": record["miss"]["miss_ns"]}
+               for record in stages.get("scaling", [])]
+    retries = [{"threads": record["threads"], "window_us": record["window_us"],
+                "retries_per_fault": round((record["result"]["counters"]["retries"] +
+                                            record["result"]["counters"]["ebusy"]) /
+                                           max(1, record["result"]["counters"]["faults"]), 3),
+                "faults": record["result"]["counters"]["faults"]}
+               for record in stages.get("retries", [])]
+    results = {
+        "accel": arguments.accel,
+        "emulated": arguments.accel == "tcg",
+        "disabled_overhead_ratio": disabled,
+        "disabled_overhead_ratio_per_operation": disabled_per_operation,
+        "hmmtrace_ns_per_event": ns_per_event.get("hmmtrace"),
+        "snoop_ns_per_event": ns_per_event.get("snoop"),
+        "bpftrace_ns_per_event": ns_per_event.get("bpftrace"),
+        "perf_ns_per_event": ns_per_event.get("perf"),
+        "ftrace_ns_per_event": ns_per_event.get("ftrace"),
+        "hmmtrace_vs_bpftrace_ratio": tracers["hmmtrace_vs_bpftrace_ratio"],
+        "events_per_operation": tracers["events_per_operation"],
+        "max_events_per_s_lossless": tracers["max_events_per_s_lossless"],
+        "snoop_drops": tracers["snoop_drops"],
+        "scaling": scaling,
+        "retries": retries,
+        "hmmtrace_handler_ns_native": None,
+        "bpftrace_handler_ns_native": None,
+    }
+    results.update(tool_costs(stages.get("tool", [])))
+    os.makedirs(arguments.output_dir, exist_ok=True)
+    with open(os.path.join(arguments.output_dir, "results.json"), "w") as output:
+        json.dump(results, output, indent=2)
+        output.write("\n")
+
+    plots = [
+        plot(arguments.output_dir, "scaling", "madvise(DONTNEED) of one page against subscriptions",
+             "interval subscriptions in the process", "ns per call",
+             [("hits one subscription", [(row["subscriptions"], row["hit_ns"]) for row in scaling]),
+              ("hits none", [(row["subscriptions"], row["miss_ns"]) for row in scaling])], True),
+        plot(arguments.output_dir, "retries", "sim_mirror: retries per fault against the race window",
+             "window between hmm_range_fault and read_retry (us)", "retries per completed fault",
+             [(f"{threads} racing thread{'s' if threads > 1 else ''}",
+               [(row["window_us"], row["retries_per_fault"]) for row in retries
+                if row["threads"] == threads]) for threads in sorted({row["threads"] for row in retries})],
+             False),
+    ]
+    write_markdown(arguments.output_dir, results, [name for name in plots if name])
+
+
+def cell(value, unit=""):
+    if value is None:
+        return "not measured"
+    if isinstance(value, dict):
+        return f"{value['median']}{unit} [{value['spread'][0]}, {value['spread'][1]}] ({value['rounds']} rounds)"
+    return f"{value}{unit}"
+
+
+def write_markdown(output_dir, results, plots):
+    where = "emulated (TCG)" if results["emulated"] else results["accel"]
+    lines = [
+        f"# hmmtrace bench ({where})", "",
+        "Medians, [25th, 75th percentile] over the rounds; ratios are of figures measured side by side.",
+        "", "| key | value |", "|---|---|",
+        f"| disabled_overhead_ratio (patched / stock, tracepoints off) | {cell(results['disabled_overhead_ratio'])} |",
+    ]
+    for operation, value in results["disabled_overhead_ratio_per_operation"].items():
+        lines.append(f"| &nbsp;&nbsp;{operation} | {cell(value)} |")
+    for key in ("hmmtrace", "snoop", "bpftrace", "perf", "ftrace"):
+        lines.append(f"| {key}_ns_per_event | {cell(results[key + '_ns_per_event'], ' ns')} |")
+    lines += [
+        f"| hmmtrace_vs_bpftrace_ratio | {cell(results['hmmtrace_vs_bpftrace_ratio'])} |",
+        f"| events_per_operation (hit: range start, invalidate, range end) | {cell(results['events_per_operation'])} |",
+        f"| max_events_per_s_lossless | {cell(results['max_events_per_s_lossless'])} |",
+        f"| attach_ms | {cell(results.get('attach_ms'), ' ms')} |",
+        f"| rss_kib | {cell(results.get('rss_kib'), ' KiB')} |",
+        f"| cpu_percent_idle | {cell(results.get('cpu_percent_idle'), ' %')} |",
+        f"| cpu_percent_storm | {cell(results.get('cpu_percent_storm'), ' %')} at {cell(results.get('storm_events_per_s'), ' events/s')} |",
+        f"| hmmtrace_handler_ns_native | {cell(results['hmmtrace_handler_ns_native'])} |",
+        "", "## scaling", "", "| subscriptions | hit (ns) | miss (ns) |", "|---|---|---|",
+    ]
+    lines += [f"| {row['subscriptions']} | {row['hit_ns']} | {row['miss_ns']} |" for row in results["scaling"]]
+    lines += ["", "## retries per fault (sim_mirror race)", "",
+              "| racing threads | window (us) | retries per fault | faults |", "|---|---|---|---|"]
+    lines += [f"| {row['threads']} | {row['window_us']} | {row['retries_per_fault']} | {row['faults']} |"
+              for row in results["retries"]]
+    lines += [""] + [f"![{name}]({name})" for name in plots]
+    with open(os.path.join(output_dir, "results.md"), "w") as output:
+        output.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# A smoke of the bench harness, so it cannot rot: every stage at
+# BENCH_SCALE=smoke, then the report. It checks that each stage measured
+# something and that the report has every key; it asserts no timing.
+
+. tests/lib.sh
+
+output=$(mktemp -d)
+export BENCH_OUTPUT=$output/raw.jsonl BENCH_SCALE=smoke
+: >"$BENCH_OUTPUT"
+for stage in disabled tracers scaling tool retries; do
+	check "bench-smoke.stage.$stage" tests/bench/guest-bench.sh "$stage"
+done
+check bench-smoke.report python3 tests/bench/report.py "$BENCH_OUTPUT" "$output" --accel tcg
+check bench-smoke.results-have-every-key python3 - "$output/results.json" <<'PYTHON'
+import json, sys
+results = json.load(open(sys.argv[1]))
+keys = ["accel", "hmmtrace_ns_per_event", "snoop_ns_per_event", "bpftrace_ns_per_event",
+        "perf_ns_per_event", "ftrace_ns_per_event", "hmmtrace_vs_bpftrace_ratio",
+        "max_events_per_s_lossless", "scaling", "retries", "attach_ms", "rss_kib",
+        "cpu_percent_idle", "cpu_percent_storm"]
+missing = [key for key in keys if key not in results]
+assert not missing, f"no key {missing}"
+# Timings of a smoke run may be noise; what is counted must be there.
+empty = [key for key in ("scaling", "retries", "attach_ms", "rss_kib", "max_events_per_s_lossless")
+         if results[key] in (None, [], {})]
+assert not empty, f"no value for {empty}"
+# snoop saw exactly one invalidation per operation (plus setup and exit).
+assert results["events_per_operation"]["median"] == 3, results["events_per_operation"]
+PYTHON
+check bench-smoke.markdown grep -q '^| hmmtrace_ns_per_event' "$output/results.md"
+rm -rf "$output"
