@@ -32,7 +32,7 @@ KERNEL_SOURCE_VERSION := $(shell dpkg-query -W -f='$${Version}' linux-source-6.1
 KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 
 TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
-	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench
+	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier
 
 # The simulated mirroring driver, built against the kernel of KERNEL_VARIANT
 # (patched, stock, or debian: Debian's own linux-image), in a copy under
@@ -117,6 +117,18 @@ $(BUILD)/tests/sim_mirror_workload: tests/workloads/sim_mirror_workload.c tests/
 $(BUILD)/tests/notifier_bench: tests/bench/notifier_bench.c tests/workloads/workload.h \
 		kernel/drivers/sim_mirror/sim_mirror_uapi.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Ikernel/drivers/sim_mirror -Itests/workloads $< -o $@
+
+# The native handler cost: hmmtrace's counting on a host-attachable carrier.
+$(BUILD)/bench/carrier.bpf.o: tests/bench/carrier.bpf.c bpf/hmmtrace.bpf.c bpf/hmmtrace.h \
+		$(BUILD)/include/vmlinux.h $(BUILD)/include/hmmtrace_events.h
+	mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -I$(BUILD)/include -Ibpf -c $< -o $@
+
+$(BUILD)/bench/carrier.skel.h: $(BUILD)/bench/carrier.bpf.o
+	bpftool gen skeleton $< name carrier_bpf >$@
+
+$(BUILD)/bench/carrier: tests/bench/carrier.c $(BUILD)/bench/carrier.skel.h
+	$(CC) $(CFLAGS) -I$(BUILD)/bench $< -o $@ $(LIBBPF_LIBS)
 
 driver: $(DRIVER)
 

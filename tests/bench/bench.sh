@@ -41,6 +41,8 @@ for _ in $(seq "$boots"); do
 	in_lab stock disabled
 done
 in_lab patched tracers scaling tool retries
+echo "bench: native figures on the host ($(uname -r))"
+tests/bench/native.sh
 
 accel=tcg
 [ "${LAB_ACCEL:-tcg}" = kvm ] && accel=kvm

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The native figures of `make bench`, taken on the host (the lab is
+# emulated): hmmtrace's real handlers and bpftrace's equivalent on one
+# carrier, raw_syscalls:sys_enter for getpid(), timed against the same loop
+# without them, in alternating rounds. Appends JSON lines (stage "native")
+# to $BENCH_OUTPUT; if the host cannot attach, one line says why.
+
+set -euo pipefail
+: "${BENCH_OUTPUT:?BENCH_OUTPUT must name the results file}"
+carrier=build/bench/carrier
+calls=1000000
+rounds=7
+if [ "${BENCH_SCALE:-full}" = smoke ]; then
+	calls=20000
+	rounds=3
+fi
+
+emit() {
+	echo "$1" >>"$BENCH_OUTPUT"
+}
+
+for handler in empty invalidate read_begin; do
+	if result=$("$carrier" --handler "$handler" --calls $calls --rounds $rounds 2>&1); then
+		emit "{\"stage\": \"native\", \"tracer\": \"hmmtrace\", \"result\": $result}"
+	else
+		emit "{\"stage\": \"native\", \"tracer\": \"hmmtrace\", \"handler\": \"$handler\", \"unavailable\": \"$result\"}"
+	fi
+done
+
+# bpftrace reads the tracepoint's format from tracefs.
+[ -d /sys/kernel/tracing/events ] && [ -n "$(ls /sys/kernel/tracing/events)" ] ||
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if ! command -v bpftrace >/dev/null; then
+	emit '{"stage": "native", "tracer": "bpftrace", "unavailable": "bpftrace is not installed"}'
+	exit 0
+fi
+for round in $(seq "$rounds"); do
+	without=$("$carrier" --loop-only --calls $calls --rounds 1)
+	bpftrace tests/bench/carrier.bt >"$work/bpftrace.out" 2>&1 &
+	bpftrace_pid=$!
+	for _ in $(seq 300); do
+		grep -q Attaching "$work/bpftrace.out" && break
+		kill -0 "$bpftrace_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if ! grep -q Attaching "$work/bpftrace.out"; then
+		emit "{\"stage\": \"native\", \"tracer\": \"bpftrace\", \"unavailable\": \"$(head -c 200 "$work/bpftrace.out" | tr '"\n' "' ")\"}"
+		kill "$bpftrace_pid" 2>/dev/null || true
+		exit 0
+	fi
+	with=$("$carrier" --loop-only --calls $calls --rounds 1)
+	kill -TERM "$bpftrace_pid"
+	wait "$bpftrace_pid" || true
+	emit "{\"stage\": \"native\", \"tracer\": \"bpftrace\", \"round\": $round, \"without\": $without, \"with\": $with}"
+done

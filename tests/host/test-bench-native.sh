@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# A smoke of the bench's native measurement (tests/bench/native.sh): on this
+# host it either measures hmmtrace's handlers and bpftrace's on the getpid
+# carrier, or says why it cannot. No timing is asserted.
+
+. tests/lib.sh
+
+if [ ! -x build/bench/carrier ]; then
+	fail bench-native "build/bench/carrier is not built (make test-programs)"
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	skip bench-native "needs root to load BPF"
+	exit 0
+fi
+output=$(mktemp)
+if ! BENCH_OUTPUT=$output BENCH_SCALE=smoke tests/bench/native.sh >/dev/null 2>&1; then
+	fail bench-native.runs "tests/bench/native.sh failed"
+elif grep -q '"unavailable"' "$output"; then
+	skip bench-native "$(grep -m1 -o '"unavailable": "[^"]*"' "$output")"
+else
+	check bench-native.measures-every-handler sh -c \
+		"[ \$(grep -c '\"handler_ns\"' '$output') -eq 3 ] && [ \$(grep -c '\"tracer\": \"bpftrace\"' '$output') -ge 1 ]"
+fi
+rm -f "$output"
