@@ -78,9 +78,12 @@ struct {
 	__type(value, struct hmmtrace_fault);
 } faults SEC(".maps");
 
-/* mmu_notifier_range -> when its invalidation started. */
+/*
+ * mmu_notifier_range -> when its invalidation started. A plain hash: an LRU
+ * update costs more, and every start is ended or deleted (range_started()).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_PENDING);
 	__type(key, __u64);
 	__type(value, __u64);
@@ -151,21 +154,30 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/*
+ * The tgid owning an mm. In the owner's own context that is current's tgid,
+ * with no map operation; kworkers serving faults find it in mm_owners,
+ * which learn_owner() fills from the owner's inserts and range starts.
+ */
 static __always_inline __u32 owner_of(const struct mm_struct *mm)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 mm_key = (__u64)mm;
-	__u32 *known, tgid;
+	__u32 *known;
 
-	if (BPF_CORE_READ(task, mm) == mm) {
-		tgid = BPF_CORE_READ(task, tgid);
-		known = bpf_map_lookup_elem(&mm_owners, &mm_key);
-		if (!known || *known != tgid)
-			bpf_map_update_elem(&mm_owners, &mm_key, &tgid, BPF_ANY);
-		return tgid;
-	}
+	if (BPF_CORE_READ(task, mm) == mm)
+		return bpf_get_current_pid_tgid() >> 32;
 	known = bpf_map_lookup_elem(&mm_owners, &mm_key);
 	return known ? *known : 0;
+}
+
+static __always_inline void learn_owner(const struct mm_struct *mm, __u32 tgid)
+{
+	__u64 mm_key = (__u64)mm;
+	__u32 *known = bpf_map_lookup_elem(&mm_owners, &mm_key);
+
+	if (!known || *known != tgid)
+		bpf_map_update_elem(&mm_owners, &mm_key, &tgid, BPF_ANY);
 }
 
 static __always_inline bool filtered_out(__u32 tgid)
@@ -178,47 +190,58 @@ static __always_inline __u64 callback_of(const struct mmu_interval_notifier *int
 	return (__u64)BPF_CORE_READ(interval_sub, ops, invalidate);
 }
 
-static __always_inline void remember_range(const struct mmu_interval_notifier *interval_sub,
-					   __u32 tgid)
+static __always_inline __u32 tgid_of_sub(const struct mmu_interval_notifier *interval_sub)
+{
+	return owner_of(BPF_CORE_READ(interval_sub, mm));
+}
+
+/*
+ * What hmmtrace knows of a subscription: read from it once, when first seen,
+ * so that later events cost one lookup and no reads of kernel memory. An
+ * owner unknown then (a kworker's event before any of the owner's) is
+ * looked for again.
+ */
+static __always_inline struct hmmtrace_range_info *
+subscription_of(const struct mmu_interval_notifier *interval_sub)
 {
 	__u64 key = (__u64)interval_sub;
-	struct hmmtrace_range_info info = {};
+	struct hmmtrace_range_info *known = bpf_map_lookup_elem(&ranges, &key);
+	struct hmmtrace_range_info fresh = {};
 
-	if (bpf_map_lookup_elem(&ranges, &key))
-		return;
-	info.start = BPF_CORE_READ(interval_sub, interval_tree.start);
-	info.last = BPF_CORE_READ(interval_sub, interval_tree.last);
-	info.invalidate = callback_of(interval_sub);
-	info.first_seen_ns = bpf_ktime_get_ns();
-	info.tgid = tgid;
-	bpf_map_update_elem(&ranges, &key, &info, BPF_NOEXIST);
+	if (known) {
+		if (!known->tgid)
+			known->tgid = tgid_of_sub(interval_sub);
+		return known;
+	}
+	fresh.start = BPF_CORE_READ(interval_sub, interval_tree.start);
+	fresh.last = BPF_CORE_READ(interval_sub, interval_tree.last);
+	fresh.invalidate = callback_of(interval_sub);
+	fresh.first_seen_ns = bpf_ktime_get_ns();
+	fresh.tgid = tgid_of_sub(interval_sub);
+	bpf_map_update_elem(&ranges, &key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&ranges, &key);
 }
 
 /* The stats slot an event of this subscription counts into. */
 static __always_inline struct hmmtrace_stats *
-stats_for(const struct mmu_interval_notifier *interval_sub, __u32 tgid)
+stats_for(const struct mmu_interval_notifier *interval_sub,
+	  const struct hmmtrace_range_info *info)
 {
 	static const struct hmmtrace_stats zero;
 	struct hmmtrace_stats *slot;
 	__u64 group;
 
-	remember_range(interval_sub, tgid);
 	if (grouping == HMMTRACE_BY_PROCESS)
-		group = tgid;
+		group = info->tgid;
 	else if (grouping == HMMTRACE_BY_RANGE)
 		group = (__u64)interval_sub;
 	else
-		group = callback_of(interval_sub);
+		group = info->invalidate;
 	slot = bpf_map_lookup_elem(&stats, &group);
 	if (slot)
 		return slot;
 	bpf_map_update_elem(&stats, &group, &zero, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&stats, &group);
-}
-
-static __always_inline __u32 tgid_of_sub(const struct mmu_interval_notifier *interval_sub)
-{
-	return owner_of(BPF_CORE_READ(interval_sub, mm));
 }
 
 /* bcc's log2 slot: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ... */
@@ -325,18 +348,16 @@ static __always_inline void report(void *ctx, __u32 kind,
  * addresses reused: state older than the subscription belongs to another.
  */
 static __always_inline struct hmmtrace_fault *
-fault_of(const struct mmu_interval_notifier *interval_sub)
+fault_of(const struct mmu_interval_notifier *interval_sub,
+	 const struct hmmtrace_range_info *info)
 {
 	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
 					  .tid = current_tid() };
 	struct hmmtrace_fault *fault = bpf_map_lookup_elem(&faults, &key);
-	__u64 range_key = (__u64)interval_sub;
-	struct hmmtrace_range_info *info;
 
 	if (!fault)
 		return NULL;
-	info = bpf_map_lookup_elem(&ranges, &range_key);
-	if (info && fault->started_ns < info->first_seen_ns) {
+	if (fault->started_ns < info->first_seen_ns) {
 		bpf_map_delete_elem(&faults, &key);
 		return NULL;
 	}
@@ -358,7 +379,8 @@ static __always_inline void withdraw_completion(struct hmmtrace_stats *stats,
 
 /* A task retrying since before hmmtrace attached: its streak starts now. */
 static __always_inline struct hmmtrace_fault *
-fault_seen_retrying(const struct mmu_interval_notifier *interval_sub, __u64 now)
+fault_seen_retrying(const struct mmu_interval_notifier *interval_sub,
+		    const struct hmmtrace_range_info *info, __u64 now)
 {
 	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
 					  .tid = current_tid() };
@@ -366,22 +388,23 @@ fault_seen_retrying(const struct mmu_interval_notifier *interval_sub, __u64 now)
 					.began_unseen = 1 };
 
 	fresh.last_seq = BPF_CORE_READ(interval_sub, invalidate_seq);
-	fresh.tgid = tgid_of_sub(interval_sub);
+	fresh.tgid = info->tgid;
 	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
 	bpf_map_update_elem(&faults, &key, &fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&faults, &key);
 }
 
 static __always_inline void fault_retried(void *ctx, const struct mmu_interval_notifier *interval_sub,
+					  const struct hmmtrace_range_info *info,
 					  struct hmmtrace_stats *stats, __u64 now)
 {
 	struct hmmtrace_fault *fault;
 
 	if (!track_faults)
 		return;
-	fault = fault_of(interval_sub);
+	fault = fault_of(interval_sub, info);
 	if (!fault)
-		fault = fault_seen_retrying(interval_sub, now);
+		fault = fault_seen_retrying(interval_sub, info, now);
 	if (!fault)
 		return;
 	if (fault->outcome == HMMTRACE_OUTCOME_COMPLETED)
@@ -412,6 +435,7 @@ static __always_inline void fault_retried(void *ctx, const struct mmu_interval_n
  * stock kernels a livelock is a task that keeps getting -EBUSY.
  */
 static __always_inline void fault_began(void *ctx, const struct mmu_interval_notifier *interval_sub,
+					  const struct hmmtrace_range_info *info,
 					struct hmmtrace_stats *stats, __u32 tgid, __u64 seq,
 					__u64 now)
 {
@@ -421,7 +445,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 
 	if (!track_faults)
 		return;
-	fault = fault_of(interval_sub);
+	fault = fault_of(interval_sub, info);
 	if (fault && fault->outcome == HMMTRACE_OUTCOME_RETRIED) {
 		fault->last_seq = seq;
 		fault->outcome = HMMTRACE_OUTCOME_NONE;
@@ -433,7 +457,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		struct hmmtrace_event_record *record;
 
 		stats->read_retries++;
-		fault_retried(ctx, interval_sub, stats, now);
+		fault_retried(ctx, interval_sub, info, stats, now);
 		fault->livelock_clock_ns = now;
 		if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY,
 						    interval_sub, tgid))) {
@@ -445,16 +469,27 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		fault->outcome = HMMTRACE_OUTCOME_NONE;
 		return;
 	}
+	/* A new fault of a known (task, range): reset in place, a map update costs more. */
+	if (fault) {
+		fault->started_ns = now;
+		fault->livelock_clock_ns = now;
+		fault->last_seq = seq;
+		fault->retries = 0;
+		fault->outcome = HMMTRACE_OUTCOME_NONE;
+		fault->livelock_reported = 0;
+		fault->began_unseen = 0;
+		return;
+	}
 	fresh.started_ns = now;
 	fresh.livelock_clock_ns = now;
 	fresh.last_seq = seq;
-	fresh.total_retries = fault ? fault->total_retries : 0;
 	fresh.tgid = tgid;
 	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
 	bpf_map_update_elem(&faults, &key, &fresh, BPF_ANY);
 }
 
 static __always_inline void fault_completed(void *ctx, const struct mmu_interval_notifier *interval_sub,
+					  const struct hmmtrace_range_info *info,
 					    struct hmmtrace_stats *stats, __u64 now)
 {
 	struct hmmtrace_fault *fault;
@@ -462,7 +497,7 @@ static __always_inline void fault_completed(void *ctx, const struct mmu_interval
 
 	if (!track_faults)
 		return;
-	fault = fault_of(interval_sub);
+	fault = fault_of(interval_sub, info);
 	if (!fault || fault->outcome == HMMTRACE_OUTCOME_COMPLETED)
 		return;
 	fault->outcome = HMMTRACE_OUTCOME_COMPLETED;
@@ -486,17 +521,21 @@ static __always_inline void fault_completed(void *ctx, const struct mmu_interval
 static __always_inline int count_insert(const struct mmu_interval_notifier *interval_sub,
 					bool deferred)
 {
-	__u32 tgid = tgid_of_sub(interval_sub);
 	struct hmmtrace_event_record *record;
+	struct hmmtrace_range_info *info;
 	struct hmmtrace_stats *stats;
-
 	__u64 key = (__u64)interval_sub;
+	__u32 tgid;
 
-	if (filtered_out(tgid))
-		return 0;
-	/* A new subscription may reuse a removed one's address. */
+	/* A new subscription may reuse a removed one's address: forget that one. */
 	bpf_map_delete_elem(&ranges, &key);
-	stats = stats_for(interval_sub, tgid);
+	info = subscription_of(interval_sub);
+	tgid = info ? info->tgid : 0;
+	if (tgid)
+		learn_owner(BPF_CORE_READ(interval_sub, mm), tgid);
+	if (!info || filtered_out(tgid))
+		return 0;
+	stats = stats_for(interval_sub, info);
 	if (stats)
 		stats->inserts++;
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INSERT,
@@ -511,14 +550,15 @@ static __always_inline int count_insert(const struct mmu_interval_notifier *inte
 static __always_inline int count_remove(const struct mmu_interval_notifier *interval_sub,
 					bool waited, __u64 wait_ns)
 {
-	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_range_info *info = subscription_of(interval_sub);
+	__u32 tgid = info ? info->tgid : 0;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 	__u64 key = (__u64)interval_sub;
 
-	if (filtered_out(tgid))
+	if (!info || filtered_out(tgid))
 		return 0;
-	stats = stats_for(interval_sub, tgid);
+	stats = stats_for(interval_sub, info);
 	if (stats)
 		stats->removes++;
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_REMOVE,
@@ -543,14 +583,15 @@ static __always_inline int count_invalidate(void *ctx,
 					    const struct mmu_notifier_range *range,
 					    __u64 cur_seq, bool ret, __u64 duration_ns)
 {
-	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_range_info *info = subscription_of(interval_sub);
+	__u32 tgid = info ? info->tgid : 0;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 	__u32 bucket = log2_slot(duration_ns);
 
-	if (filtered_out(tgid))
+	if (!info || filtered_out(tgid))
 		return 0;
-	stats = stats_for(interval_sub, tgid);
+	stats = stats_for(interval_sub, info);
 	if (!stats)
 		return 0;
 	stats->invalidations++;
@@ -585,14 +626,15 @@ static __always_inline int count_read_begin(void *ctx,
 					    const struct mmu_interval_notifier *interval_sub,
 					    __u64 seq, bool waited, __u64 wait_ns)
 {
-	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_range_info *info = subscription_of(interval_sub);
+	__u32 tgid = info ? info->tgid : 0;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 	__u32 bucket = log2_slot(wait_ns);
 
-	if (filtered_out(tgid))
+	if (!info || filtered_out(tgid))
 		return 0;
-	stats = stats_for(interval_sub, tgid);
+	stats = stats_for(interval_sub, info);
 	if (!stats)
 		return 0;
 	stats->read_begins++;
@@ -602,7 +644,7 @@ static __always_inline int count_read_begin(void *ctx,
 		if (bucket < HMMTRACE_SLOTS)
 			stats->wait_slots[bucket]++;
 	}
-	fault_began(ctx, interval_sub, stats, tgid, seq, bpf_ktime_get_ns());
+	fault_began(ctx, interval_sub, info, stats, tgid, seq, bpf_ktime_get_ns());
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_BEGIN,
 					    interval_sub, tgid))) {
 		record->seq = seq;
@@ -616,18 +658,19 @@ static __always_inline int count_read_begin(void *ctx,
 static __always_inline int count_retry(void *ctx, const struct mmu_interval_notifier *interval_sub,
 				       __u32 event, __u64 seq)
 {
-	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_range_info *info = subscription_of(interval_sub);
+	__u32 tgid = info ? info->tgid : 0;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
-	if (filtered_out(tgid))
+	if (!info || filtered_out(tgid))
 		return 0;
-	stats = stats_for(interval_sub, tgid);
+	stats = stats_for(interval_sub, info);
 	if (!stats)
 		return 0;
 	if (event == HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY) {
 		stats->read_retries++;
-		fault_retried(ctx, interval_sub, stats, bpf_ktime_get_ns());
+		fault_retried(ctx, interval_sub, info, stats, bpf_ktime_get_ns());
 	} else {
 		/* Inside hmm_range_fault(), its -EBUSY counts the go-round. */
 		stats->check_retries++;
@@ -643,21 +686,22 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 					     __u64 duration_ns)
 {
 	const struct mmu_interval_notifier *interval_sub = BPF_CORE_READ(range, notifier);
-	__u32 tgid = tgid_of_sub(interval_sub);
+	struct hmmtrace_range_info *info = subscription_of(interval_sub);
+	__u32 tgid = info ? info->tgid : 0;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
-	if (filtered_out(tgid))
+	if (!info || filtered_out(tgid))
 		return 0;
-	stats = stats_for(interval_sub, tgid);
+	stats = stats_for(interval_sub, info);
 	if (!stats)
 		return 0;
 	stats->range_faults++;
 	if (ret == -EBUSY) {
 		stats->range_fault_ebusy++;
-		fault_retried(ctx, interval_sub, stats, bpf_ktime_get_ns());
+		fault_retried(ctx, interval_sub, info, stats, bpf_ktime_get_ns());
 	} else if (!ret) {
-		fault_completed(ctx, interval_sub, stats, bpf_ktime_get_ns());
+		fault_completed(ctx, interval_sub, info, stats, bpf_ktime_get_ns());
 	}
 	if (snoop && (record = record_event(HMMTRACE_EVENT_HMM_RANGE_FAULT, interval_sub, tgid))) {
 		record->seq = BPF_CORE_READ(range, notifier_seq);
@@ -679,9 +723,13 @@ static __always_inline int range_started(const struct mmu_notifier_range *range,
 					 __u64 started_ns, __u64 duration_ns)
 {
 	struct hmmtrace_event_record *record;
+	const struct mm_struct *mm = BPF_CORE_READ(range, mm);
 	__u64 key = (__u64)range;
-	__u32 tgid = range_owner(range);
+	__u32 tgid = owner_of(mm);
 
+	/* Ranges start in the owner's context: kworkers' events learn it here. */
+	if (tgid)
+		learn_owner(mm, tgid);
 	if (filtered_out(tgid))
 		return 0;
 	/* A failed non-blockable start is never ended. */

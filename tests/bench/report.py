@@ -64,13 +64,16 @@ def tracer_costs(records):
     """ns per event of each tracer, against the no-tracer round beside it."""
     rounds = {}
     for record in records:
-        rounds.setdefault(record["round"], {})[record["tracer"]] = record
+        if "failed" not in record:
+            rounds.setdefault(record["round"], {})[record["tracer"]] = record
     events_per_operation = []
     costs = {}
     hmmtrace_over_bpftrace = []
     lossless = []
     drop_rates = []
     for by_tracer in rounds.values():
+        if "none" not in by_tracer:
+            continue
         baseline = by_tracer["none"]["result"]["hit_ns"]
         snoop = by_tracer.get("snoop")
         if not snoop or not snoop["seen"]:
@@ -192,7 +195,7 @@ def main():
     tracers = tracer_costs(stages.get("tracers", []))
     ns_per_event = tracers["ns_per_event"]
     scaling = [{"subscriptions": record["result"]["subscriptions"],
-                "hit_ns": record["result"]["hit_ns"], "miss_ns": record["miss"]["miss_ns"]}
+                "hit_ns": record["result"]["hit_ns"], "miss_ns": record["result"]["miss_ns"]}
                for record in stages.get("scaling", [])]
     retries = [{"threads": record["threads"], "window_us": record["window_us"],
                 "retries_per_fault": round((record["result"]["counters"]["retries"] +
