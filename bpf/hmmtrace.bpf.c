@@ -244,6 +244,20 @@ stats_for(const struct mmu_interval_notifier *interval_sub,
 	return bpf_map_lookup_elem(&stats, &group);
 }
 
+/*
+ * Where an event of this subscription counts: its info and stats slot, or
+ * false when the event is filtered out (another process) or cannot count.
+ */
+static __always_inline bool counted(const struct mmu_interval_notifier *interval_sub,
+				    struct hmmtrace_range_info **info, struct hmmtrace_stats **stats)
+{
+	*info = subscription_of(interval_sub);
+	if (!*info || filtered_out((*info)->tgid))
+		return false;
+	*stats = stats_for(interval_sub, *info);
+	return *stats != NULL;
+}
+
 /* bcc's log2 slot: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ... */
 static __always_inline __u32 log2_slot(__u64 value)
 {
@@ -550,15 +564,15 @@ static __always_inline int count_insert(const struct mmu_interval_notifier *inte
 static __always_inline int count_remove(const struct mmu_interval_notifier *interval_sub,
 					bool waited, __u64 wait_ns)
 {
-	struct hmmtrace_range_info *info = subscription_of(interval_sub);
-	__u32 tgid = info ? info->tgid : 0;
+	struct hmmtrace_range_info *info;
+	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 	__u64 key = (__u64)interval_sub;
 
-	if (!info || filtered_out(tgid))
+	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	stats = stats_for(interval_sub, info);
+	tgid = info->tgid;
 	if (stats)
 		stats->removes++;
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_REMOVE,
@@ -583,17 +597,15 @@ static __always_inline int count_invalidate(void *ctx,
 					    const struct mmu_notifier_range *range,
 					    __u64 cur_seq, bool ret, __u64 duration_ns)
 {
-	struct hmmtrace_range_info *info = subscription_of(interval_sub);
-	__u32 tgid = info ? info->tgid : 0;
+	struct hmmtrace_range_info *info;
+	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 	__u32 bucket = log2_slot(duration_ns);
 
-	if (!info || filtered_out(tgid))
+	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	stats = stats_for(interval_sub, info);
-	if (!stats)
-		return 0;
+	tgid = info->tgid;
 	stats->invalidations++;
 	stats->invalidate_failures += !ret;
 	stats->invalidate_ns += duration_ns;
@@ -626,17 +638,15 @@ static __always_inline int count_read_begin(void *ctx,
 					    const struct mmu_interval_notifier *interval_sub,
 					    __u64 seq, bool waited, __u64 wait_ns)
 {
-	struct hmmtrace_range_info *info = subscription_of(interval_sub);
-	__u32 tgid = info ? info->tgid : 0;
+	struct hmmtrace_range_info *info;
+	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 	__u32 bucket = log2_slot(wait_ns);
 
-	if (!info || filtered_out(tgid))
+	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	stats = stats_for(interval_sub, info);
-	if (!stats)
-		return 0;
+	tgid = info->tgid;
 	stats->read_begins++;
 	if (waited) {
 		stats->read_begin_waits++;
@@ -658,16 +668,14 @@ static __always_inline int count_read_begin(void *ctx,
 static __always_inline int count_retry(void *ctx, const struct mmu_interval_notifier *interval_sub,
 				       __u32 event, __u64 seq)
 {
-	struct hmmtrace_range_info *info = subscription_of(interval_sub);
-	__u32 tgid = info ? info->tgid : 0;
+	struct hmmtrace_range_info *info;
+	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
-	if (!info || filtered_out(tgid))
+	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	stats = stats_for(interval_sub, info);
-	if (!stats)
-		return 0;
+	tgid = info->tgid;
 	if (event == HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY) {
 		stats->read_retries++;
 		fault_retried(ctx, interval_sub, info, stats, bpf_ktime_get_ns());
@@ -686,16 +694,14 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 					     __u64 duration_ns)
 {
 	const struct mmu_interval_notifier *interval_sub = BPF_CORE_READ(range, notifier);
-	struct hmmtrace_range_info *info = subscription_of(interval_sub);
-	__u32 tgid = info ? info->tgid : 0;
+	struct hmmtrace_range_info *info;
+	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
-	if (!info || filtered_out(tgid))
+	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	stats = stats_for(interval_sub, info);
-	if (!stats)
-		return 0;
+	tgid = info->tgid;
 	stats->range_faults++;
 	if (ret == -EBUSY) {
 		stats->range_fault_ebusy++;
