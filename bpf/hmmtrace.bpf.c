@@ -155,17 +155,30 @@ static __always_inline __u32 current_tid(void)
 }
 
 /*
+ * A field of a kernel object. tp_btf handlers hold BTF-typed pointers and
+ * load it directly; raw_tp and kprobe handlers, and pointers kept in maps,
+ * need a probe read, which costs far more. DIRECT is a constant in every
+ * handler, so the other branch is compiled out before the verifier sees it.
+ */
+#define KERNEL_FIELD(direct, pointer, field) \
+	((direct) ? (pointer)->field : BPF_CORE_READ(pointer, field))
+
+/*
  * The tgid owning an mm. In the owner's own context that is current's tgid,
  * with no map operation; kworkers serving faults find it in mm_owners,
  * which learn_owner() fills from the owner's inserts and range starts.
  */
-static __always_inline __u32 owner_of(const struct mm_struct *mm)
+static __always_inline __u32 owner_of(const struct mm_struct *mm, bool direct)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	const struct mm_struct *current_mm;
 	__u64 mm_key = (__u64)mm;
 	__u32 *known;
 
-	if (BPF_CORE_READ(task, mm) == mm)
+	if (direct)
+		current_mm = bpf_get_current_task_btf()->mm;
+	else
+		current_mm = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), mm);
+	if (current_mm == mm)
 		return bpf_get_current_pid_tgid() >> 32;
 	known = bpf_map_lookup_elem(&mm_owners, &mm_key);
 	return known ? *known : 0;
@@ -192,7 +205,7 @@ static __always_inline __u64 callback_of(const struct mmu_interval_notifier *int
 
 static __always_inline __u32 tgid_of_sub(const struct mmu_interval_notifier *interval_sub)
 {
-	return owner_of(BPF_CORE_READ(interval_sub, mm));
+	return owner_of(BPF_CORE_READ(interval_sub, mm), false);
 }
 
 /*
@@ -720,18 +733,13 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 	return 0;
 }
 
-static __always_inline __u32 range_owner(const struct mmu_notifier_range *range)
-{
-	return owner_of(BPF_CORE_READ(range, mm));
-}
-
-static __always_inline int range_started(const struct mmu_notifier_range *range, int ret,
-					 __u64 started_ns, __u64 duration_ns)
+static __always_inline int range_started(const struct mmu_notifier_range *range, bool direct,
+					 int ret, __u64 started_ns, __u64 duration_ns)
 {
 	struct hmmtrace_event_record *record;
-	const struct mm_struct *mm = BPF_CORE_READ(range, mm);
+	const struct mm_struct *mm = KERNEL_FIELD(direct, range, mm);
 	__u64 key = (__u64)range;
-	__u32 tgid = owner_of(mm);
+	__u32 tgid = owner_of(mm, direct);
 
 	/* Ranges start in the owner's context: kworkers' events learn it here. */
 	if (tgid)
@@ -756,16 +764,16 @@ static __always_inline int range_started(const struct mmu_notifier_range *range,
 	return 0;
 }
 
-static __always_inline int range_ended(const struct mmu_notifier_range *range)
+static __always_inline int range_ended(const struct mmu_notifier_range *range, bool direct)
 {
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_histogram *histogram;
 	__u64 key = (__u64)range, *started, elapsed = 0;
-	__u32 tgid = range_owner(range), event, bucket;
+	__u32 tgid = owner_of(KERNEL_FIELD(direct, range, mm), direct), event, bucket;
 
 	if (filtered_out(tgid))
 		return 0;
-	event = BPF_CORE_READ(range, event);
+	event = KERNEL_FIELD(direct, range, event);
 	if (event >= HMMTRACE_RANGE_EVENTS)
 		event = HMMTRACE_RANGE_EVENTS - 1;
 	started = bpf_map_lookup_elem(&range_starts, &key);
@@ -799,9 +807,17 @@ static __always_inline int range_ended(const struct mmu_notifier_range *range)
  */
 #define TRACEPOINT_HANDLER(event, body)						\
 	SEC("tp_btf/" #event)							\
-	int BPF_PROG(tp_##event, HMMTRACE_ARGS_##event) { return body; }	\
+	int BPF_PROG(tp_##event, HMMTRACE_ARGS_##event)				\
+	{									\
+		const bool direct __attribute__((unused)) = true;		\
+		return body;							\
+	}									\
 	SEC("raw_tp/" #event)							\
-	int BPF_PROG(raw_tp_##event, HMMTRACE_ARGS_##event) { return body; }
+	int BPF_PROG(raw_tp_##event, HMMTRACE_ARGS_##event)			\
+	{									\
+		const bool direct __attribute__((unused)) = false;		\
+		return body;							\
+	}
 
 TRACEPOINT_HANDLER(mmu_interval_notifier_insert, count_insert(interval_sub, deferred))
 TRACEPOINT_HANDLER(mmu_interval_notifier_remove, count_remove(interval_sub, waited, wait_ns))
@@ -816,8 +832,8 @@ TRACEPOINT_HANDLER(mmu_interval_check_retry,
 TRACEPOINT_HANDLER(hmm_range_fault, count_range_fault(ctx, range, ret, duration_ns))
 /* The start event fires after the subscribers ran, and carries their time. */
 TRACEPOINT_HANDLER(mmu_notifier_invalidate_range_start,
-		   range_started(range, ret, bpf_ktime_get_ns() - duration_ns, duration_ns))
-TRACEPOINT_HANDLER(mmu_notifier_invalidate_range_end, range_ended(range))
+		   range_started(range, direct, ret, bpf_ktime_get_ns() - duration_ns, duration_ns))
+TRACEPOINT_HANDLER(mmu_notifier_invalidate_range_end, range_ended(range, direct))
 
 /*
  * Mode 2: stock kernels. The entry side of each function records its
@@ -884,7 +900,7 @@ static __always_inline int range_start_returned(int ret)
 
 	if (!recall(PENDING_RANGE_START, &call))
 		return 0;
-	return range_started((const struct mmu_notifier_range *)call.argument, ret,
+	return range_started((const struct mmu_notifier_range *)call.argument, false, ret,
 			     call.started_ns, bpf_ktime_get_ns() - call.started_ns);
 }
 
@@ -955,7 +971,7 @@ STOCK_ENTRY(range_start, "__mmu_notifier_invalidate_range_start",
 STOCK_RETURN(range_start, "__mmu_notifier_invalidate_range_start",
 	     (struct mmu_notifier_range *range), int, range_start_returned(ret))
 STOCK_ENTRY(range_end, "__mmu_notifier_invalidate_range_end",
-	    (struct mmu_notifier_range *range), range_ended(range))
+	    (struct mmu_notifier_range *range), range_ended(range, false))
 STOCK_ENTRY(range_fault, "hmm_range_fault", (struct hmm_range *range),
 	    remember_call(PENDING_RANGE_FAULT, (__u64)range, 0, 0))
 STOCK_RETURN(range_fault, "hmm_range_fault", (struct hmm_range *range), int,
