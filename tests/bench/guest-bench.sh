@@ -74,7 +74,9 @@ start_tracer() {
 		;;
 	esac
 	tracer_pid=$!
-	wait_for_attach "$work/tracer.err"
+	wait_for_attach "$work/tracer.err" || return 1
+	# bpftrace says "Attaching" before it has attached.
+	[ "$tracer" != bpftrace ] || sleep 2
 }
 
 stop_tracer() {
@@ -125,6 +127,7 @@ tracers)
 			case $tracer in
 			snoop) seen=$(python3 tests/bench/seen.py snoop "$work/snoop.json") ;;
 			hmmtrace) seen=$(python3 tests/bench/seen.py top "$work/top.json") ;;
+			bpftrace) seen=$(python3 tests/bench/seen.py bpftrace "$work/tracer.err") ;;
 			esac
 			emit "{\"stage\": \"tracers\", \"round\": $round, \"tracer\": \"$tracer\", \"seen\": $seen, \"result\": $result}"
 		done

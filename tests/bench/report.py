@@ -64,8 +64,13 @@ def tracer_costs(records):
     """ns per event of each tracer, against the no-tracer round beside it."""
     rounds = {}
     for record in records:
-        if "failed" not in record:
-            rounds.setdefault(record["round"], {})[record["tracer"]] = record
+        # A tracer that did not see every invalidation was not (yet) attached.
+        expected = (record.get("result", {}).get("invalidations", 0) +
+                    2 * record.get("result", {}).get("subscriptions", 0))
+        if "failed" in record or (record["seen"] is not None and
+                                  record["seen"]["invalidations"] != expected):
+            continue
+        rounds.setdefault(record["round"], {})[record["tracer"]] = record
     events_per_operation = []
     costs = {}
     hmmtrace_over_bpftrace = []

@@ -4,12 +4,19 @@
 
     seen.py snoop FILE   {"events": N, "invalidations": N, "dropped": N}
     seen.py top FILE     {"invalidations": N} for sim_mirror
+    seen.py bpftrace FILE  {"invalidations": N}, from the maps bpftrace printed at exit
 """
 import json
 import sys
 
 kind, path = sys.argv[1], sys.argv[2]
 seen = {"events": 0, "invalidations": 0, "dropped": 0}
+if kind == "bpftrace":
+    # "@invalidations[0xffffffffc0a01234]: 20128", one line per callback.
+    total = sum(int(line.rsplit(":", 1)[1]) for line in open(path)
+                if line.startswith("@invalidations["))
+    print(json.dumps({"invalidations": total}))
+    sys.exit(0)
 for line in open(path):
     if not line.startswith("{"):
         continue
