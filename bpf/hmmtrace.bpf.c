@@ -12,9 +12,10 @@
  *                    seen apart from hmm_range_fault()'s -EBUSY.
  *
  * Aggregates are cumulative per-CPU hashes, so no event is lost between
- * user space's reads. Fault tracking (per task and subscription), the
+ * user space's reads. Faults are tracked per task and subscription in
+ * every mode (completed faults are top's ratio denominator); stacks, the
  * livelock detector and the event stream are enabled by knobs, so `top`
- * pays only for what it shows.
+ * does not pay for them.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -33,7 +34,6 @@
 const volatile __u32 grouping = HMMTRACE_BY_DRIVER;
 const volatile __u32 target_tgid;		/* 0: every process */
 const volatile bool infer_retries;		/* stock kernels: no read_retry event */
-const volatile bool track_faults;		/* per-fault state: latency and retries */
 const volatile bool report_streaks;
 const volatile bool capture_invalidators;	/* stack of each invalidating task */
 const volatile __u64 livelock_ns;		/* 0: no livelock detection */
@@ -283,6 +283,15 @@ static __always_inline __u32 log2_slot(__u64 value)
 	return slot < HMMTRACE_SLOTS ? slot : HMMTRACE_SLOTS - 1;
 }
 
+/* One value into a log2 histogram (the bound check is for the verifier). */
+static __always_inline void histogram_add(__u64 *slots, __u64 value)
+{
+	__u32 slot = log2_slot(value);
+
+	if (slot < HMMTRACE_SLOTS)
+		slots[slot]++;
+}
+
 static __always_inline void count_drop(__u32 ring)
 {
 	__u64 *drops = bpf_map_lookup_elem(&dropped, &ring);
@@ -346,11 +355,12 @@ static __always_inline void report(void *ctx, __u32 kind,
 	record->duration_ns = now - fault->started_ns;
 	__builtin_memcpy(record->comm, fault->comm, sizeof(record->comm));
 	invalidator = bpf_map_lookup_elem(&invalidators, &key);
-	if (invalidator)
+	if (invalidator) {
 		record->invalidator = *invalidator;
-	else
+	} else {
 		__builtin_memset(&record->invalidator, 0, sizeof(record->invalidator));
-	record->invalidator.stack_id = invalidator ? invalidator->stack_id : -1;
+		record->invalidator.stack_id = -1;
+	}
 	if (kind == HMMTRACE_REPORT_LIVELOCK) {
 		record->kernel_stack_bytes = bpf_get_stack(ctx, record->kernel_stack,
 							   sizeof(record->kernel_stack), 0);
@@ -427,8 +437,6 @@ static __always_inline void fault_retried(void *ctx, const struct mmu_interval_n
 {
 	struct hmmtrace_fault *fault;
 
-	if (!track_faults)
-		return;
 	fault = fault_of(interval_sub, info);
 	if (!fault)
 		fault = fault_seen_retrying(interval_sub, info, now);
@@ -462,16 +470,13 @@ static __always_inline void fault_retried(void *ctx, const struct mmu_interval_n
  * stock kernels a livelock is a task that keeps getting -EBUSY.
  */
 static __always_inline void fault_began(void *ctx, const struct mmu_interval_notifier *interval_sub,
-					  const struct hmmtrace_range_info *info,
-					struct hmmtrace_stats *stats, __u32 tgid, __u64 seq,
-					__u64 now)
+					const struct hmmtrace_range_info *info,
+					struct hmmtrace_stats *stats, __u64 seq, __u64 now)
 {
 	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
 					  .tid = current_tid() };
 	struct hmmtrace_fault *fault, fresh = {};
 
-	if (!track_faults)
-		return;
 	fault = fault_of(interval_sub, info);
 	if (fault && fault->outcome == HMMTRACE_OUTCOME_RETRIED) {
 		fault->last_seq = seq;
@@ -487,7 +492,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		fault_retried(ctx, interval_sub, info, stats, now);
 		fault->livelock_clock_ns = now;
 		if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY,
-						    interval_sub, tgid))) {
+						    interval_sub, info->tgid))) {
 			record->seq = fault->last_seq;
 			record->flags = HMMTRACE_FLAG_INFERRED;
 			bpf_ringbuf_submit(record, 0);
@@ -510,7 +515,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 	fresh.started_ns = now;
 	fresh.livelock_clock_ns = now;
 	fresh.last_seq = seq;
-	fresh.tgid = tgid;
+	fresh.tgid = info->tgid;
 	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
 	bpf_map_update_elem(&faults, &key, &fresh, BPF_ANY);
 }
@@ -522,8 +527,6 @@ static __always_inline void fault_completed(void *ctx, const struct mmu_interval
 	struct hmmtrace_fault *fault;
 	__u32 fault_slot, retries_slot;
 
-	if (!track_faults)
-		return;
 	fault = fault_of(interval_sub, info);
 	if (!fault || fault->outcome == HMMTRACE_OUTCOME_COMPLETED)
 		return;
@@ -578,29 +581,24 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 					bool waited, __u64 wait_ns)
 {
 	struct hmmtrace_range_info *info;
-	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 	__u64 key = (__u64)interval_sub;
 
 	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	tgid = info->tgid;
 	if (stats)
 		stats->removes++;
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_REMOVE,
-					    interval_sub, tgid))) {
+					    interval_sub, info->tgid))) {
 		record->duration_ns = wait_ns;
 		record->flags = waited ? HMMTRACE_FLAG_WAITED : 0;
 		bpf_ringbuf_submit(record, 0);
 	}
 	/*
-	 * Per range, and for the retry lists, user space still has to name
-	 * the range after the remove; otherwise forget it, since the address
-	 * will be reused.
+	 * The range's info stays: user space names rows and retry lists with
+	 * it after the remove, and an insert at the same address replaces it.
 	 */
-	if (grouping != HMMTRACE_BY_RANGE && !track_faults)
-		bpf_map_delete_elem(&ranges, &key);
 	bpf_map_delete_elem(&invalidators, &key);
 	return 0;
 }
@@ -611,19 +609,15 @@ static __always_inline int count_invalidate(void *ctx,
 					    __u64 cur_seq, bool ret, __u64 duration_ns)
 {
 	struct hmmtrace_range_info *info;
-	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
-	__u32 bucket = log2_slot(duration_ns);
 
 	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	tgid = info->tgid;
 	stats->invalidations++;
 	stats->invalidate_failures += !ret;
 	stats->invalidate_ns += duration_ns;
-	if (bucket < HMMTRACE_SLOTS)
-		stats->invalidate_slots[bucket]++;
+	histogram_add(stats->invalidate_slots, duration_ns);
 	if (capture_invalidators) {
 		struct hmmtrace_invalidator invalidator = {
 			.timestamp_ns = bpf_ktime_get_ns(),
@@ -637,7 +631,7 @@ static __always_inline int count_invalidate(void *ctx,
 		bpf_map_update_elem(&invalidators, &key, &invalidator, BPF_ANY);
 	}
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INVALIDATE,
-					    interval_sub, tgid))) {
+					    interval_sub, info->tgid))) {
 		record->seq = cur_seq;
 		record->ret = ret;
 		record->duration_ns = duration_ns;
@@ -652,24 +646,20 @@ static __always_inline int count_read_begin(void *ctx,
 					    __u64 seq, bool waited, __u64 wait_ns)
 {
 	struct hmmtrace_range_info *info;
-	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
-	__u32 bucket = log2_slot(wait_ns);
 
 	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	tgid = info->tgid;
 	stats->read_begins++;
 	if (waited) {
 		stats->read_begin_waits++;
 		stats->read_begin_wait_ns += wait_ns;
-		if (bucket < HMMTRACE_SLOTS)
-			stats->wait_slots[bucket]++;
+		histogram_add(stats->wait_slots, wait_ns);
 	}
-	fault_began(ctx, interval_sub, info, stats, tgid, seq, bpf_ktime_get_ns());
+	fault_began(ctx, interval_sub, info, stats, seq, bpf_ktime_get_ns());
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_BEGIN,
-					    interval_sub, tgid))) {
+					    interval_sub, info->tgid))) {
 		record->seq = seq;
 		record->duration_ns = wait_ns;
 		record->flags = waited ? HMMTRACE_FLAG_WAITED : 0;
@@ -682,13 +672,11 @@ static __always_inline int count_retry(void *ctx, const struct mmu_interval_noti
 				       __u32 event, __u64 seq)
 {
 	struct hmmtrace_range_info *info;
-	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
 	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	tgid = info->tgid;
 	if (event == HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY) {
 		stats->read_retries++;
 		fault_retried(ctx, interval_sub, info, stats, bpf_ktime_get_ns());
@@ -696,7 +684,7 @@ static __always_inline int count_retry(void *ctx, const struct mmu_interval_noti
 		/* Inside hmm_range_fault(), its -EBUSY counts the go-round. */
 		stats->check_retries++;
 	}
-	if (snoop && (record = record_event(event, interval_sub, tgid))) {
+	if (snoop && (record = record_event(event, interval_sub, info->tgid))) {
 		record->seq = seq;
 		bpf_ringbuf_submit(record, 0);
 	}
@@ -708,13 +696,11 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 {
 	const struct mmu_interval_notifier *interval_sub = BPF_CORE_READ(range, notifier);
 	struct hmmtrace_range_info *info;
-	__u32 tgid;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
 	if (!counted(interval_sub, &info, &stats))
 		return 0;
-	tgid = info->tgid;
 	stats->range_faults++;
 	if (ret == -EBUSY) {
 		stats->range_fault_ebusy++;
@@ -722,7 +708,7 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 	} else if (!ret) {
 		fault_completed(ctx, interval_sub, info, stats, bpf_ktime_get_ns());
 	}
-	if (snoop && (record = record_event(HMMTRACE_EVENT_HMM_RANGE_FAULT, interval_sub, tgid))) {
+	if (snoop && (record = record_event(HMMTRACE_EVENT_HMM_RANGE_FAULT, interval_sub, info->tgid))) {
 		record->seq = BPF_CORE_READ(range, notifier_seq);
 		record->start = BPF_CORE_READ(range, start);
 		record->end = BPF_CORE_READ(range, end);
@@ -769,7 +755,7 @@ static __always_inline int range_ended(const struct mmu_notifier_range *range, b
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_histogram *histogram;
 	__u64 key = (__u64)range, *started, elapsed = 0;
-	__u32 tgid = owner_of(KERNEL_FIELD(direct, range, mm), direct), event, bucket;
+	__u32 tgid = owner_of(KERNEL_FIELD(direct, range, mm), direct), event;
 
 	if (filtered_out(tgid))
 		return 0;
@@ -781,12 +767,10 @@ static __always_inline int range_ended(const struct mmu_notifier_range *range, b
 		elapsed = bpf_ktime_get_ns() - *started;
 		bpf_map_delete_elem(&range_starts, &key);
 		histogram = bpf_map_lookup_elem(&range_latency, &event);
-		bucket = log2_slot(elapsed);
 		if (histogram) {
 			histogram->count++;
 			histogram->total_ns += elapsed;
-			if (bucket < HMMTRACE_SLOTS)
-				histogram->slots[bucket]++;
+			histogram_add(histogram->slots, elapsed);
 		}
 	}
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_NOTIFIER_INVALIDATE_RANGE_END,

@@ -123,8 +123,6 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode)
 	skeleton->rodata->grouping = options.grouping;
 	skeleton->rodata->target_tgid = options.pid;
 	skeleton->rodata->infer_retries = stock;
-	/* Completed faults are top's ratio denominator; stock kernels infer retries from them. */
-	skeleton->rodata->track_faults = true;
 	skeleton->rodata->report_streaks = options.subcommand == SUBCOMMAND_RETRIES;
 	skeleton->rodata->capture_invalidators = options.subcommand == SUBCOMMAND_RETRIES;
 	skeleton->rodata->livelock_ns = options.subcommand == SUBCOMMAND_RETRIES ?

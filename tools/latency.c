@@ -54,10 +54,7 @@ static void print_json(struct session *session, double seconds)
 	for (size_t index = 0; index < table->count; index++) {
 		struct row *row = &table->rows[index];
 
-		if (!row_active(row))
-			continue;
-		row_name(session, row);
-		if (!row_selected(row))
+		if (!row_shown(session, row))
 			continue;
 		printf("%s{\"group\": ", first ? "" : ", ");
 		print_json_string(row->name);
@@ -95,10 +92,7 @@ static void print_text(struct session *session, double seconds)
 	for (size_t index = 0; index < table->count; index++) {
 		struct row *row = &table->rows[index];
 
-		if (!row_active(row))
-			continue;
-		row_name(session, row);
-		if (!row_selected(row))
+		if (!row_shown(session, row))
 			continue;
 		for (size_t kind = 0; kind < sizeof(kinds) / sizeof(kinds[0]); kind++) {
 			const __u64 *slots = FIELD(&row->delta, kinds[kind].slots_offset, __u64);

@@ -388,7 +388,6 @@ static void print_streaks(struct session *session)
 	}
 	if (!shown && !options.json)
 		printf("  (none)\n");
-	(void)session;
 }
 
 static void print_distributions(struct session *session)
@@ -401,10 +400,7 @@ static void print_distributions(struct session *session)
 		struct row *row = &table->rows[index];
 		const struct hmmtrace_stats *delta = &row->delta;
 
-		if (!row_active(row))
-			continue;
-		row_name(session, row);
-		if (!row_selected(row))
+		if (!row_shown(session, row))
 			continue;
 		if (options.json) {
 			printf("%s{\"group\": ", first ? "" : ", ");

@@ -98,9 +98,7 @@ const char *mode_limits_text(enum hmmtrace_mode mode);
 
 /* stats.c */
 int table_read(struct session *session);
-bool row_active(const struct row *row);
-void row_name(struct session *session, struct row *row);
-bool row_selected(const struct row *row);
+bool row_shown(struct session *session, struct row *row);
 __u64 histogram_percentile(const __u64 *slots, __u64 total, double fraction);
 __u64 slots_total(const __u64 *slots);
 void histogram_print(const char *title, const char *unit, const __u64 *slots);

@@ -111,7 +111,7 @@ int table_read(struct session *session)
 	return status;
 }
 
-bool row_active(const struct row *row)
+static bool row_active(const struct row *row)
 {
 	const struct hmmtrace_stats *delta = &row->delta;
 
@@ -119,7 +119,7 @@ bool row_active(const struct row *row)
 	       delta->range_faults || delta->read_retries || delta->check_retries;
 }
 
-void row_name(struct session *session, struct row *row)
+static void row_name(struct session *session, struct row *row)
 {
 	struct hmmtrace_range_info info;
 	__u64 callback = row->group;
@@ -144,8 +144,12 @@ void row_name(struct session *session, struct row *row)
 			options.grouping == HMMTRACE_BY_DRIVER ? row->name : NULL, sizeof(row->name));
 }
 
-bool row_selected(const struct row *row)
+/* Whether a row had activity in the interval and passes --driver; names it. */
+bool row_shown(struct session *session, struct row *row)
 {
+	if (!row_active(row))
+		return false;
+	row_name(session, row);
 	return !options.driver || !strcmp(options.driver, row->driver);
 }
 

@@ -126,10 +126,7 @@ void top_print(struct session *session, double seconds)
 	for (size_t index = 0; index < table->count; index++) {
 		struct row *row = &table->rows[index];
 
-		if (!row_active(row))
-			continue;
-		row_name(session, row);
-		if (row_selected(row))
+		if (row_shown(session, row))
 			shown[shown_count++] = *row;
 	}
 	qsort(shown, shown_count, sizeof(*shown), by_sort_column);

@@ -109,8 +109,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	skeleton->rodata->carrier_tgid = getpid();
-	/* The synthetic subscription's events count, as a real driver's would. */
-	skeleton->rodata->track_faults = true;
 	bpf_object__for_each_program(program, skeleton->obj) {
 		char name[64];
 

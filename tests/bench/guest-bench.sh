@@ -16,6 +16,7 @@
 
 set -euo pipefail
 : "${BENCH_OUTPUT:?BENCH_OUTPUT must name the results file}"
+. tests/bench/stop-process.sh
 
 stage=$1
 bench=build/tests/notifier_bench
@@ -88,15 +89,7 @@ stop_tracer() {
 		echo >/sys/kernel/tracing/trace
 		;;
 	*)
-		# TERM: a background job of a script starts with SIGINT ignored.
-		# Bounded: a tracer that hangs on exit costs 30 s, not the bench.
-		kill -TERM "$tracer_pid"
-		for _ in $(seq 300); do
-			kill -0 "$tracer_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$tracer_pid" 2>/dev/null || true
-		wait "$tracer_pid" || true
+		stop_process "$tracer_pid"
 		;;
 	esac
 }

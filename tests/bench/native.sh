@@ -9,6 +9,7 @@
 
 set -euo pipefail
 : "${BENCH_OUTPUT:?BENCH_OUTPUT must name the results file}"
+. tests/bench/stop-process.sh
 carrier=build/bench/carrier
 calls=1000000
 rounds=7
@@ -53,13 +54,6 @@ for round in $(seq "$rounds"); do
 		exit 0
 	fi
 	with=$("$carrier" --loop-only --calls $calls --rounds 1)
-	# Bounded: bpftrace sometimes hangs on exit, and a round is already measured.
-	kill -TERM "$bpftrace_pid"
-	for _ in $(seq 100); do
-		kill -0 "$bpftrace_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$bpftrace_pid" 2>/dev/null || true
-	wait "$bpftrace_pid" || true
+	stop_process "$bpftrace_pid"	# the round is already measured
 	emit "{\"stage\": \"native\", \"tracer\": \"bpftrace\", \"round\": $round, \"without\": $without, \"with\": $with}"
 done

@@ -46,18 +46,13 @@ def events_off(records):
     boots = {"patched": [], "stock": []}
     for record in records:
         boots[record["kernel"]].append(record["result"])
-    per_operation = {}
+    ratios = {}
     for operation in ("hit", "miss", "remap", "fault"):
-        ratios = []
-        for patched, stock in zip(boots["patched"], boots["stock"]):
-            ratios += [mine / theirs for mine, theirs in
-                       zip(patched[operation + "_rounds_ns"], stock[operation + "_rounds_ns"])]
-        per_operation[operation] = summary(ratios)
-    every = [ratio for operation in ("hit", "miss", "remap", "fault")
-             for patched, stock in zip(boots["patched"], boots["stock"])
-             for ratio in (mine / theirs for mine, theirs in
-                           zip(patched[operation + "_rounds_ns"], stock[operation + "_rounds_ns"]))]
-    return summary(every), per_operation
+        ratios[operation] = [mine / theirs for patched, stock in zip(boots["patched"], boots["stock"])
+                             for mine, theirs in zip(patched[operation + "_rounds_ns"],
+                                                     stock[operation + "_rounds_ns"])]
+    every = [ratio for values in ratios.values() for ratio in values]
+    return summary(every), {operation: summary(values) for operation, values in ratios.items()}
 
 
 def tracer_costs(records):

@@ -125,7 +125,7 @@ for mode in "${modes[@]}"; do
 		\"invalidate.histogram_total\": $invalidations,
 		\"fault_to_mapped.count\": $completed, \"fault_to_mapped.histogram_total\": \"=fault_to_mapped.count\",
 		\"read_begin_wait.histogram_total\": \"=read_begin_wait.count\",
-		\"ranges.histogram_total\": \"=ranges.count\"}"
+		\"ranges.count\": [1, 1000000], \"ranges.histogram_total\": \"=ranges.count\"}"
 	compare "$mode-storm-retries" sim_mirror "{\"livelocks\": 0, \"faults_completed\": $completed,
 		\"retries_per_fault.histogram_total\": \"=faults_completed\"}"
 	compare "$mode-storm-snoop" sim_mirror "{\"dropped_total\": 0,
