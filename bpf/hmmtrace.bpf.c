@@ -14,8 +14,9 @@
  * Aggregates are cumulative per-CPU hashes, so no event is lost between
  * user space's reads. Faults are tracked per task and subscription in
  * every mode (completed faults are top's ratio denominator); stacks, the
- * livelock detector and the event stream are enabled by knobs, so `top`
- * does not pay for them.
+ * livelock detector, range timing and the event stream are enabled by
+ * knobs, so `top` does not pay for them. An invalidation, the event that
+ * storms, costs `top` one map lookup.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -38,11 +39,17 @@ const volatile bool report_streaks;
 const volatile bool capture_invalidators;	/* stack of each invalidating task */
 const volatile __u64 livelock_ns;		/* 0: no livelock detection */
 const volatile bool snoop;
+const volatile bool time_ranges;		/* range start -> end histograms */
 /* Stock kernels: a go-round later than this after a completed fault is a new fault. */
 const volatile __u64 inferred_retry_gap_ns = 10000000;
 
+/*
+ * Not preallocated: a histogram-laden value per CPU per group adds up on a
+ * 256-CPU host, so memory follows the groups that exist. User space sizes it.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MAX_GROUPS);
 	__type(key, __u64);
 	__type(value, struct hmmtrace_stats);
@@ -163,14 +170,28 @@ static __always_inline __u32 current_tid(void)
 #define KERNEL_FIELD(direct, pointer, field) \
 	((direct) ? (pointer)->field : BPF_CORE_READ(pointer, field))
 
+/* mm->owner exists with CONFIG_MEMCG (every distribution kernel; not the lab's). */
+struct mm_struct___memcg {
+	struct task_struct *owner;
+} __attribute__((preserve_access_index));
+
+static __always_inline bool kernel_has_mm_owner(void)
+{
+	return bpf_core_field_exists(((struct mm_struct___memcg *)0)->owner);
+}
+
 /*
- * The tgid owning an mm. In the owner's own context that is current's tgid,
- * with no map operation; kworkers serving faults find it in mm_owners,
- * which learn_owner() fills from the owner's inserts and range starts.
+ * The tgid owning an mm. In the owner's own context that is current's tgid;
+ * elsewhere (kworkers serving faults, kswapd) it is mm->owner's, and without
+ * CONFIG_MEMCG, or once the owner has exited (mm->owner is NULL while
+ * exit_mmap() releases the subscriptions), what learn_owner() saw at the
+ * owner's inserts and, without CONFIG_MEMCG, range starts.
  */
 static __always_inline __u32 owner_of(const struct mm_struct *mm, bool direct)
 {
+	const struct mm_struct___memcg *memcg_mm = (const void *)mm;
 	const struct mm_struct *current_mm;
+	const struct task_struct *owner;
 	__u64 mm_key = (__u64)mm;
 	__u32 *known;
 
@@ -180,6 +201,13 @@ static __always_inline __u32 owner_of(const struct mm_struct *mm, bool direct)
 		current_mm = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), mm);
 	if (current_mm == mm)
 		return bpf_get_current_pid_tgid() >> 32;
+	if (!mm)
+		return 0;
+	if (kernel_has_mm_owner()) {
+		owner = direct ? memcg_mm->owner : BPF_CORE_READ(memcg_mm, owner);
+		if (owner)
+			return direct ? owner->tgid : BPF_CORE_READ(owner, tgid);
+	}
 	known = bpf_map_lookup_elem(&mm_owners, &mm_key);
 	return known ? *known : 0;
 }
@@ -198,14 +226,18 @@ static __always_inline bool filtered_out(__u32 tgid)
 	return target_tgid && tgid != target_tgid;
 }
 
-static __always_inline __u64 callback_of(const struct mmu_interval_notifier *interval_sub)
+static __always_inline __u64 callback_of(const struct mmu_interval_notifier *interval_sub,
+					bool direct)
 {
+	if (direct)
+		return (__u64)interval_sub->ops->invalidate;
 	return (__u64)BPF_CORE_READ(interval_sub, ops, invalidate);
 }
 
-static __always_inline __u32 tgid_of_sub(const struct mmu_interval_notifier *interval_sub)
+static __always_inline __u32 tgid_of_sub(const struct mmu_interval_notifier *interval_sub,
+					 bool direct)
 {
-	return owner_of(BPF_CORE_READ(interval_sub, mm), false);
+	return owner_of(KERNEL_FIELD(direct, interval_sub, mm), direct);
 }
 
 /*
@@ -215,7 +247,7 @@ static __always_inline __u32 tgid_of_sub(const struct mmu_interval_notifier *int
  * looked for again.
  */
 static __always_inline struct hmmtrace_range_info *
-subscription_of(const struct mmu_interval_notifier *interval_sub)
+subscription_of(const struct mmu_interval_notifier *interval_sub, bool direct)
 {
 	__u64 key = (__u64)interval_sub;
 	struct hmmtrace_range_info *known = bpf_map_lookup_elem(&ranges, &key);
@@ -223,62 +255,98 @@ subscription_of(const struct mmu_interval_notifier *interval_sub)
 
 	if (known) {
 		if (!known->tgid)
-			known->tgid = tgid_of_sub(interval_sub);
+			known->tgid = tgid_of_sub(interval_sub, direct);
 		return known;
 	}
-	fresh.start = BPF_CORE_READ(interval_sub, interval_tree.start);
-	fresh.last = BPF_CORE_READ(interval_sub, interval_tree.last);
-	fresh.invalidate = callback_of(interval_sub);
+	fresh.start = KERNEL_FIELD(direct, interval_sub, interval_tree.start);
+	fresh.last = KERNEL_FIELD(direct, interval_sub, interval_tree.last);
+	fresh.invalidate = callback_of(interval_sub, direct);
 	fresh.first_seen_ns = bpf_ktime_get_ns();
-	fresh.tgid = tgid_of_sub(interval_sub);
+	fresh.tgid = tgid_of_sub(interval_sub, direct);
 	bpf_map_update_elem(&ranges, &key, &fresh, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&ranges, &key);
 }
 
-/* The stats slot an event of this subscription counts into. */
+/* The group an event counts in, by the grouping user space chose. */
+static __always_inline __u64 group_of(const struct mmu_interval_notifier *interval_sub,
+				      __u64 callback, __u32 tgid)
+{
+	if (grouping == HMMTRACE_BY_PROCESS)
+		return tgid;
+	if (grouping == HMMTRACE_BY_RANGE)
+		return (__u64)interval_sub;
+	return callback;
+}
+
+/* A group's stats slot, made on its first event. --by range names the range then. */
 static __always_inline struct hmmtrace_stats *
-stats_for(const struct mmu_interval_notifier *interval_sub,
-	  const struct hmmtrace_range_info *info)
+stats_slot(const struct mmu_interval_notifier *interval_sub, __u64 group, bool direct)
 {
 	static const struct hmmtrace_stats zero;
-	struct hmmtrace_stats *slot;
-	__u64 group;
+	struct hmmtrace_stats *slot = bpf_map_lookup_elem(&stats, &group);
 
-	if (grouping == HMMTRACE_BY_PROCESS)
-		group = info->tgid;
-	else if (grouping == HMMTRACE_BY_RANGE)
-		group = (__u64)interval_sub;
-	else
-		group = info->invalidate;
-	slot = bpf_map_lookup_elem(&stats, &group);
 	if (slot)
 		return slot;
+	if (grouping == HMMTRACE_BY_RANGE)
+		subscription_of(interval_sub, direct);
 	bpf_map_update_elem(&stats, &group, &zero, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&stats, &group);
 }
 
 /*
- * Where an event of this subscription counts: its info and stats slot, or
- * false when the event is filtered out (another process) or cannot count.
+ * Where an event of a fault (read_begin, a retry, hmm_range_fault) counts:
+ * its subscription's info, which fault tracking needs, and stats slot; false
+ * when the event is filtered out (another process) or cannot count.
  */
-static __always_inline bool counted(const struct mmu_interval_notifier *interval_sub,
+static __always_inline bool counted(const struct mmu_interval_notifier *interval_sub, bool direct,
 				    struct hmmtrace_range_info **info, struct hmmtrace_stats **stats)
 {
-	*info = subscription_of(interval_sub);
+	*info = subscription_of(interval_sub, direct);
 	if (!*info || filtered_out((*info)->tgid))
 		return false;
-	*stats = stats_for(interval_sub, *info);
+	*stats = stats_slot(interval_sub, group_of(interval_sub, (*info)->invalidate, (*info)->tgid),
+			    direct);
 	return *stats != NULL;
 }
 
-/* bcc's log2 slot: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ... */
+/*
+ * Where an event that needs nothing else of its subscription counts
+ * (invalidations, removes): the group straight from the subscription, one
+ * map lookup. The owner is looked up only when something uses it; if the
+ * mm no longer says (its owner exited), the subscription's remembered one.
+ */
+static __always_inline struct hmmtrace_stats *
+counted_directly(const struct mmu_interval_notifier *interval_sub, bool direct, __u32 *tgid)
+{
+	bool owner_used = target_tgid || grouping == HMMTRACE_BY_PROCESS || snoop;
+	struct hmmtrace_range_info *known;
+	__u64 key = (__u64)interval_sub;
+
+	*tgid = owner_used ? tgid_of_sub(interval_sub, direct) : 0;
+	if (owner_used && !*tgid) {
+		known = bpf_map_lookup_elem(&ranges, &key);
+		*tgid = known ? known->tgid : 0;
+	}
+	if (filtered_out(*tgid))
+		return NULL;
+	return stats_slot(interval_sub,
+			  group_of(interval_sub, grouping == HMMTRACE_BY_DRIVER ?
+						 callback_of(interval_sub, direct) : 0, *tgid),
+			  direct);
+}
+
+/* bcc's log2 slot: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ...; by halving, not a loop. */
 static __always_inline __u32 log2_slot(__u64 value)
 {
-	__u32 slot = 0;
+	__u32 slot = 1;
 
-	for (int bit = 0; bit < 64 && value; bit++) {
-		value >>= 1;
-		slot++;
+	if (!value)
+		return 0;
+	for (int shift = 32; shift; shift >>= 1) {
+		if (value >> shift) {
+			value >>= shift;
+			slot += shift;
+		}
 	}
 	return slot < HMMTRACE_SLOTS ? slot : HMMTRACE_SLOTS - 1;
 }
@@ -302,7 +370,8 @@ static __always_inline void count_drop(__u32 ring)
 
 /* A snooped event with the subscription's fields filled; the caller adds the rest and submits. */
 static __always_inline struct hmmtrace_event_record *
-record_event(__u32 event, const struct mmu_interval_notifier *interval_sub, __u32 tgid)
+record_event(__u32 event, const struct mmu_interval_notifier *interval_sub, __u32 tgid,
+	     bool direct)
 {
 	struct hmmtrace_event_record *record;
 
@@ -313,9 +382,9 @@ record_event(__u32 event, const struct mmu_interval_notifier *interval_sub, __u3
 	}
 	record->timestamp_ns = bpf_ktime_get_ns();
 	record->interval_sub = (__u64)interval_sub;
-	record->callback = interval_sub ? callback_of(interval_sub) : 0;
-	record->start = interval_sub ? BPF_CORE_READ(interval_sub, interval_tree.start) : 0;
-	record->end = interval_sub ? BPF_CORE_READ(interval_sub, interval_tree.last) + 1 : 0;
+	record->callback = interval_sub ? callback_of(interval_sub, direct) : 0;
+	record->start = interval_sub ? KERNEL_FIELD(direct, interval_sub, interval_tree.start) : 0;
+	record->end = interval_sub ? KERNEL_FIELD(direct, interval_sub, interval_tree.last) + 1 : 0;
 	record->seq = 0;
 	record->duration_ns = 0;
 	record->ret = 0;
@@ -348,7 +417,7 @@ static __always_inline void report(void *ctx, __u32 kind,
 	record->began_unseen = fault->began_unseen;
 	record->unfinished = 0;
 	record->interval_sub = key;
-	record->callback = callback_of(interval_sub);
+	record->callback = callback_of(interval_sub, false);
 	record->start = BPF_CORE_READ(interval_sub, interval_tree.start);
 	record->last = BPF_CORE_READ(interval_sub, interval_tree.last);
 	record->started_ns = fault->started_ns;
@@ -471,7 +540,7 @@ static __always_inline void fault_retried(void *ctx, const struct mmu_interval_n
  */
 static __always_inline void fault_began(void *ctx, const struct mmu_interval_notifier *interval_sub,
 					const struct hmmtrace_range_info *info,
-					struct hmmtrace_stats *stats, __u64 seq, __u64 now)
+					struct hmmtrace_stats *stats, __u64 seq, __u64 now, bool direct)
 {
 	struct hmmtrace_fault_key key = { .interval_sub = (__u64)interval_sub,
 					  .tid = current_tid() };
@@ -492,7 +561,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		fault_retried(ctx, interval_sub, info, stats, now);
 		fault->livelock_clock_ns = now;
 		if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY,
-						    interval_sub, info->tgid))) {
+						    interval_sub, info->tgid, direct))) {
 			record->seq = fault->last_seq;
 			record->flags = HMMTRACE_FLAG_INFERRED;
 			bpf_ringbuf_submit(record, 0);
@@ -546,10 +615,13 @@ static __always_inline void fault_completed(void *ctx, const struct mmu_interval
 		report(ctx, HMMTRACE_REPORT_STREAK, interval_sub, fault, now);
 }
 
-/* The counting, shared by every mode. */
+/*
+ * The counting, shared by every mode. DIRECT says the pointers are BTF-typed
+ * (tp_btf, fentry/fexit arguments), so fields are loaded, not probe-read.
+ */
 
 static __always_inline int count_insert(const struct mmu_interval_notifier *interval_sub,
-					bool deferred)
+					bool deferred, bool direct)
 {
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_range_info *info;
@@ -559,18 +631,18 @@ static __always_inline int count_insert(const struct mmu_interval_notifier *inte
 
 	/* A new subscription may reuse a removed one's address: forget that one. */
 	bpf_map_delete_elem(&ranges, &key);
-	info = subscription_of(interval_sub);
+	info = subscription_of(interval_sub, direct);
 	tgid = info ? info->tgid : 0;
 	if (tgid)
-		learn_owner(BPF_CORE_READ(interval_sub, mm), tgid);
+		learn_owner(KERNEL_FIELD(direct, interval_sub, mm), tgid);
 	if (!info || filtered_out(tgid))
 		return 0;
-	stats = stats_for(interval_sub, info);
+	stats = stats_slot(interval_sub, group_of(interval_sub, info->invalidate, tgid), direct);
 	if (stats)
 		stats->inserts++;
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INSERT,
-					    interval_sub, tgid))) {
-		record->seq = BPF_CORE_READ(interval_sub, invalidate_seq);
+					    interval_sub, tgid, direct))) {
+		record->seq = KERNEL_FIELD(direct, interval_sub, invalidate_seq);
 		record->flags = deferred ? HMMTRACE_FLAG_DEFERRED : 0;
 		bpf_ringbuf_submit(record, 0);
 	}
@@ -578,19 +650,19 @@ static __always_inline int count_insert(const struct mmu_interval_notifier *inte
 }
 
 static __always_inline int count_remove(const struct mmu_interval_notifier *interval_sub,
-					bool waited, __u64 wait_ns)
+					bool waited, __u64 wait_ns, bool direct)
 {
-	struct hmmtrace_range_info *info;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 	__u64 key = (__u64)interval_sub;
+	__u32 tgid;
 
-	if (!counted(interval_sub, &info, &stats))
+	stats = counted_directly(interval_sub, direct, &tgid);
+	if (!stats)
 		return 0;
-	if (stats)
-		stats->removes++;
+	stats->removes++;
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_REMOVE,
-					    interval_sub, info->tgid))) {
+					    interval_sub, tgid, direct))) {
 		record->duration_ns = wait_ns;
 		record->flags = waited ? HMMTRACE_FLAG_WAITED : 0;
 		bpf_ringbuf_submit(record, 0);
@@ -599,20 +671,23 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 	 * The range's info stays: user space names rows and retry lists with
 	 * it after the remove, and an insert at the same address replaces it.
 	 */
-	bpf_map_delete_elem(&invalidators, &key);
+	if (capture_invalidators)
+		bpf_map_delete_elem(&invalidators, &key);
 	return 0;
 }
 
+/* The hot path: an invalidation costs one map lookup unless a knob asks for more. */
 static __always_inline int count_invalidate(void *ctx,
 					    const struct mmu_interval_notifier *interval_sub,
 					    const struct mmu_notifier_range *range,
-					    __u64 cur_seq, bool ret, __u64 duration_ns)
+					    __u64 cur_seq, bool ret, __u64 duration_ns, bool direct)
 {
-	struct hmmtrace_range_info *info;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
+	__u32 tgid;
 
-	if (!counted(interval_sub, &info, &stats))
+	stats = counted_directly(interval_sub, direct, &tgid);
+	if (!stats)
 		return 0;
 	stats->invalidations++;
 	stats->invalidate_failures += !ret;
@@ -631,11 +706,11 @@ static __always_inline int count_invalidate(void *ctx,
 		bpf_map_update_elem(&invalidators, &key, &invalidator, BPF_ANY);
 	}
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INVALIDATE,
-					    interval_sub, info->tgid))) {
+					    interval_sub, tgid, direct))) {
 		record->seq = cur_seq;
 		record->ret = ret;
 		record->duration_ns = duration_ns;
-		record->range_event = BPF_CORE_READ(range, event);
+		record->range_event = KERNEL_FIELD(direct, range, event);
 		bpf_ringbuf_submit(record, 0);
 	}
 	return 0;
@@ -643,13 +718,13 @@ static __always_inline int count_invalidate(void *ctx,
 
 static __always_inline int count_read_begin(void *ctx,
 					    const struct mmu_interval_notifier *interval_sub,
-					    __u64 seq, bool waited, __u64 wait_ns)
+					    __u64 seq, bool waited, __u64 wait_ns, bool direct)
 {
 	struct hmmtrace_range_info *info;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
-	if (!counted(interval_sub, &info, &stats))
+	if (!counted(interval_sub, direct, &info, &stats))
 		return 0;
 	stats->read_begins++;
 	if (waited) {
@@ -657,9 +732,9 @@ static __always_inline int count_read_begin(void *ctx,
 		stats->read_begin_wait_ns += wait_ns;
 		histogram_add(stats->wait_slots, wait_ns);
 	}
-	fault_began(ctx, interval_sub, info, stats, seq, bpf_ktime_get_ns());
+	fault_began(ctx, interval_sub, info, stats, seq, bpf_ktime_get_ns(), direct);
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_INTERVAL_READ_BEGIN,
-					    interval_sub, info->tgid))) {
+					    interval_sub, info->tgid, direct))) {
 		record->seq = seq;
 		record->duration_ns = wait_ns;
 		record->flags = waited ? HMMTRACE_FLAG_WAITED : 0;
@@ -669,13 +744,13 @@ static __always_inline int count_read_begin(void *ctx,
 }
 
 static __always_inline int count_retry(void *ctx, const struct mmu_interval_notifier *interval_sub,
-				       __u32 event, __u64 seq)
+				       __u32 event, __u64 seq, bool direct)
 {
 	struct hmmtrace_range_info *info;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
-	if (!counted(interval_sub, &info, &stats))
+	if (!counted(interval_sub, direct, &info, &stats))
 		return 0;
 	if (event == HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY) {
 		stats->read_retries++;
@@ -684,7 +759,7 @@ static __always_inline int count_retry(void *ctx, const struct mmu_interval_noti
 		/* Inside hmm_range_fault(), its -EBUSY counts the go-round. */
 		stats->check_retries++;
 	}
-	if (snoop && (record = record_event(event, interval_sub, info->tgid))) {
+	if (snoop && (record = record_event(event, interval_sub, info->tgid, direct))) {
 		record->seq = seq;
 		bpf_ringbuf_submit(record, 0);
 	}
@@ -692,14 +767,14 @@ static __always_inline int count_retry(void *ctx, const struct mmu_interval_noti
 }
 
 static __always_inline int count_range_fault(void *ctx, const struct hmm_range *range, int ret,
-					     __u64 duration_ns)
+					     __u64 duration_ns, bool direct)
 {
-	const struct mmu_interval_notifier *interval_sub = BPF_CORE_READ(range, notifier);
+	const struct mmu_interval_notifier *interval_sub = KERNEL_FIELD(direct, range, notifier);
 	struct hmmtrace_range_info *info;
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_stats *stats;
 
-	if (!counted(interval_sub, &info, &stats))
+	if (!counted(interval_sub, direct, &info, &stats))
 		return 0;
 	stats->range_faults++;
 	if (ret == -EBUSY) {
@@ -708,10 +783,11 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 	} else if (!ret) {
 		fault_completed(ctx, interval_sub, info, stats, bpf_ktime_get_ns());
 	}
-	if (snoop && (record = record_event(HMMTRACE_EVENT_HMM_RANGE_FAULT, interval_sub, info->tgid))) {
-		record->seq = BPF_CORE_READ(range, notifier_seq);
-		record->start = BPF_CORE_READ(range, start);
-		record->end = BPF_CORE_READ(range, end);
+	if (snoop && (record = record_event(HMMTRACE_EVENT_HMM_RANGE_FAULT, interval_sub, info->tgid,
+					    direct))) {
+		record->seq = KERNEL_FIELD(direct, range, notifier_seq);
+		record->start = KERNEL_FIELD(direct, range, start);
+		record->end = KERNEL_FIELD(direct, range, end);
 		record->ret = ret;
 		record->duration_ns = duration_ns;
 		bpf_ringbuf_submit(record, 0);
@@ -719,6 +795,11 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 	return 0;
 }
 
+/*
+ * Range starts and ends matter to `latency` and `snoop`; without
+ * CONFIG_MEMCG, starts also teach kworkers' events their owner. User space
+ * attaches them only when one of those needs them.
+ */
 static __always_inline int range_started(const struct mmu_notifier_range *range, bool direct,
 					 int ret, __u64 started_ns, __u64 duration_ns)
 {
@@ -728,9 +809,9 @@ static __always_inline int range_started(const struct mmu_notifier_range *range,
 	__u32 tgid = owner_of(mm, direct);
 
 	/* Ranges start in the owner's context: kworkers' events learn it here. */
-	if (tgid)
+	if (tgid && !kernel_has_mm_owner())
 		learn_owner(mm, tgid);
-	if (filtered_out(tgid))
+	if (filtered_out(tgid) || !(time_ranges || snoop))
 		return 0;
 	/* A failed non-blockable start is never ended. */
 	if (ret)
@@ -738,13 +819,13 @@ static __always_inline int range_started(const struct mmu_notifier_range *range,
 	else
 		bpf_map_update_elem(&range_starts, &key, &started_ns, BPF_ANY);
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_NOTIFIER_INVALIDATE_RANGE_START,
-					    NULL, tgid))) {
+					    NULL, tgid, direct))) {
 		record->interval_sub = key;
-		record->start = BPF_CORE_READ(range, start);
-		record->end = BPF_CORE_READ(range, end);
+		record->start = KERNEL_FIELD(direct, range, start);
+		record->end = KERNEL_FIELD(direct, range, end);
 		record->ret = ret;
 		record->duration_ns = duration_ns;
-		record->range_event = BPF_CORE_READ(range, event);
+		record->range_event = KERNEL_FIELD(direct, range, event);
 		bpf_ringbuf_submit(record, 0);
 	}
 	return 0;
@@ -755,8 +836,11 @@ static __always_inline int range_ended(const struct mmu_notifier_range *range, b
 	struct hmmtrace_event_record *record;
 	struct hmmtrace_histogram *histogram;
 	__u64 key = (__u64)range, *started, elapsed = 0;
-	__u32 tgid = owner_of(KERNEL_FIELD(direct, range, mm), direct), event;
+	__u32 tgid, event;
 
+	if (!(time_ranges || snoop))
+		return 0;
+	tgid = owner_of(KERNEL_FIELD(direct, range, mm), direct);
 	if (filtered_out(tgid))
 		return 0;
 	event = KERNEL_FIELD(direct, range, event);
@@ -774,10 +858,10 @@ static __always_inline int range_ended(const struct mmu_notifier_range *range, b
 		}
 	}
 	if (snoop && (record = record_event(HMMTRACE_EVENT_MMU_NOTIFIER_INVALIDATE_RANGE_END,
-					    NULL, tgid))) {
+					    NULL, tgid, direct))) {
 		record->interval_sub = key;
-		record->start = BPF_CORE_READ(range, start);
-		record->end = BPF_CORE_READ(range, end);
+		record->start = KERNEL_FIELD(direct, range, start);
+		record->end = KERNEL_FIELD(direct, range, end);
 		record->duration_ns = elapsed;
 		record->range_event = event;
 		bpf_ringbuf_submit(record, 0);
@@ -803,17 +887,18 @@ static __always_inline int range_ended(const struct mmu_notifier_range *range, b
 		return body;							\
 	}
 
-TRACEPOINT_HANDLER(mmu_interval_notifier_insert, count_insert(interval_sub, deferred))
-TRACEPOINT_HANDLER(mmu_interval_notifier_remove, count_remove(interval_sub, waited, wait_ns))
+TRACEPOINT_HANDLER(mmu_interval_notifier_insert, count_insert(interval_sub, deferred, direct))
+TRACEPOINT_HANDLER(mmu_interval_notifier_remove,
+		   count_remove(interval_sub, waited, wait_ns, direct))
 TRACEPOINT_HANDLER(mmu_interval_notifier_invalidate,
-		   count_invalidate(ctx, interval_sub, range, cur_seq, ret, duration_ns))
+		   count_invalidate(ctx, interval_sub, range, cur_seq, ret, duration_ns, direct))
 TRACEPOINT_HANDLER(mmu_interval_read_begin,
-		   count_read_begin(ctx, interval_sub, seq, waited, wait_ns))
+		   count_read_begin(ctx, interval_sub, seq, waited, wait_ns, direct))
 TRACEPOINT_HANDLER(mmu_interval_read_retry,
-		   count_retry(ctx, interval_sub, HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, seq))
+		   count_retry(ctx, interval_sub, HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, seq, direct))
 TRACEPOINT_HANDLER(mmu_interval_check_retry,
-		   count_retry(ctx, interval_sub, HMMTRACE_EVENT_MMU_INTERVAL_CHECK_RETRY, seq))
-TRACEPOINT_HANDLER(hmm_range_fault, count_range_fault(ctx, range, ret, duration_ns))
+		   count_retry(ctx, interval_sub, HMMTRACE_EVENT_MMU_INTERVAL_CHECK_RETRY, seq, direct))
+TRACEPOINT_HANDLER(hmm_range_fault, count_range_fault(ctx, range, ret, duration_ns, direct))
 /* The start event fires after the subscribers ran, and carries their time. */
 TRACEPOINT_HANDLER(mmu_notifier_invalidate_range_start,
 		   range_started(range, direct, ret, bpf_ktime_get_ns() - duration_ns, duration_ns))
@@ -855,14 +940,16 @@ static __always_inline int insert_returned(int ret)
 
 	if (!recall(PENDING_INSERT, &call) || ret)
 		return 0;
-	return count_insert((const struct mmu_interval_notifier *)call.argument, false);
+	return count_insert((const struct mmu_interval_notifier *)call.argument, false, false);
 }
 
 /* read_begin sleeps exactly when an invalidation of this subscription is in flight. */
-static __always_inline int read_begin_entered(const struct mmu_interval_notifier *interval_sub)
+static __always_inline int read_begin_entered(const struct mmu_interval_notifier *interval_sub,
+					      bool direct)
 {
-	__u64 own_seq = BPF_CORE_READ(interval_sub, invalidate_seq);
-	__u64 mm_seq = BPF_CORE_READ(interval_sub, mm, notifier_subscriptions, invalidate_seq);
+	__u64 own_seq = KERNEL_FIELD(direct, interval_sub, invalidate_seq);
+	__u64 mm_seq = direct ? interval_sub->mm->notifier_subscriptions->invalidate_seq :
+				BPF_CORE_READ(interval_sub, mm, notifier_subscriptions, invalidate_seq);
 
 	remember_call(PENDING_READ_BEGIN, (__u64)interval_sub, 0, own_seq == mm_seq);
 	return 0;
@@ -875,7 +962,7 @@ static __always_inline int read_begin_returned(void *ctx, __u64 seq)
 	if (!recall(PENDING_READ_BEGIN, &call))
 		return 0;
 	return count_read_begin(ctx, (const struct mmu_interval_notifier *)call.argument, seq,
-				call.flag, call.flag ? bpf_ktime_get_ns() - call.started_ns : 0);
+				call.flag, call.flag ? bpf_ktime_get_ns() - call.started_ns : 0, false);
 }
 
 static __always_inline int range_start_returned(int ret)
@@ -896,7 +983,7 @@ static __always_inline int callback_returned(void *ctx, bool ret)
 		return 0;
 	return count_invalidate(ctx, (const struct mmu_interval_notifier *)call.argument,
 				(const struct mmu_notifier_range *)call.extra, call.flag, ret,
-				bpf_ktime_get_ns() - call.started_ns);
+				bpf_ktime_get_ns() - call.started_ns, false);
 }
 
 static __always_inline int range_fault_returned(void *ctx, int ret)
@@ -906,7 +993,7 @@ static __always_inline int range_fault_returned(void *ctx, int ret)
 	if (!recall(PENDING_RANGE_FAULT, &call))
 		return 0;
 	return count_range_fault(ctx, (const struct hmm_range *)call.argument, ret,
-				 bpf_ktime_get_ns() - call.started_ns);
+				 bpf_ktime_get_ns() - call.started_ns, false);
 }
 
 /*
@@ -918,9 +1005,17 @@ static __always_inline int range_fault_returned(void *ctx, int ret)
 
 #define STOCK_ENTRY(name, function, arguments, body)				\
 	SEC("fentry/" function)							\
-	int BPF_PROG(fentry_##name, UNPACK arguments) { return body; }		\
+	int BPF_PROG(fentry_##name, UNPACK arguments)				\
+	{									\
+		const bool direct __attribute__((unused)) = true;		\
+		return body;							\
+	}									\
 	SEC("kprobe/" function)							\
-	int BPF_KPROBE(kprobe_##name, UNPACK arguments) { return body; }
+	int BPF_KPROBE(kprobe_##name, UNPACK arguments)				\
+	{									\
+		const bool direct __attribute__((unused)) = false;		\
+		return body;							\
+	}
 
 #define STOCK_RETURN(name, function, arguments, return_type, body)		\
 	SEC("fexit/" function)							\
@@ -943,9 +1038,11 @@ STOCK_ENTRY(insert_locked, "mmu_interval_notifier_insert_locked", INSERT_ARGUMEN
 STOCK_RETURN(insert_locked, "mmu_interval_notifier_insert_locked", INSERT_ARGUMENTS, int,
 	     insert_returned(ret))
 STOCK_ENTRY(remove, "mmu_interval_notifier_remove",
-	    (struct mmu_interval_notifier *interval_sub), count_remove(interval_sub, false, 0))
+	    (struct mmu_interval_notifier *interval_sub),
+	    count_remove(interval_sub, false, 0, direct))
 STOCK_ENTRY(read_begin, "mmu_interval_read_begin",
-	    (struct mmu_interval_notifier *interval_sub), read_begin_entered(interval_sub))
+	    (struct mmu_interval_notifier *interval_sub),
+	    read_begin_entered(interval_sub, direct))
 STOCK_RETURN(read_begin, "mmu_interval_read_begin",
 	     (struct mmu_interval_notifier *interval_sub), unsigned long,
 	     read_begin_returned(ctx, ret))
@@ -955,7 +1052,7 @@ STOCK_ENTRY(range_start, "__mmu_notifier_invalidate_range_start",
 STOCK_RETURN(range_start, "__mmu_notifier_invalidate_range_start",
 	     (struct mmu_notifier_range *range), int, range_start_returned(ret))
 STOCK_ENTRY(range_end, "__mmu_notifier_invalidate_range_end",
-	    (struct mmu_notifier_range *range), range_ended(range, false))
+	    (struct mmu_notifier_range *range), range_ended(range, direct))
 STOCK_ENTRY(range_fault, "hmm_range_fault", (struct hmm_range *range),
 	    remember_call(PENDING_RANGE_FAULT, (__u64)range, 0, 0))
 STOCK_RETURN(range_fault, "hmm_range_fault", (struct hmm_range *range), int,

@@ -59,7 +59,7 @@ const char *mode_limits_text(enum hmmtrace_mode mode)
 		return NULL;
 	return "stock kernel: read_retry and check_retry are inlined, so read_retry collisions are "
 	       "inferred: a task's read_begin whose seq moved, with no -EBUSY between and within "
-	       "10 ms of its last hmm_range_fault() (between the true count and that plus the "
+	       "--retry-gap-ms of its last hmm_range_fault() (between the true count and that plus the "
 	       "range's invalidations); read_begin waits are predicted from the seqs at entry; "
 	       "check_retry, deferred inserts and remove waits are not seen; invalidations are "
 	       "seen only for the callbacks attached";
@@ -116,18 +116,61 @@ static const char *mode_unavailable(enum hmmtrace_mode mode, const struct btf *b
 	}
 }
 
+/* Whether the running kernel's struct has the member (CONFIG_MEMCG's mm_struct.owner, say). */
+static bool kernel_has_member(const struct btf *btf, const char *struct_name, const char *member)
+{
+	int type_id = btf__find_by_name_kind(btf, struct_name, BTF_KIND_STRUCT);
+	const struct btf_type *type = type_id > 0 ? btf__type_by_id(btf, type_id) : NULL;
+
+	for (int index = 0; type && index < btf_vlen(type); index++)
+		if (!strcmp(btf__name_by_offset(btf, btf_members(type)[index].name_off), member))
+			return true;
+	return false;
+}
+
+static bool ranges_timed(void)
+{
+	return options.subcommand == SUBCOMMAND_LATENCY || options.subcommand == SUBCOMMAND_SNOOP;
+}
+
+/*
+ * Range starts and ends cost every munmap() and madvise(), so they are
+ * attached only for latency and snoop, and starts also where the kernel has
+ * no mm->owner: there they teach kworkers' events their owner.
+ */
+static bool range_handler_wanted(const char *suffix, const struct btf *btf)
+{
+	if (strstr(suffix, "range_end"))
+		return ranges_timed();
+	if (strstr(suffix, "range_start"))
+		return ranges_timed() || !kernel_has_member(btf, "mm_struct", "owner");
+	return true;
+}
+
 static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode)
 {
 	bool stock = !mode_observes_everything(mode);
+	static const __u32 groups_by_grouping[] = {
+		[HMMTRACE_BY_DRIVER] = 1024, [HMMTRACE_BY_PROCESS] = 16384,
+		[HMMTRACE_BY_RANGE] = 262144,
+	};
 
 	skeleton->rodata->grouping = options.grouping;
 	skeleton->rodata->target_tgid = options.pid;
 	skeleton->rodata->infer_retries = stock;
+	skeleton->rodata->inferred_retry_gap_ns = (__u64)(options.retry_gap_ms * 1e6);
 	skeleton->rodata->report_streaks = options.subcommand == SUBCOMMAND_RETRIES;
 	skeleton->rodata->capture_invalidators = options.subcommand == SUBCOMMAND_RETRIES;
 	skeleton->rodata->livelock_ns = options.subcommand == SUBCOMMAND_RETRIES ?
 					(__u64)(options.livelock_ms * 1e6) : 0;
 	skeleton->rodata->snoop = options.subcommand == SUBCOMMAND_SNOOP;
+	skeleton->rodata->time_ranges = ranges_timed();
+	bpf_map__set_max_entries(skeleton->maps.stats, groups_by_grouping[options.grouping]);
+	/* Only `retries` names invalidators; the maps stay, nearly empty. */
+	if (options.subcommand != SUBCOMMAND_RETRIES) {
+		bpf_map__set_max_entries(skeleton->maps.invalidators, 1);
+		bpf_map__set_max_entries(skeleton->maps.stacks, 1);
+	}
 	/* The event stream's buffer is only worth its memory when snooping. */
 	bpf_map__set_max_entries(skeleton->maps.events,
 				 options.subcommand == SUBCOMMAND_SNOOP ? 16 << 20 : 4096);
@@ -143,7 +186,7 @@ static int choose_programs(struct session *session, const struct btf *btf,
 
 	bpf_object__for_each_program(program, session->skeleton->obj) {
 		const char *suffix = handler_suffix(bpf_program__name(program), mode);
-		bool load = suffix != NULL;
+		bool load = suffix != NULL && range_handler_wanted(suffix, btf);
 
 		if (load && !mode_observes_everything(mode)) {
 			if (!strncmp(suffix, "callback", 8)) {

@@ -29,6 +29,7 @@
 
 struct options options = {
 	.mode = -1, .interval = -1, .count = -1, .duration = -1, .livelock_ms = 100,
+	.retry_gap_ms = 10,
 	.events_mask = (1U << HMMTRACE_EVENT_COUNT) - 1, .top_rows = 10,
 };
 
@@ -86,7 +87,7 @@ static const char documentation[] =
 	"See hmmtrace(8).";
 
 enum long_only_option {
-	OPTION_BTF = 256, OPTION_MODE, OPTION_LIVELOCK_MS, OPTION_TOP,
+	OPTION_BTF = 256, OPTION_MODE, OPTION_LIVELOCK_MS, OPTION_TOP, OPTION_RETRY_GAP_MS,
 };
 
 static const struct argp_option argument_options[] = {
@@ -105,6 +106,9 @@ static const struct argp_option argument_options[] = {
 	{ "livelock-ms", OPTION_LIVELOCK_MS, "MS", 0,
 	  "retries: report a fault still retrying after MS milliseconds (default 100)", 0 },
 	{ "top", OPTION_TOP, "N", 0, "retries: rows in the top lists (default 10)", 0 },
+	{ "retry-gap-ms", OPTION_RETRY_GAP_MS, "MS", 0,
+	  "stock kernels: a read_begin within MS of the task's last successful "
+	  "hmm_range_fault() on a range whose seq moved is a retry (default 10)", 0 },
 	{ "mode", OPTION_MODE, "MODE", 0, "tp_btf, raw_tp, fentry or kprobe (default: the "
 	  "first that works)", 0 },
 	{ "btf", OPTION_BTF, "PATH", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is "
@@ -220,6 +224,9 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 		break;
 	case OPTION_LIVELOCK_MS:
 		options.livelock_ms = parse_count(argument, 1, 3600000);
+		break;
+	case OPTION_RETRY_GAP_MS:
+		options.retry_gap_ms = parse_count(argument, 1, 60000);
 		break;
 	case OPTION_TOP:
 		options.top_rows = parse_count(argument, 1, 100000);

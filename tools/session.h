@@ -47,6 +47,7 @@ struct options {
 	const char *driver;
 	const char *btf_path;
 	double livelock_ms;
+	double retry_gap_ms;		/* stock kernels' retry inference window */
 	unsigned int events_mask;	/* snoop: 1 << enum hmmtrace_event */
 	unsigned int top_rows;
 	bool json;
