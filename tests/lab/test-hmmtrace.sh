@@ -43,6 +43,7 @@ expect_exit bad-mode 2 "--mode takes" top --mode ebpf
 expect_exit no-such-pid 7 "no process with pid 4000000" top -p 4000000
 expect_exit no-such-driver 8 "no such driver: nosuch" top --driver nosuch -c 1
 expect_exit no-btf-file 4 "cannot read BTF from /nonexistent" top --btf /nonexistent
+expect_exit bad-retry-gap 2 "invalid number: 0" top --retry-gap-ms 0
 status=0
 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$hmmtrace" top \
 	>/dev/null 2>"$work/nonroot.err" || status=$?
@@ -100,11 +101,20 @@ for mode in "${modes[@]}"; do
 	exact=false
 	[ "$mode" = tp_btf ] || [ "$mode" = raw_tp ] && exact=true
 
-	# The storm, deterministic, watched by all four subcommands at once.
-	for subcommand in top latency retries snoop; do
+	# The storm, deterministic, watched by all four subcommands at once; top
+	# only for the storm's pid, which must not lose the events that kworkers
+	# (faults) and the exiting process (releases, removes) deliver.
+	rm -f "$work/go"
+	mkfifo "$work/go"
+	sh -c 'read -r _ <"$1"; shift; exec "$@"' gate "$work/go" \
+		"$workload" storm --iterations 3 --json >"$work/storm.truth" &
+	storm_pid=$!
+	start_tracer "$mode-storm-top" top --mode "$mode" -p "$storm_pid"
+	for subcommand in latency retries snoop; do
 		start_tracer "$mode-storm-$subcommand" "$subcommand" --mode "$mode"
 	done
-	"$workload" storm --iterations 3 --json >"$work/storm.truth"
+	echo go >"$work/go"
+	wait "$storm_pid"
 	for subcommand in top latency retries snoop; do
 		stop_tracer "$mode-storm-$subcommand"
 	done
@@ -154,8 +164,14 @@ for mode in "${modes[@]}"; do
 	compare "$mode-normal-other-driver" sim_mirror '{"inserts": 0, "read_begins": 0}'
 
 	# Faults racing CPU writers: collisions under the driver lock and -EBUSY.
-	start_tracer "$mode-race-top" top --mode "$mode"
-	start_tracer "$mode-race-retries" retries --mode "$mode"
+	# On stock kernels a retry is inferred within --retry-gap-ms of the last
+	# hmm_range_fault(); under TCG, with the writers hogging both vCPUs, a
+	# woken kworker can take longer than the default 10 ms to go round. The
+	# bounds hold for any window.
+	gap=()
+	$exact || gap=(--retry-gap-ms 200)
+	start_tracer "$mode-race-top" top --mode "$mode" "${gap[@]}"
+	start_tracer "$mode-race-retries" retries --mode "$mode" "${gap[@]}"
 	"$workload" race --duration 2 --retry-window-us 2000 --json >"$work/race.truth"
 	stop_tracer "$mode-race-top"
 	stop_tracer "$mode-race-retries"
