@@ -23,7 +23,7 @@ DEBIAN_PACKAGES := build-essential bc bison flex libelf-dev libssl-dev dwarves \
 	zlib1g-dev pkg-config python3 python3-ply gnuplot-nox
 
 CLANG ?= clang
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Wall
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Wall
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 LIBBPF_LIBS := -lbpf -lelf -lz
 
@@ -127,8 +127,8 @@ $(BUILD)/bench/carrier.bpf.o: tests/bench/carrier.bpf.c bpf/hmmtrace.bpf.c bpf/h
 $(BUILD)/bench/carrier.skel.h: $(BUILD)/bench/carrier.bpf.o
 	bpftool gen skeleton $< name carrier_bpf >$@
 
-$(BUILD)/bench/carrier: tests/bench/carrier.c $(BUILD)/bench/carrier.skel.h
-	$(CC) $(CFLAGS) -I$(BUILD)/bench $< -o $@ $(LIBBPF_LIBS)
+$(BUILD)/bench/carrier: tests/bench/carrier.c bpf/hmmtrace.h $(BUILD)/bench/carrier.skel.h
+	$(CC) $(CFLAGS) -I$(BUILD)/bench -Ibpf $< -o $@ $(LIBBPF_LIBS)
 
 driver: $(DRIVER)
 

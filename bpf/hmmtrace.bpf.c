@@ -16,7 +16,7 @@
  * every mode (completed faults are top's ratio denominator); stacks, the
  * livelock detector, range timing and the event stream are enabled by
  * knobs, so `top` does not pay for them. An invalidation, the event that
- * storms, costs `top` one map lookup.
+ * storms, costs `top` array lookups the verifier inlines (see hot_slot()).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -31,6 +31,7 @@
 #define MAX_FAULTS	65536
 #define MAX_PENDING	16384
 #define EBUSY		16
+#define HOT_PROBES	4
 
 const volatile __u32 grouping = HMMTRACE_BY_DRIVER;
 const volatile __u32 target_tgid;		/* 0: every process */
@@ -54,6 +55,26 @@ struct {
 	__type(key, __u64);
 	__type(value, struct hmmtrace_stats);
 } stats SEC(".maps");
+
+/*
+ * The first groups seen by driver or process (a host has few of either)
+ * count in array slots instead, which the verifier inlines: no helper call
+ * on the hot path. hot_group_keys[slot] is the group owning the slot, 0
+ * while free; user space reads both maps.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HMMTRACE_HOT_GROUPS);
+	__type(key, __u32);
+	__type(value, __u64);
+} hot_group_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HMMTRACE_HOT_GROUPS);
+	__type(key, __u32);
+	__type(value, struct hmmtrace_stats);
+} hot_group_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -278,13 +299,54 @@ static __always_inline __u64 group_of(const struct mmu_interval_notifier *interv
 	return callback;
 }
 
-/* A group's stats slot, made on its first event. --by range names the range then. */
+/*
+ * A group's hot slot: a few probes from a multiplicative hash, claimed with
+ * a compare-and-swap when free. NULL when the probed slots belong to others
+ * (the group counts in the hash, always, as its probes never change).
+ */
+static __always_inline struct hmmtrace_stats *hot_slot(__u64 group)
+{
+	/*
+	 * Fibonacci hashing of the low half: a callback loaded from a BTF
+	 * pointer is itself a pointer to the verifier, which allows no
+	 * arithmetic on it but a 32-bit copy.
+	 */
+	__u32 slot = ((__u32)group * 2654435769U >> 16) % HMMTRACE_HOT_GROUPS;
+	__u64 *key, owner;
+
+	for (int probe = 0; probe < HOT_PROBES; probe++) {
+		key = bpf_map_lookup_elem(&hot_group_keys, &slot);
+		if (!key)
+			return NULL;
+		owner = *key;
+		if (!owner) {
+			owner = __sync_val_compare_and_swap(key, 0, group);
+			if (!owner)
+				owner = group;
+		}
+		if (owner == group)
+			return bpf_map_lookup_elem(&hot_group_stats, &slot);
+		slot = (slot + 1) % HMMTRACE_HOT_GROUPS;
+	}
+	return NULL;
+}
+
+/*
+ * A group's stats slot: a hot slot, else its hash entry, made on its first
+ * event. Ranges (--by range) are many and go to the hash, which names them.
+ */
 static __always_inline struct hmmtrace_stats *
 stats_slot(const struct mmu_interval_notifier *interval_sub, __u64 group, bool direct)
 {
 	static const struct hmmtrace_stats zero;
-	struct hmmtrace_stats *slot = bpf_map_lookup_elem(&stats, &group);
+	struct hmmtrace_stats *slot;
 
+	if (grouping != HMMTRACE_BY_RANGE && group) {
+		slot = hot_slot(group);
+		if (slot)
+			return slot;
+	}
+	slot = bpf_map_lookup_elem(&stats, &group);
 	if (slot)
 		return slot;
 	if (grouping == HMMTRACE_BY_RANGE)
@@ -311,8 +373,8 @@ static __always_inline bool counted(const struct mmu_interval_notifier *interval
 
 /*
  * Where an event that needs nothing else of its subscription counts
- * (invalidations, removes): the group straight from the subscription, one
- * map lookup. The owner is looked up only when something uses it; if the
+ * (invalidations, removes): the group straight from the subscription, and
+ * its stats slot. The owner is looked up only when something uses it; if the
  * mm no longer says (its owner exited), the subscription's remembered one.
  */
 static __always_inline struct hmmtrace_stats *
@@ -676,7 +738,7 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 	return 0;
 }
 
-/* The hot path: an invalidation costs one map lookup unless a knob asks for more. */
+/* The hot path: no helper call for `top`, unless a knob asks for more. */
 static __always_inline int count_invalidate(void *ctx,
 					    const struct mmu_interval_notifier *interval_sub,
 					    const struct mmu_notifier_range *range,

@@ -55,6 +55,9 @@ struct hmmtrace_stats {
 	__u64 retries_per_fault_slots[HMMTRACE_SLOTS];
 };
 
+/* Groups counted in array slots before the hash (see hot_group_keys). */
+#define HMMTRACE_HOT_GROUPS 32
+
 /* Range start->end latency, per enum mmu_notifier_event; the last index is "other". */
 #define HMMTRACE_RANGE_EVENTS 9
 

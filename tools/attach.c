@@ -166,11 +166,15 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode)
 	skeleton->rodata->snoop = options.subcommand == SUBCOMMAND_SNOOP;
 	skeleton->rodata->time_ranges = ranges_timed();
 	bpf_map__set_max_entries(skeleton->maps.stats, groups_by_grouping[options.grouping]);
-	/* Only `retries` names invalidators; the maps stay, nearly empty. */
+	/* Maps a subcommand or mode does not use stay, nearly empty. */
 	if (options.subcommand != SUBCOMMAND_RETRIES) {
 		bpf_map__set_max_entries(skeleton->maps.invalidators, 1);
 		bpf_map__set_max_entries(skeleton->maps.stacks, 1);
 	}
+	if (!ranges_timed())
+		bpf_map__set_max_entries(skeleton->maps.range_starts, 1);
+	if (!stock)
+		bpf_map__set_max_entries(skeleton->maps.pending, 1);
 	/* The event stream's buffer is only worth its memory when snooping. */
 	bpf_map__set_max_entries(skeleton->maps.events,
 				 options.subcommand == SUBCOMMAND_SNOOP ? 16 << 20 : 4096);

@@ -62,6 +62,7 @@ struct row {
 	__u64 group;
 	struct hmmtrace_stats delta;
 	struct hmmtrace_stats total;
+	struct hmmtrace_stats reading;	/* this read's sum over the maps, before the delta */
 	char name[160];
 	char driver[64];
 };

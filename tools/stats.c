@@ -51,32 +51,77 @@ static void subtract_counters(__u64 *result, const __u64 *now, const __u64 *befo
 
 #define COUNTERS(structure) (sizeof(structure) / sizeof(__u64))
 
-static int read_groups(int map_fd, struct table *table, int cpus)
+/* A group's per-CPU values, summed into its row's reading. */
+static int add_reading(struct table *table, __u64 group, const struct hmmtrace_stats *per_cpu,
+		       int cpus)
+{
+	struct row *row = find_row(table, group);
+
+	if (!row)
+		return -ENOMEM;
+	for (int cpu = 0; cpu < cpus; cpu++)
+		add_counters((__u64 *)&row->reading, (const __u64 *)&per_cpu[cpu],
+			     COUNTERS(row->reading));
+	return 0;
+}
+
+/* The groups in hot array slots (see hot_group_keys in bpf/hmmtrace.bpf.c). */
+static int read_hot_groups(struct hmmtrace_bpf *skeleton, struct table *table,
+			   struct hmmtrace_stats *per_cpu, int cpus)
+{
+	int keys_fd = bpf_map__fd(skeleton->maps.hot_group_keys);
+	int stats_fd = bpf_map__fd(skeleton->maps.hot_group_stats);
+	int status = 0;
+
+	for (__u32 slot = 0; slot < HMMTRACE_HOT_GROUPS && !status; slot++) {
+		__u64 group;
+
+		if (bpf_map_lookup_elem(keys_fd, &slot, &group) || !group ||
+		    bpf_map_lookup_elem(stats_fd, &slot, per_cpu))
+			continue;
+		status = add_reading(table, group, per_cpu, cpus);
+	}
+	return status;
+}
+
+static int read_hashed_groups(int map_fd, struct table *table, struct hmmtrace_stats *per_cpu,
+			      int cpus)
+{
+	__u64 key, next_key, *previous = NULL;
+	int status = 0;
+
+	while (!status && !bpf_map_get_next_key(map_fd, previous, &next_key)) {
+		key = next_key;
+		previous = &key;
+		if (!bpf_map_lookup_elem(map_fd, &key, per_cpu))
+			status = add_reading(table, key, per_cpu, cpus);
+	}
+	return status;
+}
+
+/* Every group's cumulative totals, and what the interval added to them. */
+static int read_groups(struct hmmtrace_bpf *skeleton, struct table *table, int cpus)
 {
 	struct hmmtrace_stats *per_cpu = calloc(cpus, sizeof(*per_cpu));
-	__u64 key, next_key, *previous = NULL;
+	int status;
 
 	if (!per_cpu)
 		return -ENOMEM;
-	while (!bpf_map_get_next_key(map_fd, previous, &next_key)) {
-		struct hmmtrace_stats total = {};
-		struct row *row;
+	for (size_t index = 0; index < table->count; index++)
+		memset(&table->rows[index].reading, 0, sizeof(table->rows[index].reading));
+	status = read_hot_groups(skeleton, table, per_cpu, cpus);
+	if (!status)
+		status = read_hashed_groups(bpf_map__fd(skeleton->maps.stats), table, per_cpu, cpus);
+	/* Groups are never removed from either map: every row was read again. */
+	for (size_t index = 0; !status && index < table->count; index++) {
+		struct row *row = &table->rows[index];
 
-		key = next_key;
-		previous = &key;
-		if (bpf_map_lookup_elem(map_fd, &key, per_cpu))
-			continue;
-		for (int cpu = 0; cpu < cpus; cpu++)
-			add_counters((__u64 *)&total, (__u64 *)&per_cpu[cpu], COUNTERS(total));
-		row = find_row(table, key);
-		if (!row)
-			break;
-		subtract_counters((__u64 *)&row->delta, (__u64 *)&total, (__u64 *)&row->total,
-				  COUNTERS(total));
-		row->total = total;
+		subtract_counters((__u64 *)&row->delta, (__u64 *)&row->reading, (__u64 *)&row->total,
+				  COUNTERS(row->total));
+		row->total = row->reading;
 	}
 	free(per_cpu);
-	return 0;
+	return status;
 }
 
 static int read_range_latency(int map_fd, struct table *table, int cpus)
@@ -103,7 +148,7 @@ static int read_range_latency(int map_fd, struct table *table, int cpus)
 int table_read(struct session *session)
 {
 	int cpus = libbpf_num_possible_cpus();
-	int status = read_groups(bpf_map__fd(session->skeleton->maps.stats), &session->table, cpus);
+	int status = read_groups(session->skeleton, &session->table, cpus);
 
 	if (!status)
 		status = read_range_latency(bpf_map__fd(session->skeleton->maps.range_latency),

@@ -23,12 +23,13 @@ static struct mmu_notifier_range synthetic_range;
 
 /*
  * The subscription of a range the carrier owns, as a real one would be:
- * its ops and mm are set on the first call (BPF cannot relocate pointers in
- * initialized data).
+ * its ops, callback and mm are set on the first call (BPF cannot relocate
+ * pointers in initialized data). The callback is any nonzero address.
  */
 static __always_inline const struct mmu_interval_notifier *carrier_subscription(void)
 {
 	if (!synthetic_subscription.ops) {
+		synthetic_ops.invalidate = (void *)&synthetic_ops;
 		synthetic_subscription.ops = (void *)&synthetic_ops;
 		synthetic_subscription.mm = bpf_get_current_task_btf()->mm;
 	}

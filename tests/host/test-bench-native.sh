@@ -23,5 +23,16 @@ elif grep -q '"unavailable"' "$output"; then
 else
 	check bench-native.measures-every-handler sh -c \
 		"[ \$(grep -c '\"handler_ns\"' '$output') -eq 3 ] && [ \$(grep -c '\"tracer\": \"bpftrace\"' '$output') -ge 1 ]"
+	# The handlers timed must have counted every call, or the figure is of nothing.
+	python3 - "$output" <<'EOF_CHECK' | while IFS=$'\t' read -r status name reason; do
+import json, sys
+for line in open(sys.argv[1]):
+    result = json.loads(line).get("result", {})
+    if result.get("handler") in ("invalidate", "read_begin"):
+        held = result["counted"] == result["expected"] > 0
+        print(f"{'PASS' if held else 'FAIL'}\t{result['handler']}\tcounted {result['counted']} of {result['expected']}")
+EOF_CHECK
+		record_result "$status" "bench-native.$name-counts-every-call" "$([ "$status" = PASS ] || echo "$reason")"
+	done
 fi
 rm -f "$output"
