@@ -114,6 +114,8 @@ tracers)
 				continue
 			fi
 			result=$("$bench" --subscriptions 64 --operations $operations --repeat 1 --only hit)
+			# bpftrace prints its counts each second: let it print the final ones.
+			[ "$tracer" != bpftrace ] || sleep 1.5
 			stop_tracer "$tracer"
 			# What the tracer saw, to check it against the driver's count.
 			seen=null

@@ -12,10 +12,14 @@ import sys
 kind, path = sys.argv[1], sys.argv[2]
 seen = {"events": 0, "invalidations": 0, "dropped": 0}
 if kind == "bpftrace":
-    # "@invalidations[0xffffffffc0a01234]: 20128", one line per callback.
-    total = sum(int(line.rsplit(":", 1)[1]) for line in open(path)
-                if line.startswith("@invalidations["))
-    print(json.dumps({"invalidations": total}))
+    # "@invalidations[0xffffffffc0a01234]: 20128", one line per callback,
+    # printed each second and at exit: the latest value of each counts.
+    latest = {}
+    for line in open(path):
+        if line.startswith("@invalidations["):
+            key, value = line.rsplit(":", 1)
+            latest[key] = int(value)
+    print(json.dumps({"invalidations": sum(latest.values())}))
     sys.exit(0)
 for line in open(path):
     if not line.startswith("{"):
