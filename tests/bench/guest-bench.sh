@@ -76,8 +76,17 @@ start_tracer() {
 	esac
 	tracer_pid=$!
 	wait_for_attach "$work/tracer.err" || return 1
-	# bpftrace says "Attaching" before it has attached.
-	[ "$tracer" != bpftrace ] || sleep 2
+	# bpftrace says "Attaching" long before, under TCG, its program is on
+	# the tracepoint: wait until the kernel shows it there.
+	if [ "$tracer" = bpftrace ]; then
+		for _ in $(seq 600); do
+			bpftool perf list 2>/dev/null |
+				grep -q "pid $tracer_pid .*mmu_interval_notifier_invalidate" && return 0
+			sleep 0.1
+		done
+		echo "guest-bench: bpftrace never attached to the tracepoint" >&2
+		return 1
+	fi
 }
 
 stop_tracer() {
