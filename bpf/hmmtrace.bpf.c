@@ -11,11 +11,11 @@
  *                    are inferred (see fault_began()) and check_retry is not
  *                    seen apart from hmm_range_fault()'s -EBUSY.
  *
- * Aggregates are cumulative per-CPU hashes, so no event is lost between
- * user space's reads. Faults are tracked per task and subscription in
- * every mode (completed faults are top's ratio denominator); stacks, the
- * livelock detector, range timing and the event stream are enabled by
- * knobs, so `top` does not pay for them. An invalidation, the event that
+ * Aggregates are cumulative per-CPU maps (hot_group_stats, then stats), so
+ * no event is lost between user space's reads. Faults are tracked per task
+ * and subscription in every mode (completed faults are top's ratio
+ * denominator); stacks, the livelock detector, range timing and the event
+ * stream are enabled by knobs, so `top` does not pay for them. An invalidation, the event that
  * storms, costs `top` array lookups the verifier inlines (see hot_slot()).
  */
 #include "vmlinux.h"
@@ -183,10 +183,11 @@ static __always_inline __u32 current_tid(void)
 }
 
 /*
- * A field of a kernel object. tp_btf handlers hold BTF-typed pointers and
- * load it directly; raw_tp and kprobe handlers, and pointers kept in maps,
- * need a probe read, which costs far more. DIRECT is a constant in every
- * handler, so the other branch is compiled out before the verifier sees it.
+ * A field of a kernel object. tp_btf and fentry handlers hold BTF-typed
+ * pointers and load it directly; raw_tp and kprobe handlers, and pointers
+ * kept in maps, need a probe read, which costs far more. DIRECT is a
+ * constant in every handler, so the other branch is compiled out before the
+ * verifier sees it.
  */
 #define KERNEL_FIELD(direct, pointer, field) \
 	((direct) ? (pointer)->field : BPF_CORE_READ(pointer, field))

@@ -138,12 +138,12 @@ static bool ranges_timed(void)
  * attached only for latency and snoop, and starts also where the kernel has
  * no mm->owner: there they teach kworkers' events their owner.
  */
-static bool range_handler_wanted(const char *suffix, const struct btf *btf)
+static bool range_handler_wanted(const char *suffix, bool owners_from_mm)
 {
 	if (strstr(suffix, "range_end"))
 		return ranges_timed();
 	if (strstr(suffix, "range_start"))
-		return ranges_timed() || !kernel_has_member(btf, "mm_struct", "owner");
+		return ranges_timed() || !owners_from_mm;
 	return true;
 }
 
@@ -185,12 +185,13 @@ static int choose_programs(struct session *session, const struct btf *btf,
 			   struct kallsyms_callback *callbacks, size_t callback_count)
 {
 	enum hmmtrace_mode mode = session->mode;
+	bool owners_from_mm = kernel_has_member(btf, "mm_struct", "owner");
 	struct bpf_program *program;
 	size_t used = 0;
 
 	bpf_object__for_each_program(program, session->skeleton->obj) {
 		const char *suffix = handler_suffix(bpf_program__name(program), mode);
-		bool load = suffix != NULL && range_handler_wanted(suffix, btf);
+		bool load = suffix != NULL && range_handler_wanted(suffix, owners_from_mm);
 
 		if (load && !mode_observes_everything(mode)) {
 			if (!strncmp(suffix, "callback", 8)) {

@@ -35,13 +35,22 @@ static double nanoseconds_per_call(long calls)
 	return ((ended.tv_sec - began.tv_sec) * 1e9 + (ended.tv_nsec - began.tv_nsec)) / calls;
 }
 
+static void sum_calls(const struct hmmtrace_stats *per_cpu, int cpus,
+		      unsigned long long *invalidations, unsigned long long *read_begins)
+{
+	for (int cpu = 0; cpu < cpus; cpu++) {
+		*invalidations += per_cpu[cpu].invalidations;
+		*read_begins += per_cpu[cpu].read_begins;
+	}
+}
+
 /* What the handler counted, over every group and CPU: proof it ran the real path. */
 static unsigned long long counted(struct carrier_bpf *skeleton, const char *handler)
 {
 	int cpus = libbpf_num_possible_cpus(), keys_fd = bpf_map__fd(skeleton->maps.hot_group_keys);
 	int hot_fd = bpf_map__fd(skeleton->maps.hot_group_stats), hash_fd = bpf_map__fd(skeleton->maps.stats);
 	struct hmmtrace_stats *per_cpu = calloc(cpus, sizeof(*per_cpu));
-	unsigned long long total = 0;
+	unsigned long long invalidations = 0, read_begins = 0;
 	__u64 group, next_group, *previous = NULL;
 
 	if (!per_cpu)
@@ -50,21 +59,16 @@ static unsigned long long counted(struct carrier_bpf *skeleton, const char *hand
 		if (bpf_map_lookup_elem(keys_fd, &slot, &group) || !group ||
 		    bpf_map_lookup_elem(hot_fd, &slot, per_cpu))
 			continue;
-		for (int cpu = 0; cpu < cpus; cpu++)
-			total += !strcmp(handler, "read_begin") ? per_cpu[cpu].read_begins :
-								  per_cpu[cpu].invalidations;
+		sum_calls(per_cpu, cpus, &invalidations, &read_begins);
 	}
 	while (!bpf_map_get_next_key(hash_fd, previous, &next_group)) {
 		group = next_group;
 		previous = &group;
-		if (bpf_map_lookup_elem(hash_fd, &group, per_cpu))
-			continue;
-		for (int cpu = 0; cpu < cpus; cpu++)
-			total += !strcmp(handler, "read_begin") ? per_cpu[cpu].read_begins :
-								  per_cpu[cpu].invalidations;
+		if (!bpf_map_lookup_elem(hash_fd, &group, per_cpu))
+			sum_calls(per_cpu, cpus, &invalidations, &read_begins);
 	}
 	free(per_cpu);
-	return total;
+	return !strcmp(handler, "read_begin") ? read_begins : invalidations;
 }
 
 static int by_value(const void *left, const void *right)

@@ -137,7 +137,8 @@ def native_costs(records):
         "native_unavailable": unavailable,
     }
     mine, theirs = results["hmmtrace_handler_ns_native"], results["bpftrace_handler_ns_native"]
-    results["hmmtrace_vs_bpftrace_ratio_native"] = ratio_of(mine, theirs)
+    results["hmmtrace_vs_bpftrace_ratio_native"] = ratio(mine and mine["median"],
+                                                         theirs and theirs["median"])
     # What the handlers add to the carrier, which a real event does not pay
     # (the event's own tracepoint is the kernel's cost, paid by any tracer).
     carrier = results["carrier_ns_native"]
@@ -147,14 +148,13 @@ def native_costs(records):
             round(handler["median"] - carrier["median"], 1) if handler and carrier else None)
     mine = results["hmmtrace_handler_ns_beyond_carrier_native"]
     theirs = results["bpftrace_handler_ns_beyond_carrier_native"]
-    results["hmmtrace_vs_bpftrace_ratio_beyond_carrier_native"] = (
-        round(mine / theirs, 3) if mine is not None and theirs else None)
+    results["hmmtrace_vs_bpftrace_ratio_beyond_carrier_native"] = ratio(mine, theirs)
     return results
 
 
-def ratio_of(mine, theirs):
-    """Two summaries' medians, mine over theirs."""
-    return round(mine["median"] / theirs["median"], 3) if mine and theirs and theirs["median"] > 0 else None
+def ratio(mine, theirs):
+    """mine / theirs, or None when either is missing or theirs is not positive."""
+    return round(mine / theirs, 3) if mine is not None and theirs is not None and theirs > 0 else None
 
 
 def tool_costs(records):
