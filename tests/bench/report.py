@@ -271,6 +271,13 @@ def cell(value, unit=""):
     return f"{value}{unit}"
 
 
+def snoop_drop_cell(rounds):
+    if not rounds:
+        return "not measured"
+    return ", ".join(f"{row['dropped_fraction']:.4g} at {row['events_per_s']} events/s"
+                     for row in sorted(rounds, key=lambda row: row["events_per_s"]))
+
+
 def write_markdown(output_dir, results, plots):
     where = "emulated (TCG)" if results["emulated"] else results["accel"]
     lines = [
@@ -288,6 +295,7 @@ def write_markdown(output_dir, results, plots):
         f"| hmmtrace_vs_bpftrace_ratio | {cell(results['hmmtrace_vs_bpftrace_ratio'])} |",
         f"| events_per_operation (hit: range start, invalidate, range end) | {cell(results['events_per_operation'])} |",
         f"| max_events_per_s_lossless | {cell(results['max_events_per_s_lossless'])} |",
+        f"| snoop_drops (fraction of events dropped, at the event rate of each round) | {snoop_drop_cell(results['snoop_drops'])} |",
         f"| attach_ms | {cell(results.get('attach_ms'), ' ms')} |",
         f"| rss_kib | {cell(results.get('rss_kib'), ' KiB')} |",
         f"| cpu_percent_idle | {cell(results.get('cpu_percent_idle'), ' %')} |",
