@@ -20,7 +20,7 @@ export CMD
 DEBIAN_PACKAGES := build-essential bc bison flex libelf-dev libssl-dev dwarves \
 	clang llvm libbpf-dev bpftool linux-source-6.12 qemu-system-x86 \
 	busybox-static cpio ccache linux-perf bpftrace kmod git xz-utils \
-	zlib1g-dev pkg-config python3 python3-ply gnuplot-nox
+	zlib1g-dev pkg-config python3 python3-ply python3-git gnuplot-nox
 
 CLANG ?= clang
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Wall

@@ -22,19 +22,30 @@ emit() {
 	echo "$1" >>"$BENCH_OUTPUT"
 }
 
+# emit_unavailable TRACER HANDLER LOG: why TRACER could not be measured, the
+# last lines of its log (libbpf's is many lines, with quotes) as JSON.
+emit_unavailable() {
+	emit "$(tail -n 4 "$3" | python3 -c 'import json, sys
+record = {"stage": "native", "tracer": sys.argv[1]}
+if sys.argv[2]:
+    record["handler"] = sys.argv[2]
+record["unavailable"] = " / ".join(line for line in sys.stdin.read().splitlines() if line.strip()) or "no output"
+print(json.dumps(record))' "$1" "$2")"
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 for handler in empty invalidate read_begin; do
-	if result=$("$carrier" --handler "$handler" --calls $calls --rounds $rounds 2>&1); then
+	if result=$("$carrier" --handler "$handler" --calls $calls --rounds $rounds 2>"$work/carrier.err"); then
 		emit "{\"stage\": \"native\", \"tracer\": \"hmmtrace\", \"result\": $result}"
 	else
-		emit "{\"stage\": \"native\", \"tracer\": \"hmmtrace\", \"handler\": \"$handler\", \"unavailable\": \"$result\"}"
+		emit_unavailable hmmtrace "$handler" "$work/carrier.err"
 	fi
 done
 
 # bpftrace reads the tracepoint's format from tracefs.
 [ -d /sys/kernel/tracing/events ] && [ -n "$(ls /sys/kernel/tracing/events)" ] ||
 	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 if ! command -v bpftrace >/dev/null; then
 	emit '{"stage": "native", "tracer": "bpftrace", "unavailable": "bpftrace is not installed"}'
 	exit 0
@@ -49,7 +60,7 @@ for round in $(seq "$rounds"); do
 		sleep 0.1
 	done
 	if ! grep -q Attaching "$work/bpftrace.out"; then
-		emit "{\"stage\": \"native\", \"tracer\": \"bpftrace\", \"unavailable\": \"$(head -c 200 "$work/bpftrace.out" | tr '"\n' "' ")\"}"
+		emit_unavailable bpftrace "" "$work/bpftrace.out"
 		kill "$bpftrace_pid" 2>/dev/null || true
 		exit 0
 	fi

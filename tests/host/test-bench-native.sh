@@ -19,7 +19,12 @@ output=$(mktemp)
 if ! BENCH_OUTPUT=$output BENCH_SCALE=smoke tests/bench/native.sh >/dev/null 2>&1; then
 	fail bench-native.runs "tests/bench/native.sh failed"
 elif grep -q '"unavailable"' "$output"; then
-	skip bench-native "$(grep -m1 -o '"unavailable": "[^"]*"' "$output")"
+	skip bench-native "$(python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    record = json.loads(line)
+    if "unavailable" in record:
+        print(record["tracer"], record.get("handler", ""), record["unavailable"])
+        break' "$output")"
 else
 	check bench-native.measures-every-handler sh -c \
 		"[ \$(grep -c '\"handler_ns\"' '$output') -eq 3 ] && [ \$(grep -c '\"tracer\": \"bpftrace\"' '$output') -ge 1 ]"

@@ -14,7 +14,8 @@ if [ ! -x "$kernel_tree/scripts/checkpatch.pl" ]; then
 fi
 
 # Run from the kernel tree, as a kernel developer would, with Debian's python3
-# first so that spdxcheck.py finds python3-ply.
+# first so that spdxcheck.py finds python3-ply and python3-git (it runs in a
+# git tree, as the pristine tree is).
 for patch in "$PWD"/kernel/patches/*.patch; do
 	name=patch-style.$(basename "$patch" .patch | cut -c1-4)
 	report=$(cd "$kernel_tree" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --quiet "$patch" 2>&1)
