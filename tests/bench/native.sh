@@ -33,6 +33,12 @@ record["unavailable"] = " / ".join(line for line in sys.stdin.read().splitlines(
 print(json.dumps(record))' "$1" "$2")"
 }
 
+# libbpf attaches the carrier's tracepoint programs by the event's id, and
+# bpftrace reads its format: both from tracefs, which a fresh boot may not
+# have mounted yet.
+[ -d /sys/kernel/tracing/events ] && [ -n "$(ls /sys/kernel/tracing/events)" ] ||
+	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for handler in empty invalidate read_begin; do
@@ -43,9 +49,6 @@ for handler in empty invalidate read_begin; do
 	fi
 done
 
-# bpftrace reads the tracepoint's format from tracefs.
-[ -d /sys/kernel/tracing/events ] && [ -n "$(ls /sys/kernel/tracing/events)" ] ||
-	mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 if ! command -v bpftrace >/dev/null; then
 	emit '{"stage": "native", "tracer": "bpftrace", "unavailable": "bpftrace is not installed"}'
 	exit 0
