@@ -16,8 +16,10 @@
 #                     prepared by kernel/debian-kernel.sh)
 #   LAB_KERNEL_DIR    a directory with bzImage and modules/ (default: the cache)
 #   LAB_TIMEOUT       seconds before a guest is killed (default 600)
-#   LAB_ACCEL         tcg (default) or kvm; kvm falls back to tcg if the guest
-#                     makes no progress within LAB_KVM_BOOT_SECONDS (default 60)
+#   LAB_ACCEL         tcg (default), tcg-icount (the guest's clock counts its
+#                     instructions: what make bench times the series with) or
+#                     kvm; kvm falls back to tcg if the guest makes no progress
+#                     within LAB_KVM_BOOT_SECONDS (default 60)
 #   LAB_MEMORY        guest memory (default 2G; 2G or more also reserves the
 #                     device-coherent window below)
 #   LAB_CPUS          guest CPUs (default 2); with 2 or more the guest has two
@@ -169,8 +171,12 @@ start_guest() {
 	local accelerator_options
 	case $1 in
 	tcg) accelerator_options=(-accel tcg,thread=multi -cpu max) ;;
+	# The guest's clock counts its instructions, one nanosecond each, so a
+	# timing inside it is an instruction count, whatever the host is doing.
+	# One host thread runs every vCPU.
+	tcg-icount) accelerator_options=(-accel tcg,thread=single -icount shift=0,sleep=off -cpu max) ;;
 	kvm) accelerator_options=(-accel kvm -cpu host) ;;
-	*) lab_error "LAB_ACCEL must be tcg or kvm, not '$1'" ;;
+	*) lab_error "LAB_ACCEL must be tcg, tcg-icount or kvm, not '$1'" ;;
 	esac
 	rm -f "$run_dir/booted"
 	qemu-system-x86_64 "${accelerator_options[@]}" \

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# tests/bench/report.py on measurements whose answer is known: the events-off
+# ratios in guest instructions and in wall time, and the instructions added.
+
+. tests/lib.sh
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 - "$work/raw.jsonl" <<'PYTHON'
+import json, sys
+
+def microbench(hit, miss, remap, fault):
+    rounds = lambda value: [value + 5, value, value, value - 1, value + 1]
+    return {"hit_rounds_ns": rounds(hit), "miss_rounds_ns": rounds(miss),
+            "remap_rounds_ns": rounds(remap), "fault_rounds_ns": rounds(fault)}
+
+with open(sys.argv[1], "w") as raw:
+    for process, scale in ((1, 1.0), (2, 1.1)):
+        # Per process: the patched kernel adds 20 instructions to a hit, 10
+        # to a miss and nothing to a remap or a fault.
+        for kernel, extra in (("patched", 1), ("stock", 0)):
+            result = microbench(2000 * scale + 20 * extra, 1000 * scale + 10 * extra,
+                                10000 * scale, 5000 * scale)
+            print(json.dumps({"stage": "disabled", "kernel": kernel, "clock": "instructions",
+                              "process": process, "result": result}), file=raw)
+    for kernel, time in (("patched", 3030), ("stock", 3000)):
+        result = microbench(time, time, time, time)
+        print(json.dumps({"stage": "disabled", "kernel": kernel, "clock": "wall",
+                          "process": 1, "result": result}), file=raw)
+PYTHON
+if ! python3 tests/bench/report.py "$work/raw.jsonl" "$work" --accel tcg >"$work/report.out" 2>&1; then
+	fail bench-report.runs "$(tail -n 3 "$work/report.out")"
+	exit 0
+fi
+check bench-report.events-off python3 - "$work/results.json" <<'PYTHON'
+import json, sys
+results = json.load(open(sys.argv[1]))
+per_operation = results["disabled_overhead_ratio_per_operation"]
+assert per_operation["hit"]["median"] == round((2020 / 2000 + 2220 / 2200) / 2, 3), per_operation
+assert per_operation["remap"]["median"] == 1.0, per_operation
+assert per_operation["hit"]["rounds"] == 2, per_operation
+added = results["disabled_added_instructions_per_operation"]
+assert added["hit"]["median"] == 20.0 and added["miss"]["median"] == 10.0, added
+assert added["fault"]["median"] == 0.0, added
+# Eight ratios: hit and miss above 1, remap and fault at 1.
+assert results["disabled_overhead_ratio"]["rounds"] == 8, results["disabled_overhead_ratio"]
+# Wall time: the fastest rounds, 3029 over 2999.
+assert results["disabled_overhead_ratio_wall"]["median"] == round(3029 / 2999, 3), results
+PYTHON
+check bench-report.markdown grep -q '^| &nbsp;&nbsp;hit: ratio; instructions added per operation | 1.01 ' "$work/results.md"
