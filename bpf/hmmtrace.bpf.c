@@ -15,8 +15,9 @@
  * no event is lost between user space's reads. Faults are tracked per task
  * and subscription in every mode (completed faults are top's ratio
  * denominator); stacks, the livelock detector, range timing and the event
- * stream are enabled by knobs, so `top` does not pay for them. An invalidation, the event that
- * storms, costs `top` array lookups the verifier inlines (see hot_slot()).
+ * stream are enabled by knobs, so `top` does not pay for them. An
+ * invalidation, the event that storms, costs `top` array lookups the
+ * verifier inlines (see hot_slot()).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>

@@ -32,24 +32,25 @@ in_lab() {
 	KERNEL_VARIANT=$variant LAB_TIMEOUT=${LAB_TIMEOUT:-1500} tests/lab/run-lab.sh "${command}true"
 }
 
+# boot_pairs COUNT CLOCK [ACCEL]: COUNT boots of the patched kernel, each
+# followed by one of the unpatched kernel, running the events-off stage.
+boot_pairs() {
+	local count=$1 clock=$2 accel=${3:-${LAB_ACCEL:-tcg}}
+	[ "$BENCH_SCALE" = smoke ] && count=1
+	for _ in $(seq "$count"); do
+		BENCH_CLOCK=$clock LAB_ACCEL=$accel in_lab patched disabled
+		BENCH_CLOCK=$clock LAB_ACCEL=$accel in_lab stock disabled
+	done
+}
+
 # Events off: the same microbench on the patched and the unpatched kernel.
 # First counted in guest instructions (QEMU's icount: the guest's clock
 # advances one nanosecond per instruction), which host load cannot move;
-# then in TCG wall time, boots alternating so a slow phase of the host hits
+# then in wall time, boots alternating so a slow phase of the host hits
 # both alike, where report.py compares each boot's fastest rounds.
 export LAB_ENV="BENCH_CLOCK $LAB_ENV"
-boots=3
-[ "$BENCH_SCALE" = smoke ] && boots=1
-for _ in $(seq "$boots"); do
-	BENCH_CLOCK=instructions LAB_ACCEL=tcg-icount in_lab patched disabled
-	BENCH_CLOCK=instructions LAB_ACCEL=tcg-icount in_lab stock disabled
-done
-boots=5
-[ "$BENCH_SCALE" = smoke ] && boots=1
-for _ in $(seq "$boots"); do
-	BENCH_CLOCK=wall in_lab patched disabled
-	BENCH_CLOCK=wall in_lab stock disabled
-done
+boot_pairs 3 instructions tcg-icount
+boot_pairs 5 wall
 in_lab patched tracers scaling tool retries
 echo "bench: native figures on the host ($(uname -r))"
 tests/bench/native.sh

@@ -108,10 +108,10 @@ disabled)
 	operations=20000
 	$smoke && operations=200
 	# Under icount the clock counts instructions and a process's rounds agree
-	# to 0.1 %. Remap cost 7 % more on CPU 1 (the other NUMA node) than on
-	# CPU 0, so the process stays on CPU 0; a fault waits for an engine, a
-	# kworker on any CPU, and varies from one process to the next: several
-	# processes per boot.
+	# to 0.1 %, but remap and fault have modes some percent apart from one
+	# process to the next (where the mapping lands; a fault waits for an
+	# engine, a kworker on any CPU): several processes per boot. All stay on
+	# CPU 0, since remap cost 7 % more on CPU 1, the other NUMA node.
 	processes=1
 	[ "${BENCH_CLOCK:-wall}" = instructions ] && ! $smoke && processes=3
 	for process in $(seq "$processes"); do

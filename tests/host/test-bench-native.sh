@@ -18,13 +18,27 @@ fi
 output=$(mktemp)
 if ! BENCH_OUTPUT=$output BENCH_SCALE=smoke tests/bench/native.sh >/dev/null 2>&1; then
 	fail bench-native.runs "tests/bench/native.sh failed"
-elif grep -q '"unavailable"' "$output"; then
-	skip bench-native "$(python3 -c 'import json, sys
-for line in open(sys.argv[1]):
-    record = json.loads(line)
-    if "unavailable" in record:
-        print(record["tracer"], record.get("handler", ""), record["unavailable"])
-        break' "$output")"
+elif verdict=$(python3 - "$output" <<'EOF_VERDICT'
+import json, sys
+# Which measurement was unavailable decides: if the empty carrier could not
+# attach, or bpftrace could not, the host lacks something (skip); if the
+# carrier attached but one of hmmtrace's handlers did not, ours broke (fail).
+records = [json.loads(line) for line in open(sys.argv[1])]
+missing = {(record["tracer"], record.get("handler", "")): record["unavailable"]
+           for record in records if "unavailable" in record}
+ours = {key: why for key, why in missing.items() if key[0] == "hmmtrace" and key[1] != "empty"}
+if ours and ("hmmtrace", "empty") not in missing:
+    key, why = next(iter(ours.items()))
+    print("FAIL", " ".join(key), why)
+elif missing:
+    key, why = next(iter(missing.items()))
+    print("SKIP", " ".join(key).strip(), why)
+EOF_VERDICT
+) && [ -n "$verdict" ]; then
+	case $verdict in
+	FAIL*) fail bench-native.handlers-load "${verdict#FAIL }" ;;
+	*) skip bench-native "${verdict#SKIP }" ;;
+	esac
 else
 	check bench-native.measures-every-handler sh -c \
 		"[ \$(grep -c '\"handler_ns\"' '$output') -eq 3 ] && [ \$(grep -c '\"tracer\": \"bpftrace\"' '$output') -ge 1 ]"
