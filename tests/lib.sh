@@ -41,6 +41,62 @@ check() {
 	fi
 }
 
+# run_checker PREFIX COMMAND...: run a checker that prints one result a line,
+# "STATUS<TAB>NAME<TAB>REASON" (PASS, FAIL, SKIP or XFAIL), and record each as
+# PREFIX.NAME (NAME alone when PREFIX is empty). Its output goes to a file,
+# not into a pipe, so no result is lost in a subshell; a checker that exits
+# non-zero (a traceback), prints a line of another shape or no result at all
+# is a failure of PREFIX.checker, with the end of what it said.
+run_checker() {
+	local prefix=$1 output errors status=0 result name reason results=0 malformed=0
+	shift
+	output=$(mktemp) errors=$(mktemp)
+	"$@" >"$output" 2>"$errors" || status=$?
+	while IFS=$'\t' read -r result name reason; do
+		case $result in
+		PASS) pass "${prefix:+$prefix.}$name" ;;
+		FAIL | SKIP | XFAIL) record_result "$result" "${prefix:+$prefix.}$name" "$reason" ;;
+		*)
+			[ -z "$result$name$reason" ] || malformed=$((malformed + 1))
+			continue
+			;;
+		esac
+		results=$((results + 1))
+	done <"$output"
+	if [ "$status" -ne 0 ] || [ "$malformed" -gt 0 ] || [ "$results" -eq 0 ]; then
+		fail "${prefix:-checker}${prefix:+.checker}" \
+			"$1 exited with status $status after $results results and $malformed malformed lines: $(tail -n 3 "$errors")"
+	fi
+	rm -f "$output" "$errors"
+}
+
+# bpf_links: how many BPF links exist, from `bpftool -j link list`; nothing
+# at all when bpftool fails or prints anything but a list, so that a link
+# count is never a zero made of a failure.
+bpf_links() {
+	bpftool -j link list 2>/dev/null | python3 -c '
+import json, sys
+links = json.load(sys.stdin)
+if isinstance(links, list):
+    print(len(links))' 2>/dev/null
+}
+
+# check_links_released NAME BEFORE WHILE TRACERS AFTER: bpf_links counts taken
+# before any tracer started, while TRACERS tracers ran (the positive control:
+# at least one link each) and after all had stopped, which must equal BEFORE.
+check_links_released() {
+	local name=$1 before=$2 while_tracing=$3 tracers=$4 after=$5
+	if [ -z "$before" ] || [ -z "$while_tracing" ] || [ -z "$after" ]; then
+		fail "$name" "bpftool -j link list failed or printed no list (before: '$before', while tracing: '$while_tracing', after: '$after')"
+	elif [ "$while_tracing" -lt $((before + tracers)) ]; then
+		fail "$name" "$tracers tracers showed $while_tracing links, $before before them: the count does not see their links"
+	elif [ "$after" -ne "$before" ]; then
+		fail "$name" "$before links before the tracers, $after after them"
+	else
+		pass "$name"
+	fi
+}
+
 # run_test_script SCRIPT: run one test script. One that exits non-zero
 # without reporting a failure still fails, so a crash is never silent.
 run_test_script() {
