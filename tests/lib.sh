@@ -46,7 +46,8 @@ check() {
 # PREFIX.NAME (NAME alone when PREFIX is empty). Its output goes to a file,
 # not into a pipe, so no result is lost in a subshell; a checker that exits
 # non-zero (a traceback), prints a line of another shape or no result at all
-# is a failure of PREFIX.checker, with the end of what it said.
+# is a failure of PREFIX.checker (of SCRIPT.checker without a PREFIX), with
+# the end of what it said.
 run_checker() {
 	local prefix=$1 output errors status=0 result name reason results=0 malformed=0
 	shift
@@ -64,7 +65,7 @@ run_checker() {
 		results=$((results + 1))
 	done <"$output"
 	if [ "$status" -ne 0 ] || [ "$malformed" -gt 0 ] || [ "$results" -eq 0 ]; then
-		fail "${prefix:-checker}${prefix:+.checker}" \
+		fail "${prefix:-$(basename "$0")}.checker" \
 			"$1 exited with status $status after $results results and $malformed malformed lines: $(tail -n 3 "$errors")"
 	fi
 	rm -f "$output" "$errors"

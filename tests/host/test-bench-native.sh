@@ -43,7 +43,7 @@ else
 	check bench-native.measures-every-handler sh -c \
 		"[ \$(grep -c '\"handler_ns\"' '$output') -eq 3 ] && [ \$(grep -c '\"tracer\": \"bpftrace\"' '$output') -ge 1 ]"
 	# The handlers timed must have counted every call, or the figure is of nothing.
-	python3 - "$output" <<'EOF_CHECK' | while IFS=$'\t' read -r status name reason; do
+	run_checker bench-native python3 - "$output" <<'EOF_CHECK'
 import json, sys
 results = {}
 for line in open(sys.argv[1]):
@@ -53,9 +53,7 @@ for handler in ("invalidate", "read_begin"):
     result = results.get(handler, {})
     counted, expected = result.get("counted"), result.get("expected")
     held = counted is not None and counted == expected and expected > 0
-    print(f"{'PASS' if held else 'FAIL'}\t{handler}\tcounted {counted} of {expected}")
+    print(f"{'PASS' if held else 'FAIL'}\t{handler}-counts-every-call\tcounted {counted} of {expected}")
 EOF_CHECK
-		record_result "$status" "bench-native.$name-counts-every-call" "$([ "$status" = PASS ] || echo "$reason")"
-	done
 fi
 rm -f "$output"

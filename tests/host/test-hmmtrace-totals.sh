@@ -227,6 +227,8 @@ expect_inner run-checker.records-results "PASS c.a FAIL c.b" \
 expect_inner run-checker.traceback-fails "PASS c.a FAIL c.checker" \
 	run_checker c python3 -c 'print("PASS\ta\t"); raise KeyError("crash")'
 expect_inner run-checker.silence-fails "FAIL c.checker" run_checker c true
+expect_inner run-checker.without-prefix "PASS a FAIL test-hmmtrace-totals.sh.checker" \
+	run_checker "" python3 -c 'print("PASS\ta\t"); raise SystemExit(1)'
 expect_inner run-checker.other-lines-fail "FAIL c.checker" run_checker c echo 'hmmtrace: 0 intervals'
 
 mkdir "$work/bin"

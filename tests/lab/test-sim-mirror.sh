@@ -121,7 +121,7 @@ compare_with_tracepoints() {
 		-e mmu_notifier:mmu_interval_read_retry \
 		-e hmm:hmm_range_fault --filter 'ret == -16' \
 		-- "$workload" "$@" --json >"$work/$name.truth" 2>/dev/null
-	python3 - "$perf_output" "$work/$name.truth" <<'EOF' | while IFS=$'\t' read -r status test_name reason; do
+	run_checker "sim-mirror.tracepoints.$name" python3 - "$perf_output" "$work/$name.truth" <<'EOF'
 import json, sys
 counts = {}
 for line in open(sys.argv[1]):
@@ -145,9 +145,6 @@ for event, counter in pairs:
     status = "PASS" if counts.get(event) == want else "FAIL"
     print(f"{status}\t{event}-matches-{counter}\tperf counted {counts.get(event)}, want {want} from the driver's {truth[counter]}")
 EOF
-		record_result "$status" "sim-mirror.tracepoints.$name.$test_name" \
-			"$([ "$status" = PASS ] || echo "$reason")"
-	done
 }
 
 if [ -d /sys/kernel/tracing/events/mmu_notifier ]; then

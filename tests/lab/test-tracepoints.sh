@@ -32,13 +32,6 @@ if ! modprobe test_hmm; then
 	exit 0
 fi
 
-record_checker_results() {
-	local status name reason
-	while IFS=$'\t' read -r status name reason; do
-		record_result "$status" "$name" "$reason"
-	done
-}
-
 # The instance keeps this test's events apart; no overwrite keeps the first
 # phases when a race fills the buffer, and a global clock orders the CPUs.
 start_capture() {
@@ -75,7 +68,7 @@ wait "$reader" 2>/dev/null
 if [ $status -ne 0 ]; then
 	fail tracepoints.workload "test_hmm_phases exited with $status"
 else
-	python3 "$checker" trace tracepoints.pipe "$work/pipe.trace" "$work/run1.json" | record_checker_results
+	run_checker "" python3 "$checker" trace tracepoints.pipe "$work/pipe.trace" "$work/run1.json"
 fi
 
 # Run 2: a racing thread forces collisions; the device stays open at exit.
@@ -87,7 +80,7 @@ cat "$instance/trace" >"$work/race.trace"
 if [ $status -ne 0 ]; then
 	fail tracepoints.race-workload "test_hmm_phases exited with $status"
 else
-	python3 "$checker" trace tracepoints.race "$work/race.trace" "$work/run2.json" | record_checker_results
+	run_checker "" python3 "$checker" trace tracepoints.race "$work/race.trace" "$work/run2.json"
 	echo "# race run: $(grep -c mmu_interval_read_retry: "$work/race.trace") read_retry," \
 		"$(grep -c mmu_interval_check_retry: "$work/race.trace") check_retry," \
 		"$(grep -c 'waited=1' "$work/race.trace") read_begin waits in $(python3 -c \
@@ -102,7 +95,7 @@ status=$?
 if [ $status -ne 0 ]; then
 	fail tracepoints.perf-stat "perf stat exited with $status: $(tail -n 2 "$work/perf.csv")"
 else
-	python3 "$checker" perf-stat tracepoints "$work/perf.csv" "$work/run3.json" | record_checker_results
+	run_checker "" python3 "$checker" perf-stat tracepoints "$work/perf.csv" "$work/run3.json"
 fi
 
 # perf trace decodes the events through libtraceevent.
