@@ -60,6 +60,7 @@ struct options {
 	double duration;
 	unsigned long threads;
 	unsigned int seed;
+	unsigned long hold_seconds;	/* many-ranges: how long the ranges stay live */
 	bool json;
 	struct sim_mirror_knobs knobs;
 };
@@ -434,7 +435,11 @@ static void scenario_race(void)
 		expect("retries", AT_LEAST, 1);
 }
 
-/* 1 to 100k one-page ranges, one invalidation across all, then removal. */
+/*
+ * 1 to 100k one-page ranges, one invalidation across all, then removal;
+ * --hold-seconds keeps them live that long before the removal, for a
+ * tracer's view of that many subscriptions.
+ */
 static void scenario_many_ranges(void)
 {
 	struct buffer buffer;
@@ -451,6 +456,12 @@ static void scenario_many_ranges(void)
 		range_ids[index] = register_range(buffer.start + index * PAGE_BYTES, PAGE_BYTES);
 	if (madvise(buffer.start, bytes, MADV_DONTNEED))
 		die("madvise(MADV_DONTNEED)");
+	if (options.hold_seconds) {
+		double held = monotonic_seconds();
+
+		sleep(options.hold_seconds);
+		began += monotonic_seconds() - held;
+	}
 	for (unsigned long index = 0; index < options.ranges; index++)
 		unregister_range(range_ids[index]);
 	report.elapsed_seconds = monotonic_seconds() - began;
@@ -760,7 +771,8 @@ static void usage(int status)
 	fprintf(status ? stderr : stdout,
 		"usage: sim_mirror_workload SCENARIO [--ranges N] [--pages N] [--iterations N]\n"
 		"         [--duration S] [--threads N] [--seed N] [--retry-window-us N]\n"
-		"         [--fault-work-us N] [--engines N] [--batch-pages N] [--json]\n"
+		"         [--fault-work-us N] [--engines N] [--batch-pages N] [--hold-seconds N]\n"
+		"         [--json]\n"
 		"scenarios:\n");
 	for (size_t index = 0; index < sizeof(scenarios) / sizeof(scenarios[0]); index++)
 		fprintf(status ? stderr : stdout, "  %-12s %s\n", scenarios[index].name,
@@ -793,6 +805,7 @@ int main(int argc, char **argv)
 		{ "fault-work-us", required_argument, NULL, 'f' },
 		{ "engines", required_argument, NULL, 'e' },
 		{ "batch-pages", required_argument, NULL, 'b' },
+		{ "hold-seconds", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -818,6 +831,7 @@ int main(int argc, char **argv)
 		case 'f': options.knobs.fault_work_us = parse_number(optarg, 0, SIM_MIRROR_MAX_DELAY_US); break;
 		case 'e': options.knobs.engines = parse_number(optarg, 1, SIM_MIRROR_MAX_ENGINES); break;
 		case 'b': options.knobs.fault_batch_pages = parse_number(optarg, 1, SIM_MIRROR_MAX_BATCH_PAGES); break;
+		case 'H': options.hold_seconds = parse_number(optarg, 0, 3600); break;
 		case 'j': options.json = true; break;
 		case 'h': usage(0); break;
 		default: usage(2);
