@@ -26,6 +26,7 @@ CLANG ?= clang
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Wall
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 LIBBPF_LIBS := -lbpf -lelf -lz
+BPF_HEADERS := $(wildcard bpf/*.h)
 
 # test_hmm's uapi header comes from the unpacked kernel source (make kernel).
 KERNEL_SOURCE_VERSION := $(shell dpkg-query -W -f='$${Version}' linux-source-6.12 2>/dev/null)
@@ -119,7 +120,7 @@ $(BUILD)/tests/notifier_bench: tests/bench/notifier_bench.c tests/workloads/work
 	$(CC) $(CFLAGS) -Ikernel/drivers/sim_mirror -Itests/workloads $< -o $@
 
 # The native handler cost: hmmtrace's counting on a host-attachable carrier.
-$(BUILD)/bench/carrier.bpf.o: tests/bench/carrier.bpf.c bpf/hmmtrace.bpf.c bpf/hmmtrace.h \
+$(BUILD)/bench/carrier.bpf.o: tests/bench/carrier.bpf.c $(BPF_HEADERS) \
 		$(BUILD)/include/vmlinux.h $(BUILD)/include/hmmtrace_events.h
 	mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -I$(BUILD)/include -Ibpf -c $< -o $@
@@ -151,16 +152,23 @@ $(BUILD)/include/vmlinux.h: $(PATCHED_KERNEL)/bzImage | $(BUILD)/include
 $(BUILD)/include/hmmtrace_events.h: tracepoints/events.json tracepoints/catalog.py | $(BUILD)/include
 	python3 tracepoints/catalog.py header >$@
 
-$(BUILD)/hmmtrace.bpf.o: bpf/hmmtrace.bpf.c bpf/hmmtrace.h $(BUILD)/include/vmlinux.h \
+# The BPF side: layers in bpf/*.bpf.h, one file per attach family
+# (bpf/attach_*.bpf.c), linked into one object and one skeleton, as
+# retsnoop links its parts.
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HEADERS) $(BUILD)/include/vmlinux.h \
 		$(BUILD)/include/hmmtrace_events.h
+	mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -I$(BUILD)/include -Ibpf -c $< -o $@
 
+$(BUILD)/hmmtrace.bpf.o: $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(wildcard bpf/*.bpf.c))
+	bpftool gen object $@ $^
+
 $(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
-	bpftool gen skeleton $< >$@
+	bpftool gen skeleton $< name hmmtrace_bpf >$@
 
 HMMTRACE_SOURCES := $(wildcard tools/*.c)
 
-$(BUILD)/hmmtrace: $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h \
+$(BUILD)/hmmtrace: $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handlers.h \
 		$(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h
 	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ $(LIBBPF_LIBS) -lm
 

@@ -11,10 +11,13 @@
 enum hmmtrace_grouping {
 	HMMTRACE_BY_DRIVER,	/* group = the ops->invalidate callback */
 	HMMTRACE_BY_PROCESS,	/* group = tgid owning the mm */
-	HMMTRACE_BY_RANGE,	/* group = the interval_sub address */
+	HMMTRACE_BY_SUBSCRIPTION,	/* group = the interval_sub address (`--by range`) */
 };
 
-/* How the BPF side is attached; user space picks one, the BPF side infers in the last two. */
+/*
+ * How the BPF side is attached; user space picks one (bpf/handlers.h lists
+ * each mode's programs), and the BPF side infers retries in the last two.
+ */
 enum hmmtrace_mode {
 	HMMTRACE_MODE_TP_BTF,
 	HMMTRACE_MODE_RAW_TP,
@@ -67,8 +70,14 @@ struct hmmtrace_histogram {
 	__u64 slots[HMMTRACE_SLOTS];
 };
 
-/* What user space needs to name a subscription. */
-struct hmmtrace_range_info {
+/*
+ * --driver: the callbacks (ops->invalidate) of the driver asked for, at most
+ * this many (hfi1 and test_hmm have two each).
+ */
+#define HMMTRACE_DRIVER_CALLBACKS 8
+
+/* What user space needs to name a subscription (the `subscriptions` map). */
+struct hmmtrace_subscription {
 	__u64 start;
 	__u64 last;
 	__u64 invalidate;		/* ops->invalidate */
@@ -84,28 +93,20 @@ struct hmmtrace_fault_key {
 	__u32 padding;
 };
 
-struct hmmtrace_fault {
+/*
+ * What user space may read of a fault's state: the `faults` map's values
+ * start with it (their full size is bpf_map__value_size(); the rest is the
+ * BPF side's own, in bpf/faults.bpf.h).
+ */
+struct hmmtrace_fault_summary {
 	__u64 started_ns;		/* first read_begin of the fault */
-	__u64 last_seq;			/* what the latest read_begin returned */
 	__u64 last_retry_ns;
-	__u64 completed_after_ns;	/* what a tentative completion added to fault_ns */
-	__u64 livelock_clock_ns;	/* the livelock detector's start: see fault_began() */
-	__u64 total_retries;		/* over every fault of this task on this range */
+	__u64 total_retries;		/* over every fault of this task on this subscription */
 	__u32 retries;			/* in this fault */
-	__u32 outcome;			/* enum hmmtrace_outcome of the latest go-round */
-	__u32 fault_slot;		/* buckets a tentative completion counted into */
-	__u32 retries_slot;
 	__u32 tgid;
-	__u32 livelock_reported;
+	__u32 completed;		/* hmm_range_fault() succeeded; a collision may still undo it */
 	__u32 began_unseen;		/* retrying before hmmtrace attached: the start is later than true */
-	__u32 padding;
 	char comm[16];
-};
-
-enum hmmtrace_outcome {
-	HMMTRACE_OUTCOME_NONE,		/* read_begin seen, nothing since */
-	HMMTRACE_OUTCOME_RETRIED,	/* a collision or -EBUSY: the task goes round */
-	HMMTRACE_OUTCOME_COMPLETED,	/* hmm_range_fault() succeeded; a collision may still undo it */
 };
 
 /* The task that last invalidated a subscription, for livelock reports. */

@@ -152,7 +152,7 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode)
 	bool stock = !mode_observes_everything(mode);
 	static const __u32 groups_by_grouping[] = {
 		[HMMTRACE_BY_DRIVER] = 1024, [HMMTRACE_BY_PROCESS] = 16384,
-		[HMMTRACE_BY_RANGE] = 262144,
+		[HMMTRACE_BY_SUBSCRIPTION] = 262144,
 	};
 
 	skeleton->rodata->grouping = options.grouping;
@@ -163,7 +163,8 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode)
 	skeleton->rodata->capture_invalidators = options.subcommand == SUBCOMMAND_RETRIES;
 	skeleton->rodata->livelock_ns = options.subcommand == SUBCOMMAND_RETRIES ?
 					(__u64)(options.livelock_ms * 1e6) : 0;
-	skeleton->rodata->snoop = options.subcommand == SUBCOMMAND_SNOOP;
+	skeleton->rodata->snoop_events = options.subcommand == SUBCOMMAND_SNOOP ?
+					 options.events_mask : 0;
 	skeleton->rodata->time_ranges = ranges_timed();
 	bpf_map__set_max_entries(skeleton->maps.stats, groups_by_grouping[options.grouping]);
 	/* Maps a subcommand or mode does not use stay, nearly empty. */

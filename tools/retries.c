@@ -226,7 +226,7 @@ int retries_handle_report(void *context, void *record, size_t size)
 
 struct pair {
 	struct hmmtrace_fault_key key;
-	struct hmmtrace_fault fault;
+	struct hmmtrace_fault_summary fault;
 };
 
 static int by_total_retries(const void *left, const void *right)
@@ -241,15 +241,20 @@ static int by_total_retries(const void *left, const void *right)
 static size_t read_pairs(struct session *session, struct pair **pairs)
 {
 	int map_fd = bpf_map__fd(session->skeleton->maps.faults);
+	/* The BPF side's fault state starts with the summary, the part user space reads. */
+	void *value = malloc(bpf_map__value_size(session->skeleton->maps.faults));
 	struct hmmtrace_fault_key key, *previous = NULL;
 	size_t count = 0, capacity = 0;
 
 	*pairs = NULL;
-	while (!bpf_map_get_next_key(map_fd, previous, &key)) {
-		struct hmmtrace_fault fault;
+	while (value && !bpf_map_get_next_key(map_fd, previous, &key)) {
+		struct hmmtrace_fault_summary fault;
 
 		previous = &key;
-		if (bpf_map_lookup_elem(map_fd, &key, &fault) || !fault.total_retries)
+		if (bpf_map_lookup_elem(map_fd, &key, value))
+			continue;
+		memcpy(&fault, value, sizeof(fault));
+		if (!fault.total_retries)
 			continue;
 		if (count == capacity) {
 			size_t bigger = capacity ? 2 * capacity : 64;
@@ -264,6 +269,7 @@ static size_t read_pairs(struct session *session, struct pair **pairs)
 		(*pairs)[count].fault = fault;
 		count++;
 	}
+	free(value);
 	if (count)
 		qsort(*pairs, count, sizeof(**pairs), by_total_retries);
 	return count;
@@ -273,9 +279,9 @@ static size_t read_pairs(struct session *session, struct pair **pairs)
 static void describe_range(struct session *session, __u64 interval_sub, char *range, size_t size,
 			   char *driver, size_t driver_size)
 {
-	struct hmmtrace_range_info info;
+	struct hmmtrace_subscription info;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(session->skeleton->maps.ranges), &interval_sub, &info)) {
+	if (bpf_map_lookup_elem(bpf_map__fd(session->skeleton->maps.subscriptions), &interval_sub, &info)) {
 		snprintf(range, size, "sub 0x%llx", (unsigned long long)interval_sub);
 		snprintf(driver, driver_size, "?");
 		return;
@@ -325,8 +331,8 @@ static void remember_unfinished_streaks(struct session *session)
 	size_t count = read_pairs(session, &pairs);
 
 	for (size_t index = 0; index < count; index++) {
-		const struct hmmtrace_fault *fault = &pairs[index].fault;
-		struct hmmtrace_range_info info;
+		const struct hmmtrace_fault_summary *fault = &pairs[index].fault;
+		struct hmmtrace_subscription info;
 		struct hmmtrace_report streak = {
 			.kind = HMMTRACE_REPORT_STREAK, .tid = pairs[index].key.tid,
 			.tgid = fault->tgid, .retries = fault->retries,
@@ -336,9 +342,9 @@ static void remember_unfinished_streaks(struct session *session)
 			.duration_ns = fault->last_retry_ns - fault->started_ns,
 		};
 
-		if (fault->outcome == HMMTRACE_OUTCOME_COMPLETED || !fault->retries)
+		if (fault->completed || !fault->retries)
 			continue;
-		if (!bpf_map_lookup_elem(bpf_map__fd(session->skeleton->maps.ranges),
+		if (!bpf_map_lookup_elem(bpf_map__fd(session->skeleton->maps.subscriptions),
 					 &streak.interval_sub, &info)) {
 			streak.start = info.start;
 			streak.last = info.last;

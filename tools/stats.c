@@ -166,17 +166,17 @@ static bool row_active(const struct row *row)
 
 static void row_name(struct session *session, struct row *row)
 {
-	struct hmmtrace_range_info info;
+	struct hmmtrace_subscription info;
 	__u64 callback = row->group;
-	int ranges_fd = bpf_map__fd(session->skeleton->maps.ranges);
+	int subscriptions_fd = bpf_map__fd(session->skeleton->maps.subscriptions);
 
 	if (options.grouping == HMMTRACE_BY_PROCESS) {
 		snprintf(row->name, sizeof(row->name), "%llu", (unsigned long long)row->group);
 		snprintf(row->driver, sizeof(row->driver), "-");
 		return;
 	}
-	if (options.grouping == HMMTRACE_BY_RANGE) {
-		if (bpf_map_lookup_elem(ranges_fd, &row->group, &info)) {
+	if (options.grouping == HMMTRACE_BY_SUBSCRIPTION) {
+		if (bpf_map_lookup_elem(subscriptions_fd, &row->group, &info)) {
 			snprintf(row->name, sizeof(row->name), "0x%llx", (unsigned long long)row->group);
 			snprintf(row->driver, sizeof(row->driver), "?");
 			return;

@@ -7,9 +7,14 @@
  *
  * The synthetic objects are cast to their kernel types, so the counting
  * loads their fields as it does from tp_btf's arguments: the path measured
- * is the tracepoint mode's.
+ * is the tracepoint mode's. Only the counting layer (bpf/counting.bpf.h and
+ * what it builds on) is included, not the attach families.
  */
-#include "hmmtrace.bpf.c"
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "counting.bpf.h"
 
 #define GETPID 39
 
@@ -69,3 +74,5 @@ int carrier_empty(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	return 0;
 }
+
+char LICENSE[] SEC("license") = "GPL";

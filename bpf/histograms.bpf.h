@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* bcc-style log2 histograms (layout in bpf/hmmtrace.h, HMMTRACE_SLOTS). */
+#ifndef HMMTRACE_HISTOGRAMS_BPF_H
+#define HMMTRACE_HISTOGRAMS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "hmmtrace.h"
+
+/* bcc's log2 slot: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ...; by halving, not a loop. */
+static __always_inline __u32 log2_slot(__u64 value)
+{
+	__u32 slot = 1;
+
+	if (!value)
+		return 0;
+	for (int shift = 32; shift; shift >>= 1) {
+		if (value >> shift) {
+			value >>= shift;
+			slot += shift;
+		}
+	}
+	return slot < HMMTRACE_SLOTS ? slot : HMMTRACE_SLOTS - 1;
+}
+
+/* Count one value in SLOT of a histogram (the bound check is for the verifier). */
+static __always_inline void histogram_count(__u64 *slots, __u32 slot)
+{
+	if (slot < HMMTRACE_SLOTS)
+		slots[slot]++;
+}
+
+/* Take back what histogram_count() counted. */
+static __always_inline void histogram_uncount(__u64 *slots, __u32 slot)
+{
+	if (slot < HMMTRACE_SLOTS)
+		slots[slot]--;
+}
+
+/* One value into a log2 histogram. */
+static __always_inline void histogram_add(__u64 *slots, __u64 value)
+{
+	histogram_count(slots, log2_slot(value));
+}
+
+#endif /* HMMTRACE_HISTOGRAMS_BPF_H */

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The knobs user space sets before load (tools/attach.c, set_knobs()). They
+ * are const volatile: the verifier knows their values and drops the code
+ * they switch off, so `top` does not pay for what `retries` or `snoop` need.
+ *
+ * Every BPF source file includes this: the definitions are weak, and the
+ * linker (bpftool gen object) keeps one of each.
+ */
+#ifndef HMMTRACE_KNOBS_BPF_H
+#define HMMTRACE_KNOBS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "hmmtrace.h"
+
+const volatile __u32 grouping __weak = HMMTRACE_BY_DRIVER;
+const volatile __u32 target_tgid __weak;		/* 0: every process */
+/* --driver: the driver's callbacks; a count of 0 lets every driver through. */
+const volatile __u32 driver_callback_count __weak;
+const volatile __u64 driver_callbacks[HMMTRACE_DRIVER_CALLBACKS] __weak;
+const volatile bool infer_retries __weak;		/* stock kernels: no read_retry event */
+const volatile bool report_streaks __weak;
+const volatile bool capture_invalidators __weak;	/* stack of each invalidating task */
+const volatile __u64 livelock_ns __weak;		/* 0: no livelock detection */
+/* snoop: 1 << enum hmmtrace_event for each event to record; 0 when not snooping. */
+const volatile __u32 snoop_events __weak;
+const volatile bool time_ranges __weak;			/* range start -> end histograms */
+/* Stock kernels: a go-round later than this after a completed fault is a new fault. */
+const volatile __u64 inferred_retry_gap_ns __weak = 10000000;
+
+#endif /* HMMTRACE_KNOBS_BPF_H */
