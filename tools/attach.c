@@ -2,7 +2,11 @@
 /*
  * Picking and attaching a mode: tp_btf, else raw_tp (our tracepoints), else
  * fentry/fexit, else kprobes (stock kernels). Each candidate is tried for
- * real, and when none works the one-line error says why each failed.
+ * real, and when none works the one-line error says why each failed. Which
+ * programs a mode has is the handler table of bpf/handlers.h.
+ *
+ * The session owns what it opened: session_open() leaves nothing behind
+ * when it fails, and session_destroy() releases the rest.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,32 +17,70 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "handlers.h"
 #include "session.h"
 #include "hmmtrace.skel.h"
 
+#define ARRAY_SIZE(array) (sizeof(array) / sizeof((array)[0]))
+
 const char *const mode_names[HMMTRACE_MODE_COUNT] = { "tp_btf", "raw_tp", "fentry", "kprobe" };
 
-/* Handler name prefixes of each mode, as in bpf/hmmtrace.bpf.c. */
-static const char *const mode_prefixes[HMMTRACE_MODE_COUNT][2] = {
-	{ "tp_", NULL }, { "raw_tp_", NULL }, { "fentry_", "fexit_" }, { "kprobe_", "kretprobe_" },
+/* A program's kernel target: fixed by the table, or a callback found at run time. */
+enum handler_target {
+	TARGET_FIXED,		/* the tracepoint or function named in the table */
+	TARGET_CALLBACK_SLOT,	/* fentry mode: aimed at one callback before load */
+	TARGET_EVERY_CALLBACK,	/* kprobe mode: attached to each callback */
 };
 
-/* The stock modes' fixed targets, by handler name suffix. */
-static const struct {
-	const char *suffix;
-	const char *function;
+struct handler {
+	const char *program;
+	enum hmmtrace_mode mode;
+	const char *target;		/* the event or function, for TARGET_FIXED */
 	bool required;
-} stock_targets[] = {
-	{ "insert", "mmu_interval_notifier_insert", true },
-	{ "insert_locked", "mmu_interval_notifier_insert_locked", false },
-	{ "remove", "mmu_interval_notifier_remove", true },
-	{ "read_begin", "mmu_interval_read_begin", true },
-	{ "range_start", "__mmu_notifier_invalidate_range_start", false },
-	{ "range_end", "__mmu_notifier_invalidate_range_end", false },
-	{ "range_fault", "hmm_range_fault", false },
+	enum hmmtrace_handler_use use;
+	enum handler_target kind;
+	int slot;			/* TARGET_CALLBACK_SLOT */
+	bool on_return;			/* fexit, kretprobe */
 };
 
-#define CALLBACK_SLOTS 8
+#define HANDLER_REQUIRED true
+#define HANDLER_OPTIONAL false
+
+#define TRACEPOINT_ROW(prefix, event, row_mode, when)					\
+	{ .program = prefix #event, .mode = row_mode, .target = #event, .required = true,	\
+	  .use = HMMTRACE_USE_##when },
+#define TRACEPOINT_ROWS(event, when)							\
+	TRACEPOINT_ROW("tp_", event, HMMTRACE_MODE_TP_BTF, when)				\
+	TRACEPOINT_ROW("raw_tp_", event, HMMTRACE_MODE_RAW_TP, when)
+
+#define STOCK_ROW(prefix, name, row_mode, function, need, when, returns)			\
+	{ .program = prefix #name, .mode = row_mode, .target = #function,		\
+	  .required = HANDLER_##need, .use = HMMTRACE_USE_##when, .on_return = returns },
+#define STOCK_ROWS_ENTRY(name, function, need, when)					\
+	STOCK_ROW("fentry_", name, HMMTRACE_MODE_FENTRY, function, need, when, false)	\
+	STOCK_ROW("kprobe_", name, HMMTRACE_MODE_KPROBE, function, need, when, false)
+#define STOCK_ROWS_ENTRY_RETURN(name, function, need, when)				\
+	STOCK_ROWS_ENTRY(name, function, need, when)					\
+	STOCK_ROW("fexit_", name, HMMTRACE_MODE_FENTRY, function, need, when, true)	\
+	STOCK_ROW("kretprobe_", name, HMMTRACE_MODE_KPROBE, function, need, when, true)
+#define STOCK_ROWS(name, function, sides, need, when) STOCK_ROWS_##sides(name, function, need, when)
+
+#define CALLBACK_SLOT_ROW(prefix, index, returns)						\
+	{ .program = prefix #index, .mode = HMMTRACE_MODE_FENTRY,				\
+	  .kind = TARGET_CALLBACK_SLOT, .slot = index, .on_return = returns },
+#define CALLBACK_SLOT_ROWS(index)							\
+	CALLBACK_SLOT_ROW("fentry_callback_", index, false)				\
+	CALLBACK_SLOT_ROW("fexit_callback_", index, true)
+
+static const struct handler handlers[] = {
+	HMMTRACE_TRACEPOINT_HANDLERS(TRACEPOINT_ROWS)
+	HMMTRACE_STOCK_HANDLERS(STOCK_ROWS)
+	HMMTRACE_CALLBACK_SLOTS(CALLBACK_SLOT_ROWS)
+	{ .program = "kprobe_callback", .mode = HMMTRACE_MODE_KPROBE,
+	  .kind = TARGET_EVERY_CALLBACK },
+	{ .program = "kretprobe_callback", .mode = HMMTRACE_MODE_KPROBE,
+	  .kind = TARGET_EVERY_CALLBACK, .on_return = true },
+};
 
 bool mode_observes_everything(enum hmmtrace_mode mode)
 {
@@ -65,21 +107,7 @@ const char *mode_limits_text(enum hmmtrace_mode mode)
 	       "seen only for the callbacks attached";
 }
 
-static bool has_prefix(const char *text, const char *prefix)
-{
-	return prefix && !strncmp(text, prefix, strlen(prefix));
-}
-
-/* The suffix after the mode's prefix, or NULL if the handler is not the mode's. */
-static const char *handler_suffix(const char *name, enum hmmtrace_mode mode)
-{
-	for (int side = 0; side < 2; side++)
-		if (has_prefix(name, mode_prefixes[mode][side]))
-			return name + strlen(mode_prefixes[mode][side]);
-	return NULL;
-}
-
-static bool kernel_has_function(const struct btf *btf, const struct kallsyms *symbols,
+static bool kernel_has_function(const struct btf *btf, struct kallsyms *symbols,
 				enum hmmtrace_mode mode, const char *function)
 {
 	if (mode == HMMTRACE_MODE_FENTRY)
@@ -89,7 +117,7 @@ static bool kernel_has_function(const struct btf *btf, const struct kallsyms *sy
 
 /* Why a mode cannot be tried at all, or NULL. */
 static const char *mode_unavailable(enum hmmtrace_mode mode, const struct btf *btf,
-				    const struct kallsyms *symbols)
+				    struct kallsyms *symbols)
 {
 	switch (mode) {
 	case HMMTRACE_MODE_TP_BTF:
@@ -133,21 +161,29 @@ static bool ranges_timed(void)
 	return options.subcommand == SUBCOMMAND_LATENCY || options.subcommand == SUBCOMMAND_SNOOP;
 }
 
-/*
- * Range starts and ends cost every munmap() and madvise(), so they are
- * attached only for latency and snoop, and starts also where the kernel has
- * no mm->owner: there they teach kworkers' events their owner.
- */
-static bool range_handler_wanted(const char *suffix, bool owners_from_mm)
+/* See enum hmmtrace_handler_use. */
+static bool handler_wanted(const struct handler *handler, bool owners_from_mm)
 {
-	if (strstr(suffix, "range_end"))
+	switch (handler->use) {
+	case HMMTRACE_USE_RANGE_END:
 		return ranges_timed();
-	if (strstr(suffix, "range_start"))
+	case HMMTRACE_USE_RANGE_START:
 		return ranges_timed() || !owners_from_mm;
-	return true;
+	default:
+		return true;
+	}
 }
 
-static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode)
+/* What --driver resolved to, and the stock modes' callbacks to attach. */
+struct callbacks {
+	struct kallsyms_callback driver[HMMTRACE_DRIVER_CALLBACKS];
+	size_t driver_count;		/* 0: no --driver */
+	struct kallsyms_callback attached[HMMTRACE_CALLBACK_SLOT_COUNT];
+	size_t attached_count;
+};
+
+static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
+		      const struct callbacks *callbacks)
 {
 	bool stock = !mode_observes_everything(mode);
 	static const __u32 groups_by_grouping[] = {
@@ -157,6 +193,9 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode)
 
 	skeleton->rodata->grouping = options.grouping;
 	skeleton->rodata->target_tgid = options.pid;
+	skeleton->rodata->driver_callback_count = callbacks->driver_count;
+	for (size_t index = 0; index < callbacks->driver_count; index++)
+		skeleton->rodata->driver_callbacks[index] = callbacks->driver[index].address;
 	skeleton->rodata->infer_retries = stock;
 	skeleton->rodata->inferred_retry_gap_ns = (__u64)(options.retry_gap_ms * 1e6);
 	skeleton->rodata->report_streaks = options.subcommand == SUBCOMMAND_RETRIES;
@@ -181,45 +220,76 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode)
 				 options.subcommand == SUBCOMMAND_SNOOP ? 16 << 20 : 4096);
 }
 
-/* Aim the stock mode's handlers at what this kernel has; leave the rest unloaded. */
-static int choose_programs(struct session *session, const struct btf *btf,
-			   struct kallsyms_callback *callbacks, size_t callback_count)
+/* Whether to load a handler of the mode, aimed where this kernel has its target. */
+static int choose_program(struct bpf_program *program, const struct handler *handler,
+			  const struct btf *btf, struct kallsyms *symbols,
+			  const struct callbacks *callbacks, const char **missing)
 {
-	enum hmmtrace_mode mode = session->mode;
-	bool owners_from_mm = kernel_has_member(btf, "mm_struct", "owner");
-	struct bpf_program *program;
-	size_t used = 0;
+	bool load;
 
-	bpf_object__for_each_program(program, session->skeleton->obj) {
-		const char *suffix = handler_suffix(bpf_program__name(program), mode);
-		bool load = suffix != NULL && range_handler_wanted(suffix, owners_from_mm);
-
-		if (load && !mode_observes_everything(mode)) {
-			if (!strncmp(suffix, "callback", 8)) {
-				/* fentry_callback_N is slot N; kprobe_callback serves them all. */
-				long slot = suffix[8] == '_' ? strtol(suffix + 9, NULL, 10) : 0;
-
-				load = (size_t)slot < callback_count && slot < CALLBACK_SLOTS;
-				if (load && mode == HMMTRACE_MODE_FENTRY &&
-				    bpf_program__set_attach_target(program, 0, callbacks[slot].symbol))
-					return -EINVAL;
-				bpf_program__set_autoattach(program, false);
-			} else {
-				for (size_t index = 0; index < sizeof(stock_targets) /
-						       sizeof(stock_targets[0]); index++) {
-					if (strcmp(suffix, stock_targets[index].suffix))
-						continue;
-					load = kernel_has_function(btf, session->symbols, mode,
-								   stock_targets[index].function);
-					if (!load && stock_targets[index].required)
-						return -ENOENT;
-				}
-			}
+	switch (handler->kind) {
+	case TARGET_CALLBACK_SLOT:
+		load = (size_t)handler->slot < callbacks->attached_count;
+		bpf_program__set_autoattach(program, false);
+		if (load && bpf_program__set_attach_target(program, 0,
+							   callbacks->attached[handler->slot].symbol))
+			return -EINVAL;
+		break;
+	case TARGET_EVERY_CALLBACK:
+		load = callbacks->attached_count > 0;
+		bpf_program__set_autoattach(program, false);
+		break;
+	default:
+		load = mode_observes_everything(handler->mode) ||
+		       kernel_has_function(btf, symbols, handler->mode, handler->target);
+		if (!load && handler->required) {
+			*missing = handler->target;
+			return -ENOENT;
 		}
-		bpf_program__set_autoload(program, load);
-		used += load;
 	}
-	return used ? 0 : -ENOENT;
+	return bpf_program__set_autoload(program, load);
+}
+
+/* Load the mode's handlers that this kernel can take, and nothing else. */
+static int choose_programs(struct session *session, const struct btf *btf,
+			   const struct callbacks *callbacks, const char **missing)
+{
+	bool owners_from_mm = kernel_has_member(btf, "mm_struct", "owner");
+	struct bpf_object *object = session->skeleton->obj;
+	struct bpf_program *program;
+	int status;
+
+	bpf_object__for_each_program(program, object)
+		bpf_program__set_autoload(program, false);
+	for (size_t index = 0; index < ARRAY_SIZE(handlers); index++) {
+		const struct handler *handler = &handlers[index];
+
+		if (handler->mode != session->mode || !handler_wanted(handler, owners_from_mm))
+			continue;
+		program = bpf_object__find_program_by_name(object, handler->program);
+		if (!program)
+			return -ENOENT;
+		status = choose_program(program, handler, btf, session->symbols, callbacks,
+					missing);
+		if (status)
+			return status;
+	}
+	return 0;
+}
+
+/* The callback handler of the mode for SLOT (or all slots), entry or return side. */
+static struct bpf_program *callback_program(struct session *session, size_t slot, bool on_return)
+{
+	for (size_t index = 0; index < ARRAY_SIZE(handlers); index++) {
+		const struct handler *handler = &handlers[index];
+
+		if (handler->mode == session->mode && handler->on_return == on_return &&
+		    (handler->kind == TARGET_EVERY_CALLBACK ||
+		     (handler->kind == TARGET_CALLBACK_SLOT && (size_t)handler->slot == slot)))
+			return bpf_object__find_program_by_name(session->skeleton->obj,
+								 handler->program);
+	}
+	return NULL;
 }
 
 /* "symbol [module]" appended to a comma-separated list. */
@@ -234,56 +304,48 @@ static void append_callback(char *list, size_t size, const struct kallsyms_callb
 		 note ? note : "");
 }
 
+static struct bpf_link *attach_callback(struct session *session, size_t slot, bool on_return,
+					const char *symbol)
+{
+	struct bpf_program *program = callback_program(session, slot, on_return);
+
+	if (!program) {
+		errno = ENOENT;
+		return NULL;
+	}
+	if (session->mode == HMMTRACE_MODE_KPROBE)
+		return bpf_program__attach_kprobe(program, on_return, symbol);
+	return bpf_program__attach(program);
+}
+
 /*
  * The callbacks are attached one by one: a callback the kernel will not let
  * us trace costs its own invalidations, not the whole mode.
  */
-static int attach_callbacks(struct session *session, struct kallsyms_callback *callbacks,
-			    size_t callback_count)
+static int attach_callbacks(struct session *session, const struct callbacks *callbacks)
 {
-	struct hmmtrace_bpf *skeleton = session->skeleton;
-	struct bpf_program *fentry_slots[CALLBACK_SLOTS][2] = {
-		{ skeleton->progs.fentry_callback_0, skeleton->progs.fexit_callback_0 },
-		{ skeleton->progs.fentry_callback_1, skeleton->progs.fexit_callback_1 },
-		{ skeleton->progs.fentry_callback_2, skeleton->progs.fexit_callback_2 },
-		{ skeleton->progs.fentry_callback_3, skeleton->progs.fexit_callback_3 },
-		{ skeleton->progs.fentry_callback_4, skeleton->progs.fexit_callback_4 },
-		{ skeleton->progs.fentry_callback_5, skeleton->progs.fexit_callback_5 },
-		{ skeleton->progs.fentry_callback_6, skeleton->progs.fexit_callback_6 },
-		{ skeleton->progs.fentry_callback_7, skeleton->progs.fexit_callback_7 },
-	};
 	char failed[256] = "";
 
-	session->callbacks[0] = '\0';
-	session->links = calloc(2 * callback_count, sizeof(*session->links));
+	session->links = calloc(2 * callbacks->attached_count, sizeof(*session->links));
 	if (!session->links)
 		return -ENOMEM;
-	for (size_t index = 0; index < callback_count; index++) {
-		struct bpf_link *pair[2] = {};
-		int error = 0;
+	for (size_t index = 0; index < callbacks->attached_count; index++) {
+		const struct kallsyms_callback *callback = &callbacks->attached[index];
+		struct bpf_link *entry, *exit_side = NULL;
+		char note[64];
 
-		for (int side = 0; side < 2 && !error; side++) {
-			if (session->mode == HMMTRACE_MODE_KPROBE)
-				pair[side] = bpf_program__attach_kprobe(side ? skeleton->progs.kretprobe_callback :
-									       skeleton->progs.kprobe_callback,
-									side, callbacks[index].symbol);
-			else
-				pair[side] = bpf_program__attach(fentry_slots[index][side]);
-			if (!pair[side])
-				error = errno;
-		}
-		if (error) {
-			char note[64];
-
-			bpf_link__destroy(pair[0]);
-			snprintf(note, sizeof(note), " (%s)", strerror(error));
-			append_callback(failed, sizeof(failed), &callbacks[index], note);
+		entry = attach_callback(session, index, false, callback->symbol);
+		if (entry)
+			exit_side = attach_callback(session, index, true, callback->symbol);
+		if (!exit_side) {
+			snprintf(note, sizeof(note), " (%s)", strerror(errno));
+			bpf_link__destroy(entry);
+			append_callback(failed, sizeof(failed), callback, note);
 			continue;
 		}
-		session->links[session->link_count++] = pair[0];
-		session->links[session->link_count++] = pair[1];
-		append_callback(session->callbacks, sizeof(session->callbacks), &callbacks[index],
-				NULL);
+		session->links[session->link_count++] = entry;
+		session->links[session->link_count++] = exit_side;
+		append_callback(session->callbacks, sizeof(session->callbacks), callback, NULL);
 	}
 	if (failed[0])
 		fprintf(stderr, "hmmtrace: cannot attach to %s: their invalidations are not seen\n",
@@ -291,30 +353,84 @@ static int attach_callbacks(struct session *session, struct kallsyms_callback *c
 	return 0;
 }
 
-static int try_mode(struct session *session, enum hmmtrace_mode mode, const struct btf *btf)
+/* The links and the skeleton, so that another mode can be tried; the symbols stay. */
+static void session_detach(struct session *session)
+{
+	for (size_t index = 0; index < session->link_count; index++)
+		bpf_link__destroy(session->links[index]);
+	free(session->links);
+	session->links = NULL;
+	session->link_count = 0;
+	session->callbacks[0] = '\0';
+	hmmtrace_bpf__destroy(session->skeleton);
+	session->skeleton = NULL;
+}
+
+/*
+ * Stock modes: the driver table's callbacks this kernel has, or with
+ * --driver those of the driver; as many as there are callback slots.
+ */
+static void choose_callbacks(struct session *session, struct callbacks *callbacks)
+{
+	struct kallsyms_callback known[4 * HMMTRACE_CALLBACK_SLOT_COUNT];
+	size_t count = kallsyms_known_callbacks(session->symbols, known, ARRAY_SIZE(known));
+
+	callbacks->attached_count = 0;
+	for (size_t index = 0; index < count &&
+	     callbacks->attached_count < ARRAY_SIZE(callbacks->attached); index++) {
+		bool wanted = !callbacks->driver_count;
+
+		for (size_t driver = 0; driver < callbacks->driver_count; driver++)
+			wanted |= callbacks->driver[driver].address == known[index].address;
+		if (wanted)
+			callbacks->attached[callbacks->attached_count++] = known[index];
+	}
+}
+
+enum mode_outcome { MODE_ATTACHED, MODE_NO_ATTACH_POINT, MODE_BPF_FAILED };
+
+/* Try one mode for real; WHY says what stopped it. */
+static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mode,
+				  const struct btf *btf, struct callbacks *callbacks,
+				  char *why, size_t why_size)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_options, .btf_custom_path = options.btf_path);
-	struct kallsyms_callback callbacks[CALLBACK_SLOTS];
-	size_t callback_count = 0;
+	const char *unavailable = mode_unavailable(mode, btf, session->symbols);
+	const char *missing = NULL;
 	int status;
 
+	if (unavailable) {
+		snprintf(why, why_size, "%s", unavailable);
+		return MODE_NO_ATTACH_POINT;
+	}
 	session->mode = mode;
+	callbacks->attached_count = 0;
 	if (!mode_observes_everything(mode))
-		callback_count = kallsyms_known_callbacks(session->symbols, callbacks, CALLBACK_SLOTS);
+		choose_callbacks(session, callbacks);
 	session->skeleton = hmmtrace_bpf__open_opts(&open_options);
-	if (!session->skeleton)
-		return -errno;
-	set_knobs(session->skeleton, mode);
-	status = choose_programs(session, btf, callbacks, callback_count);
+	if (!session->skeleton) {
+		snprintf(why, why_size, "cannot open the BPF object: %s", strerror(errno));
+		return MODE_BPF_FAILED;
+	}
+	set_knobs(session->skeleton, mode, callbacks);
+	status = choose_programs(session, btf, callbacks, &missing);
+	if (status == -ENOENT && missing) {
+		snprintf(why, why_size, "no %s in this kernel", missing);
+		session_detach(session);
+		return MODE_NO_ATTACH_POINT;
+	}
 	if (!status)
 		status = hmmtrace_bpf__load(session->skeleton);
 	if (!status)
 		status = hmmtrace_bpf__attach(session->skeleton);
-	if (!status && callback_count)
-		status = attach_callbacks(session, callbacks, callback_count);
-	if (status)
-		session_close(session);
-	return status;
+	if (!status && callbacks->attached_count)
+		status = attach_callbacks(session, callbacks);
+	if (!status)
+		return MODE_ATTACHED;
+	snprintf(why, why_size, "%s", status == -EPERM ? "the kernel refused to load it (EPERM)" :
+				      strerror(-status));
+	session_detach(session);
+	return MODE_BPF_FAILED;
 }
 
 static void read_range_event_names(struct session *session, const struct btf *btf)
@@ -341,64 +457,102 @@ static void read_range_event_names(struct session *session, const struct btf *bt
 	}
 }
 
-int session_open(struct session *session)
+static struct btf *load_btf(void)
 {
 	struct btf *btf = options.btf_path ? btf__parse(options.btf_path, NULL) :
 					     btf__load_vmlinux_btf();
-	char reasons[1024] = "";
+
+	if (btf)
+		return btf;
+	if (options.btf_path)
+		fprintf(stderr, "hmmtrace: cannot read BTF from %s: %s\n", options.btf_path,
+			strerror(errno));
+	else
+		fprintf(stderr, "hmmtrace: this kernel has no BTF (/sys/kernel/btf/vmlinux, "
+			"CONFIG_DEBUG_INFO_BTF); pass --btf PATH to use a BTF file for it\n");
+	return NULL;
+}
+
+/* The first mode that attaches, or the exit status with each mode's reason in one line. */
+static int attach_first_mode(struct session *session, const struct btf *btf,
+			     struct callbacks *callbacks)
+{
 	int first = options.mode >= 0 ? options.mode : 0;
 	int last = options.mode >= 0 ? options.mode : HMMTRACE_MODE_COUNT - 1;
-	bool forced_mode_failed;
+	bool bpf_failed = false;
+	char reasons[1024] = "";
 
-	if (!btf) {
-		if (options.btf_path)
-			fprintf(stderr, "hmmtrace: cannot read BTF from %s: %s\n", options.btf_path,
-				strerror(errno));
-		else
-			fprintf(stderr, "hmmtrace: this kernel has no BTF (/sys/kernel/btf/vmlinux, "
-				"CONFIG_DEBUG_INFO_BTF); pass --btf PATH to use a BTF file for it\n");
-		return EXIT_NO_BTF;
-	}
-	read_range_event_names(session, btf);
-	session->symbols = kallsyms_load();
 	for (int mode = first; mode <= last; mode++) {
-		const char *why = mode_unavailable(mode, btf, session->symbols);
 		size_t length = strlen(reasons);
-		int status;
+		enum mode_outcome outcome;
+		char why[256];
 
-		if (!why) {
-			status = try_mode(session, mode, btf);
-			if (!status) {
-				/* Again, now with our programs' and trampolines' [bpf] symbols. */
-				kallsyms_free(session->symbols);
-				session->symbols = kallsyms_load();
-				btf__free(btf);
-				return EXIT_OK;
-			}
-			why = status == -EPERM ? "the kernel refused to load it (EPERM)" :
-						 strerror(-status);
-		}
+		outcome = try_mode(session, mode, btf, callbacks, why, sizeof(why));
+		if (outcome == MODE_ATTACHED)
+			return EXIT_OK;
+		bpf_failed |= outcome == MODE_BPF_FAILED;
 		snprintf(reasons + length, sizeof(reasons) - length, "%s%s: %s",
 			 length ? "; " : "", mode_names[mode], why);
 	}
-	forced_mode_failed = options.mode >= 0 && !mode_unavailable(options.mode, btf,
-								     session->symbols);
-	btf__free(btf);
-	if (forced_mode_failed) {
-		fprintf(stderr, "hmmtrace: cannot load or attach the BPF programs in %s\n", reasons);
+	if (bpf_failed) {
+		fprintf(stderr, "hmmtrace: cannot load or attach the BPF programs: %s\n", reasons);
 		return EXIT_BPF_FAILED;
 	}
 	fprintf(stderr, "hmmtrace: no attach point on this kernel: %s\n", reasons);
 	return EXIT_NO_ATTACH_POINT;
 }
 
-void session_close(struct session *session)
+/* --driver, resolved before anything is loaded: the knob's callbacks, or why there are none. */
+static int resolve_driver(struct session *session, struct callbacks *callbacks)
 {
-	for (size_t index = 0; index < session->link_count; index++)
-		bpf_link__destroy(session->links[index]);
-	free(session->links);
-	session->links = NULL;
-	session->link_count = 0;
-	hmmtrace_bpf__destroy(session->skeleton);
-	session->skeleton = NULL;
+	char error[256];
+
+	callbacks->driver_count = 0;
+	if (!options.driver)
+		return EXIT_OK;
+	callbacks->driver_count = kallsyms_driver_callbacks(session->symbols, options.driver,
+							    callbacks->driver,
+							    ARRAY_SIZE(callbacks->driver),
+							    error, sizeof(error));
+	if (callbacks->driver_count)
+		return EXIT_OK;
+	fprintf(stderr, "hmmtrace: %s\n", error);
+	return EXIT_NO_SUCH_DRIVER;
+}
+
+int session_open(struct session *session)
+{
+	struct callbacks callbacks;
+	struct btf *btf = load_btf();
+	int status;
+
+	if (!btf)
+		return EXIT_NO_BTF;
+	read_range_event_names(session, btf);
+	session->symbols = kallsyms_load();
+	status = session->symbols ? resolve_driver(session, &callbacks) : -ENOMEM;
+	if (!status)
+		status = attach_first_mode(session, btf, &callbacks);
+	if (!status) {
+		/* Again, now with our programs' and trampolines' [bpf] symbols. */
+		kallsyms_free(session->symbols);
+		session->symbols = kallsyms_load();
+		if (!session->symbols)
+			status = -ENOMEM;
+	}
+	btf__free(btf);
+	if (status == -ENOMEM) {
+		fprintf(stderr, "hmmtrace: out of memory reading /proc/kallsyms\n");
+		status = EXIT_FAILURE_AT_RUN;
+	}
+	if (status)
+		session_destroy(session);
+	return status;
+}
+
+void session_destroy(struct session *session)
+{
+	session_detach(session);
+	kallsyms_free(session->symbols);
+	session->symbols = NULL;
 }

@@ -41,11 +41,11 @@ static void handle_signal(int signal_number)
 	exiting = 1;
 }
 
+/* libbpf's warnings always reach the user; its debug output only with -v. */
 static int print_libbpf_log(enum libbpf_print_level level, const char *format, va_list arguments)
 {
-	if (!options.verbose)
+	if (level == LIBBPF_DEBUG && !options.verbose)
 		return 0;
-	(void)level;
 	return vfprintf(stderr, format, arguments);
 }
 
@@ -324,17 +324,6 @@ static int check_environment(void)
 	return EXIT_OK;
 }
 
-/* A driver name from the table, or a callback symbol this kernel has. */
-static int check_driver(struct session *session)
-{
-	if (!options.driver || kallsyms_is_driver(options.driver) ||
-	    kallsyms_has_symbol(session->symbols, options.driver))
-		return EXIT_OK;
-	fprintf(stderr, "hmmtrace: no such driver: %s (a DRIVER column name such as sim_mirror, "
-		"test_hmm, amdgpu gfx, mlx5 odp, or a callback symbol)\n", options.driver);
-	return EXIT_NO_SUCH_DRIVER;
-}
-
 static double monotonic_seconds(void)
 {
 	struct timespec now;
@@ -485,15 +474,11 @@ int main(int argc, char **argv)
 	status = session_open(&session);
 	if (status)
 		return status;
-	status = check_driver(&session);
-	if (!status) {
-		signal(SIGINT, handle_signal);
-		signal(SIGTERM, handle_signal);
-		announce(&session);
-		status = run(&session);
-	}
-	session_close(&session);
-	kallsyms_free(session.symbols);
+	signal(SIGINT, handle_signal);
+	signal(SIGTERM, handle_signal);
+	announce(&session);
+	status = run(&session);
+	session_destroy(&session);
 	free(session.table.rows);
 	return status;
 }

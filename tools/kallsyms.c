@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,9 @@ struct symbol {
 };
 
 struct kallsyms {
-	struct symbol *symbols;
+	struct symbol *symbols;		/* by address */
 	size_t count;
+	const struct symbol **by_name;	/* the same symbols, by name */
 };
 
 /* Every in-tree interval notifier user of 6.12, plus nvidia-uvm and ours. */
@@ -40,6 +42,8 @@ static const struct {
 	{ "mirror_invalidate", "sim_mirror" },
 };
 
+#define DRIVER_COUNT (sizeof(drivers) / sizeof(drivers[0]))
+
 static int by_address(const void *left, const void *right)
 {
 	const struct symbol *a = left, *b = right;
@@ -47,44 +51,74 @@ static int by_address(const void *left, const void *right)
 	return a->address < b->address ? -1 : a->address > b->address;
 }
 
+static int by_name(const void *left, const void *right)
+{
+	const struct symbol *const *a = left, *const *b = right;
+
+	return strcmp((*a)->name, (*b)->name);
+}
+
+/* One line of /proc/kallsyms, kept if it is a text symbol; false when out of memory. */
+static bool add_symbol(struct kallsyms *symbols, size_t *capacity, const char *line)
+{
+	unsigned long long address;
+	char type, name[256], module[128] = "";
+	struct symbol *symbol;
+
+	if (sscanf(line, "%llx %c %255s [%127[^]]]", &address, &type, name, module) < 3 ||
+	    (type != 't' && type != 'T'))
+		return true;
+	if (symbols->count == *capacity) {
+		size_t bigger = *capacity ? 2 * *capacity : 4096;
+		struct symbol *grown = realloc(symbols->symbols, bigger * sizeof(*grown));
+
+		if (!grown)
+			return false;
+		symbols->symbols = grown;
+		*capacity = bigger;
+	}
+	symbol = &symbols->symbols[symbols->count];
+	symbol->address = address;
+	symbol->name = strdup(name);
+	symbol->module = module[0] ? strdup(module) : NULL;
+	if (!symbol->name || (module[0] && !symbol->module)) {
+		free(symbol->name);
+		free(symbol->module);
+		return false;
+	}
+	symbols->count++;
+	return true;
+}
+
+/* Both orders: by address for symbolizing, by name for finding functions and drivers. */
+static bool sort_symbols(struct kallsyms *symbols)
+{
+	qsort(symbols->symbols, symbols->count, sizeof(*symbols->symbols), by_address);
+	symbols->by_name = malloc((symbols->count + 1) * sizeof(*symbols->by_name));
+	if (!symbols->by_name)
+		return false;
+	for (size_t index = 0; index < symbols->count; index++)
+		symbols->by_name[index] = &symbols->symbols[index];
+	qsort(symbols->by_name, symbols->count, sizeof(*symbols->by_name), by_name);
+	return true;
+}
+
 struct kallsyms *kallsyms_load(void)
 {
 	struct kallsyms *symbols = calloc(1, sizeof(*symbols));
 	FILE *file = fopen("/proc/kallsyms", "r");
+	bool complete = symbols != NULL;
 	size_t capacity = 0;
 	char line[512];
 
-	if (!symbols || !file) {
-		if (file)
-			fclose(file);
+	while (complete && file && fgets(line, sizeof(line), file))
+		complete = add_symbol(symbols, &capacity, line);
+	if (file)
+		fclose(file);
+	if (complete && sort_symbols(symbols))
 		return symbols;
-	}
-	while (fgets(line, sizeof(line), file)) {
-		unsigned long long address;
-		char type, name[256], module[128] = "";
-
-		if (sscanf(line, "%llx %c %255s [%127[^]]]", &address, &type, name, module) < 3)
-			continue;
-		if (type != 't' && type != 'T')
-			continue;
-		if (symbols->count == capacity) {
-			size_t bigger = capacity ? 2 * capacity : 4096;
-			struct symbol *grown = realloc(symbols->symbols, bigger * sizeof(*grown));
-
-			if (!grown)
-				break;
-			symbols->symbols = grown;
-			capacity = bigger;
-		}
-		symbols->symbols[symbols->count++] = (struct symbol){
-			.address = address,
-			.name = strdup(name),
-			.module = module[0] ? strdup(module) : NULL,
-		};
-	}
-	fclose(file);
-	qsort(symbols->symbols, symbols->count, sizeof(struct symbol), by_address);
-	return symbols;
+	kallsyms_free(symbols);
+	return NULL;
 }
 
 void kallsyms_free(struct kallsyms *symbols)
@@ -96,6 +130,7 @@ void kallsyms_free(struct kallsyms *symbols)
 		free(symbols->symbols[index].module);
 	}
 	free(symbols->symbols);
+	free(symbols->by_name);
 	free(symbols);
 }
 
@@ -115,10 +150,38 @@ static const struct symbol *lookup(const struct kallsyms *symbols, uint64_t addr
 	return low ? &symbols->symbols[low - 1] : NULL;
 }
 
+/* The symbols named NAME: how many, and in *first where they start in by_name. */
+static size_t named(const struct kallsyms *symbols, const char *name, size_t *first)
+{
+	size_t low = 0, high = symbols ? symbols->count : 0, count = 0;
+
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+
+		if (strcmp(symbols->by_name[middle]->name, name) < 0)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+	*first = low;
+	while (symbols && low + count < symbols->count &&
+	       !strcmp(symbols->by_name[low + count]->name, name))
+		count++;
+	return count;
+}
+
+/* " [module]", or "" for vmlinux: the suffix of "symbol [module]". */
+static void module_suffix(const struct symbol *symbol, char *text, size_t size)
+{
+	snprintf(text, size, "%s%s%s", symbol->module ? " [" : "",
+		 symbol->module ? symbol->module : "", symbol->module ? "]" : "");
+}
+
 void kallsyms_driver(const struct kallsyms *symbols, uint64_t address, char *driver,
 		     size_t driver_size, char *symbol_name, size_t symbol_size)
 {
 	const struct symbol *symbol = lookup(symbols, address);
+	char module[136];
 
 	if (!symbol) {
 		snprintf(driver, driver_size, "0x%llx", (unsigned long long)address);
@@ -126,11 +189,10 @@ void kallsyms_driver(const struct kallsyms *symbols, uint64_t address, char *dri
 			snprintf(symbol_name, symbol_size, "0x%llx", (unsigned long long)address);
 		return;
 	}
+	module_suffix(symbol, module, sizeof(module));
 	if (symbol_name)
-		snprintf(symbol_name, symbol_size, "%s%s%s%s", symbol->name,
-			 symbol->module ? " [" : "", symbol->module ? symbol->module : "",
-			 symbol->module ? "]" : "");
-	for (size_t index = 0; index < sizeof(drivers) / sizeof(drivers[0]); index++)
+		snprintf(symbol_name, symbol_size, "%s%s", symbol->name, module);
+	for (size_t index = 0; index < DRIVER_COUNT; index++)
 		if (!strcmp(drivers[index].symbol, symbol->name)) {
 			snprintf(driver, driver_size, "%s", drivers[index].driver);
 			return;
@@ -141,46 +203,22 @@ void kallsyms_driver(const struct kallsyms *symbols, uint64_t address, char *dri
 void kallsyms_describe(const struct kallsyms *symbols, uint64_t address, char *text, size_t size)
 {
 	const struct symbol *symbol = lookup(symbols, address);
+	char module[136];
 
 	if (!symbol) {
 		snprintf(text, size, "0x%llx", (unsigned long long)address);
 		return;
 	}
-	snprintf(text, size, "%s+0x%llx%s%s%s", symbol->name,
-		 (unsigned long long)(address - symbol->address), symbol->module ? " [" : "",
-		 symbol->module ? symbol->module : "", symbol->module ? "]" : "");
+	module_suffix(symbol, module, sizeof(module));
+	snprintf(text, size, "%s+0x%llx%s", symbol->name,
+		 (unsigned long long)(address - symbol->address), module);
 }
 
-int kallsyms_is_driver(const char *name)
+int kallsyms_has_symbol(struct kallsyms *symbols, const char *name)
 {
-	for (size_t index = 0; index < sizeof(drivers) / sizeof(drivers[0]); index++)
-		if (!strcmp(drivers[index].driver, name))
-			return 1;
-	return 0;
-}
+	size_t first;
 
-size_t kallsyms_known_callbacks(const struct kallsyms *symbols, struct kallsyms_callback *found,
-				size_t capacity)
-{
-	size_t count = 0;
-
-	for (size_t index = 0; symbols && index < symbols->count && count < capacity; index++)
-		for (size_t driver = 0; driver < sizeof(drivers) / sizeof(drivers[0]); driver++)
-			if (!strcmp(drivers[driver].symbol, symbols->symbols[index].name)) {
-				found[count].symbol = symbols->symbols[index].name;
-				found[count].module = symbols->symbols[index].module;
-				count++;
-				break;
-			}
-	return count;
-}
-
-int kallsyms_has_symbol(const struct kallsyms *symbols, const char *name)
-{
-	for (size_t index = 0; symbols && index < symbols->count; index++)
-		if (!strcmp(symbols->symbols[index].name, name))
-			return 1;
-	return 0;
+	return named(symbols, name, &first) > 0;
 }
 
 int kallsyms_is_bpf(const struct kallsyms *symbols, uint64_t address)
@@ -188,4 +226,96 @@ int kallsyms_is_bpf(const struct kallsyms *symbols, uint64_t address)
 	const struct symbol *symbol = lookup(symbols, address);
 
 	return symbol && symbol->module && !strcmp(symbol->module, "bpf");
+}
+
+/* The symbols named NAME appended to FOUND; false when they do not fit. */
+static bool add_callbacks(const struct kallsyms *symbols, const char *name,
+			  struct kallsyms_callback *found, size_t capacity, size_t *count)
+{
+	size_t first, matches = named(symbols, name, &first);
+
+	for (size_t index = first; index < first + matches; index++) {
+		const struct symbol *symbol = symbols->by_name[index];
+
+		if (*count == capacity)
+			return false;
+		found[(*count)++] = (struct kallsyms_callback){
+			.address = symbol->address, .symbol = symbol->name, .module = symbol->module,
+		};
+	}
+	return true;
+}
+
+static int callback_by_address(const void *left, const void *right)
+{
+	const struct kallsyms_callback *a = left, *b = right;
+
+	return a->address < b->address ? -1 : a->address > b->address;
+}
+
+size_t kallsyms_known_callbacks(struct kallsyms *symbols, struct kallsyms_callback *found,
+				size_t capacity)
+{
+	size_t count = 0;
+
+	for (size_t index = 0; index < DRIVER_COUNT; index++)
+		if (!add_callbacks(symbols, drivers[index].symbol, found, capacity, &count))
+			break;
+	qsort(found, count, sizeof(*found), callback_by_address);
+	return count;
+}
+
+/* "a, b": the table's callbacks of DRIVER. */
+static void table_callbacks(const char *driver, char *list, size_t size)
+{
+	size_t length = 0;
+
+	list[0] = '\0';
+	for (size_t index = 0; index < DRIVER_COUNT && length < size; index++)
+		if (!strcmp(drivers[index].driver, driver))
+			length += snprintf(list + length, size - length, "%s%s", length ? ", " : "",
+					   drivers[index].symbol);
+}
+
+size_t kallsyms_driver_callbacks(struct kallsyms *symbols, const char *name,
+				 struct kallsyms_callback *found, size_t capacity,
+				 char *error, size_t error_size)
+{
+	bool in_table = false, fits = true;
+	size_t count = 0;
+	char list[160];
+
+	for (size_t index = 0; index < DRIVER_COUNT && fits; index++) {
+		const char *driver = drivers[index].driver;
+
+		if (!strcmp(drivers[index].symbol, name)) {
+			snprintf(error, error_size, "no such driver: %s (it is %s's callback: use "
+				 "--driver %s%s%s)", name, driver, strchr(driver, ' ') ? "'" : "",
+				 driver, strchr(driver, ' ') ? "'" : "");
+			return 0;
+		}
+		if (!strcmp(driver, name)) {
+			in_table = true;
+			fits = add_callbacks(symbols, drivers[index].symbol, found, capacity, &count);
+		}
+	}
+	/* A callback the table does not know: the DRIVER column shows its symbol. */
+	if (!in_table)
+		fits = add_callbacks(symbols, name, found, capacity, &count);
+	if (!fits) {
+		snprintf(error, error_size, "no such driver: %s (more than %zu callbacks have that "
+			 "name)", name, capacity);
+		return 0;
+	}
+	if (count)
+		return count;
+	if (in_table) {
+		table_callbacks(name, list, sizeof(list));
+		snprintf(error, error_size, "no such driver: %s (this kernel has no %s: is its "
+			 "module loaded?)", name, list);
+	} else {
+		snprintf(error, error_size, "no such driver: %s (a DRIVER column name such as "
+			 "sim_mirror, test_hmm, amdgpu gfx, mlx5 odp, or a callback symbol)", name);
+	}
+	return 0;
 }

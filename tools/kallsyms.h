@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Resolve kernel text addresses to "symbol [module]" and to the driver they belong to. */
+/*
+ * Resolve kernel text addresses to "symbol [module]" and to the driver they
+ * belong to, and driver names to their callbacks' addresses.
+ */
 #ifndef HMMTRACE_KALLSYMS_H
 #define HMMTRACE_KALLSYMS_H
 
@@ -8,6 +11,7 @@
 
 struct kallsyms;
 
+/* /proc/kallsyms' text symbols (none if it cannot be read); NULL when out of memory. */
 struct kallsyms *kallsyms_load(void);
 void kallsyms_free(struct kallsyms *symbols);
 
@@ -25,19 +29,29 @@ void kallsyms_describe(const struct kallsyms *symbols, uint64_t address, char *t
 /* Whether an address is in a BPF program or trampoline: hmmtrace's own frames. */
 int kallsyms_is_bpf(const struct kallsyms *symbols, uint64_t address);
 
-/* Whether the kernel has a text symbol NAME. */
-int kallsyms_has_symbol(const struct kallsyms *symbols, const char *name);
+/* Whether the kernel has a text symbol NAME (looked up by name, in an index built once). */
+int kallsyms_has_symbol(struct kallsyms *symbols, const char *name);
 
-/* Whether NAME is a driver of the table ("sim_mirror", "amdgpu gfx", ...). */
-int kallsyms_is_driver(const char *name);
-
-/* The driver table's callbacks present in this kernel, as symbols and modules. */
+/* A callback (an ops->invalidate) found in this kernel. */
 struct kallsyms_callback {
-	const char *symbol;
+	uint64_t address;
+	const char *symbol;	/* valid as long as the struct kallsyms */
 	const char *module;	/* NULL for vmlinux */
 };
 
-size_t kallsyms_known_callbacks(const struct kallsyms *symbols, struct kallsyms_callback *found,
+/* The driver table's callbacks present in this kernel, by address. */
+size_t kallsyms_known_callbacks(struct kallsyms *symbols, struct kallsyms_callback *found,
 				size_t capacity);
+
+/*
+ * The callbacks that `--driver NAME` stands for. NAME is what the DRIVER
+ * column shows: a driver of the table ("sim_mirror", "amdgpu gfx", ...),
+ * whose callbacks this kernel must have, or the symbol of a callback the
+ * table does not know. Returns how many were found, or 0 with ERROR saying
+ * in one line why NAME is no driver.
+ */
+size_t kallsyms_driver_callbacks(struct kallsyms *symbols, const char *name,
+				 struct kallsyms_callback *found, size_t capacity,
+				 char *error, size_t error_size);
 
 #endif /* HMMTRACE_KALLSYMS_H */

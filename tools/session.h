@@ -86,13 +86,17 @@ struct session {
 	char callbacks[256];
 	/* enum mmu_notifier_event names from the kernel's BTF. */
 	char range_event_names[HMMTRACE_RANGE_EVENTS][24];
-	struct bpf_link **links;	/* kprobe mode's callback probes */
+	struct bpf_link **links;	/* the stock modes' callback links */
 	size_t link_count;
 };
 
-/* attach.c */
+/*
+ * attach.c: session_open() resolves --driver, picks a mode and attaches it,
+ * or exits with the status and one line on stderr, leaving nothing open;
+ * session_destroy() releases everything a session owns.
+ */
 int session_open(struct session *session);
-void session_close(struct session *session);
+void session_destroy(struct session *session);
 bool mode_observes_everything(enum hmmtrace_mode mode);
 /* A JSON array of the columns the mode infers or cannot see, and its prose twin. */
 const char *mode_inferred_json(enum hmmtrace_mode mode);
