@@ -170,48 +170,48 @@ static size_t named(const struct kallsyms *symbols, const char *name, size_t *fi
 	return count;
 }
 
-/* " [module]", or "" for vmlinux: the suffix of "symbol [module]". */
-static void module_suffix(const struct symbol *symbol, char *text, size_t size)
+/*
+ * "symbol [module]", with "+0xoffset" after the symbol if OFFSET, or the bare
+ * address when no symbol covers it; returns the symbol.
+ */
+static const struct symbol *describe(const struct kallsyms *symbols, uint64_t address,
+				     bool offset, char *text, size_t size)
 {
-	snprintf(text, size, "%s%s%s", symbol->module ? " [" : "",
+	const struct symbol *symbol = lookup(symbols, address);
+	char distance[24] = "";
+
+	if (!symbol) {
+		snprintf(text, size, "0x%llx", (unsigned long long)address);
+		return NULL;
+	}
+	if (offset)
+		snprintf(distance, sizeof(distance), "+0x%llx",
+			 (unsigned long long)(address - symbol->address));
+	snprintf(text, size, "%s%s%s%s%s", symbol->name, distance, symbol->module ? " [" : "",
 		 symbol->module ? symbol->module : "", symbol->module ? "]" : "");
+	return symbol;
 }
 
 void kallsyms_driver(const struct kallsyms *symbols, uint64_t address, char *driver,
 		     size_t driver_size, char *symbol_name, size_t symbol_size)
 {
-	const struct symbol *symbol = lookup(symbols, address);
-	char module[136];
+	char name[400];
+	const struct symbol *symbol = describe(symbols, address, false, name, sizeof(name));
 
-	if (!symbol) {
-		snprintf(driver, driver_size, "0x%llx", (unsigned long long)address);
-		if (symbol_name)
-			snprintf(symbol_name, symbol_size, "0x%llx", (unsigned long long)address);
-		return;
-	}
-	module_suffix(symbol, module, sizeof(module));
 	if (symbol_name)
-		snprintf(symbol_name, symbol_size, "%s%s", symbol->name, module);
-	for (size_t index = 0; index < DRIVER_COUNT; index++)
+		snprintf(symbol_name, symbol_size, "%s", name);
+	for (size_t index = 0; symbol && index < DRIVER_COUNT; index++)
 		if (!strcmp(drivers[index].symbol, symbol->name)) {
 			snprintf(driver, driver_size, "%s", drivers[index].driver);
 			return;
 		}
-	snprintf(driver, driver_size, "%s", symbol->name);
+	/* A callback the table does not know goes by its symbol; no symbol, by its address. */
+	snprintf(driver, driver_size, "%s", symbol ? symbol->name : name);
 }
 
 void kallsyms_describe(const struct kallsyms *symbols, uint64_t address, char *text, size_t size)
 {
-	const struct symbol *symbol = lookup(symbols, address);
-	char module[136];
-
-	if (!symbol) {
-		snprintf(text, size, "0x%llx", (unsigned long long)address);
-		return;
-	}
-	module_suffix(symbol, module, sizeof(module));
-	snprintf(text, size, "%s+0x%llx%s", symbol->name,
-		 (unsigned long long)(address - symbol->address), module);
+	describe(symbols, address, true, text, size);
 }
 
 int kallsyms_has_symbol(struct kallsyms *symbols, const char *name)
