@@ -27,13 +27,15 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/x86
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 LIBBPF_LIBS := -lbpf -lelf -lz
 BPF_HEADERS := $(wildcard bpf/*.h)
+HMMTRACE_SOURCES := $(wildcard tools/*.c)
 
 # test_hmm's uapi header comes from the unpacked kernel source (make kernel).
 KERNEL_SOURCE_VERSION := $(shell dpkg-query -W -f='$${Version}' linux-source-6.12 2>/dev/null)
 KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 
 TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
-	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier
+	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier \
+	$(BUILD)/tests/json_writer_test $(BUILD)/bench/interval_cost
 
 # The simulated mirroring driver, built against the kernel of KERNEL_VARIANT
 # (patched, stock, or debian: Debian's own linux-image), in a copy under
@@ -128,8 +130,20 @@ $(BUILD)/bench/carrier.bpf.o: tests/bench/carrier.bpf.c $(BPF_HEADERS) \
 $(BUILD)/bench/carrier.skel.h: $(BUILD)/bench/carrier.bpf.o
 	bpftool gen skeleton $< name carrier_bpf >$@
 
-$(BUILD)/bench/carrier: tests/bench/carrier.c bpf/hmmtrace.h $(BUILD)/bench/carrier.skel.h
-	$(CC) $(CFLAGS) -I$(BUILD)/bench -Ibpf $< -o $@ $(LIBBPF_LIBS)
+$(BUILD)/bench/carrier: tests/bench/carrier.c tools/map_read.c tools/map_read.h bpf/hmmtrace.h \
+		$(BUILD)/bench/carrier.skel.h
+	$(CC) $(CFLAGS) -I$(BUILD)/bench -Ibpf -Itools $< tools/map_read.c -o $@ $(LIBBPF_LIBS)
+
+# The output path without a kernel to trace: the JSON writer's unit test,
+# and the model and writers on maps the bench fills natively.
+$(BUILD)/tests/json_writer_test: tests/unit/json_writer_test.c tools/json_writer.c tools/json_writer.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itools tests/unit/json_writer_test.c tools/json_writer.c -o $@ -lm
+
+$(BUILD)/bench/interval_cost: tests/bench/interval_cost.c $(HMMTRACE_SOURCES) $(wildcard tools/*.h) \
+		bpf/hmmtrace.h $(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $< $(filter-out tools/hmmtrace.c,$(HMMTRACE_SOURCES)) \
+		-o $@ $(LIBBPF_LIBS) -lm
 
 driver: $(DRIVER)
 
@@ -165,8 +179,6 @@ $(BUILD)/hmmtrace.bpf.o: $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(wildcard 
 
 $(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
 	bpftool gen skeleton $< name hmmtrace_bpf >$@
-
-HMMTRACE_SOURCES := $(wildcard tools/*.c)
 
 $(BUILD)/hmmtrace: $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handlers.h \
 		$(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h

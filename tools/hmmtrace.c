@@ -20,7 +20,7 @@
 #include <sys/syscall.h>
 #include <bpf/libbpf.h>
 
-#include "session.h"
+#include "model_read.h"
 #include "hmmtrace.skel.h"
 #include "hmmtrace_events.h"
 
@@ -119,8 +119,6 @@ static const struct argp_option argument_options[] = {
 	{},
 };
 
-static const char *const subcommand_names[] = { "top", "latency", "retries", "snoop" };
-static const char *const grouping_names[] = { "driver", "process", "range" };
 static const char *const sort_names[] = {
 	"invalidations", "p99", "waits", "retries", "ratio", "ebusy", "inserts", "removes", "group",
 };
@@ -343,24 +341,18 @@ static void sleep_seconds(double seconds)
 	nanosleep(&pause, NULL);	/* a signal ends it early */
 }
 
-static void print_interval(struct session *session, double seconds)
+/* The one path of an interval: the maps, read once into the model, then the writer. */
+static int write_interval(struct model_reader *reader, double seconds)
 {
-	if (options.subcommand != SUBCOMMAND_SNOOP && table_read(session))
-		return;
-	switch (options.subcommand) {
-	case SUBCOMMAND_TOP:
-		top_print(session, seconds);
-		break;
-	case SUBCOMMAND_LATENCY:
-		latency_print(session, seconds);
-		break;
-	case SUBCOMMAND_RETRIES:
-		retries_print(session, seconds);
-		break;
-	case SUBCOMMAND_SNOOP:
-		snoop_print_drops(session, seconds);
-		break;
+	struct model model;
+	int status = model_read(reader, seconds, &model);
+
+	if (status) {
+		fprintf(stderr, "hmmtrace: reading the BPF maps failed: %s\n", strerror(-status));
+		return EXIT_FAILURE_AT_RUN;
 	}
+	reader->writer->interval(&model);
+	return EXIT_OK;
 }
 
 static void announce(struct session *session)
@@ -375,14 +367,17 @@ static void announce(struct session *session)
 			session->callbacks[0] ? session->callbacks : "no known callback is loaded");
 }
 
-static struct ring_buffer *open_ring_buffer(struct session *session)
+/* Records written as they come: retries' reports, snoop's events. */
+static struct ring_buffer *open_ring_buffer(struct model_reader *reader)
 {
+	struct hmmtrace_bpf *skeleton = reader->session->skeleton;
+
 	if (options.subcommand == SUBCOMMAND_RETRIES)
-		return ring_buffer__new(bpf_map__fd(session->skeleton->maps.reports),
-					retries_handle_report, session, NULL);
+		return ring_buffer__new(bpf_map__fd(skeleton->maps.reports),
+					retries_handle_report, reader, NULL);
 	if (options.subcommand == SUBCOMMAND_SNOOP)
-		return ring_buffer__new(bpf_map__fd(session->skeleton->maps.events),
-					snoop_handle_event, session, NULL);
+		return ring_buffer__new(bpf_map__fd(skeleton->maps.events),
+					snoop_handle_event, reader, NULL);
 	return NULL;
 }
 
@@ -406,12 +401,12 @@ static int wait_until(struct ring_buffer *ring, double deadline)
 	return 0;
 }
 
-static int run(struct session *session)
+static int run(struct model_reader *reader)
 {
-	struct ring_buffer *ring = open_ring_buffer(session);
+	struct ring_buffer *ring = open_ring_buffer(reader);
 	double started = monotonic_seconds(), last = started, end = 1e300;
 	long intervals = 0;
-	int status = 0;
+	int status = 0, written = EXIT_OK;
 
 	if (options.subcommand >= SUBCOMMAND_RETRIES && !ring) {
 		fprintf(stderr, "hmmtrace: cannot open the ring buffer: %s\n", strerror(errno));
@@ -419,7 +414,7 @@ static int run(struct session *session)
 	}
 	if (options.duration > 0)
 		end = started + options.duration;
-	while (!exiting && !status) {
+	while (!exiting && !status && written == EXIT_OK) {
 		double next = options.interval > 0 ? last + options.interval : end;
 		double now;
 
@@ -428,7 +423,7 @@ static int run(struct session *session)
 		if (exiting || now >= end)
 			break;
 		if (options.interval > 0) {
-			print_interval(session, now - last);
+			written = write_interval(reader, now - last);
 			last = now;
 			if (options.count > 0 && ++intervals >= options.count)
 				break;
@@ -437,14 +432,14 @@ static int run(struct session *session)
 	/* What is left: queued records, and the last (partial or only) interval. */
 	if (ring)
 		ring_buffer__consume(ring);
-	if (!(options.count > 0 && intervals >= options.count))
-		print_interval(session, monotonic_seconds() - last);
+	if (written == EXIT_OK && !(options.count > 0 && intervals >= options.count))
+		written = write_interval(reader, monotonic_seconds() - last);
 	ring_buffer__free(ring);
 	if (status) {
 		fprintf(stderr, "hmmtrace: reading the ring buffer failed: %s\n", strerror(-status));
 		return EXIT_FAILURE_AT_RUN;
 	}
-	return EXIT_OK;
+	return written;
 }
 
 int main(int argc, char **argv)
@@ -453,6 +448,7 @@ int main(int argc, char **argv)
 		.options = argument_options, .parser = parse_argument, .doc = documentation,
 	};
 	struct session session = {};
+	struct model_reader reader;
 	int status;
 
 	argp_err_exit_status = EXIT_USAGE;
@@ -477,8 +473,9 @@ int main(int argc, char **argv)
 	signal(SIGINT, handle_signal);
 	signal(SIGTERM, handle_signal);
 	announce(&session);
-	status = run(&session);
+	model_reader_init(&reader, &session, NULL, options.json ? &json_writer : &text_writer);
+	status = run(&reader);
+	model_reader_free(&reader);
 	session_destroy(&session);
-	free(session.table.rows);
 	return status;
 }

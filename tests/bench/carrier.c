@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "hmmtrace.h"
+#include "map_read.h"
 #include "carrier.skel.h"
 
 #define MAX_ROUNDS 64
@@ -35,40 +36,34 @@ static double nanoseconds_per_call(long calls)
 	return ((ended.tv_sec - began.tv_sec) * 1e9 + (ended.tv_nsec - began.tv_nsec)) / calls;
 }
 
-static void sum_calls(const struct hmmtrace_stats *per_cpu, int cpus,
-		      unsigned long long *invalidations, unsigned long long *read_begins)
+struct calls {
+	unsigned long long invalidations;
+	unsigned long long read_begins;
+};
+
+static int add_calls(void *context, __u64 group, const struct hmmtrace_stats *stats)
 {
-	for (int cpu = 0; cpu < cpus; cpu++) {
-		*invalidations += per_cpu[cpu].invalidations;
-		*read_begins += per_cpu[cpu].read_begins;
-	}
+	struct calls *calls = context;
+
+	(void)group;
+	calls->invalidations += stats->invalidations;
+	calls->read_begins += stats->read_begins;
+	return 0;
 }
 
-/* What the handler counted, over every group and CPU: proof it ran the real path. */
+/* What the handler counted, over every group and CPU, read as hmmtrace reads it. */
 static unsigned long long counted(struct carrier_bpf *skeleton, const char *handler)
 {
-	int cpus = libbpf_num_possible_cpus(), keys_fd = bpf_map__fd(skeleton->maps.hot_group_keys);
-	int hot_fd = bpf_map__fd(skeleton->maps.hot_group_stats), hash_fd = bpf_map__fd(skeleton->maps.stats);
-	struct hmmtrace_stats *per_cpu = calloc(cpus, sizeof(*per_cpu));
-	unsigned long long invalidations = 0, read_begins = 0;
-	__u64 group, next_group, *previous = NULL;
+	struct group_maps maps = {
+		.hot_group_keys = bpf_map__fd(skeleton->maps.hot_group_keys),
+		.hot_group_stats = bpf_map__fd(skeleton->maps.hot_group_stats),
+		.stats = bpf_map__fd(skeleton->maps.stats),
+	};
+	struct calls calls = {};
 
-	if (!per_cpu)
+	if (group_maps_read(&maps, add_calls, &calls))
 		return 0;
-	for (__u32 slot = 0; slot < HMMTRACE_HOT_GROUPS; slot++) {
-		if (bpf_map_lookup_elem(keys_fd, &slot, &group) || !group ||
-		    bpf_map_lookup_elem(hot_fd, &slot, per_cpu))
-			continue;
-		sum_calls(per_cpu, cpus, &invalidations, &read_begins);
-	}
-	while (!bpf_map_get_next_key(hash_fd, previous, &next_group)) {
-		group = next_group;
-		previous = &group;
-		if (!bpf_map_lookup_elem(hash_fd, &group, per_cpu))
-			sum_calls(per_cpu, cpus, &invalidations, &read_begins);
-	}
-	free(per_cpu);
-	return !strcmp(handler, "read_begin") ? read_begins : invalidations;
+	return !strcmp(handler, "read_begin") ? calls.read_begins : calls.invalidations;
 }
 
 static int by_value(const void *left, const void *right)

@@ -13,7 +13,8 @@ set -euo pipefail
 carrier=build/bench/carrier
 calls=1000000
 rounds=7
-if [ "${BENCH_SCALE:-full}" = smoke ]; then
+BENCH_SCALE=${BENCH_SCALE:-full}
+if [ "$BENCH_SCALE" = smoke ]; then
 	calls=20000
 	rounds=3
 fi
@@ -41,6 +42,20 @@ print(json.dumps(record))' "$1" "$2")"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# One interval of `top --by range` in user space, with every row active:
+# hmmtrace's model and writers on maps the size of 1k, 10k and 100k live
+# subscriptions.
+interval_rows="1000 10000 100000"
+interval_count=5
+[ "$BENCH_SCALE" = smoke ] && interval_rows="1000 10000" && interval_count=2
+for rows in $interval_rows; do
+	if result=$(build/bench/interval_cost --rows "$rows" --intervals $interval_count 2>"$work/interval.err"); then
+		emit "{\"stage\": \"native\", \"measure\": \"interval_cost\", \"result\": $result}"
+	else
+		emit_unavailable interval_cost "" "$work/interval.err"
+	fi
+done
+
 for handler in empty invalidate read_begin; do
 	if result=$("$carrier" --handler "$handler" --calls $calls --rounds $rounds 2>"$work/carrier.err"); then
 		emit "{\"stage\": \"native\", \"tracer\": \"hmmtrace\", \"result\": $result}"

@@ -147,9 +147,12 @@ def native_costs(records):
     by_handler = {}
     bpftrace = []
     unavailable = []
+    interval_costs = []
     for record in records:
         if "unavailable" in record:
             unavailable.append(f"{record['tracer']}: {record['unavailable']}")
+        elif record.get("measure") == "interval_cost":
+            interval_costs.append(record["result"])
         elif record["tracer"] == "hmmtrace":
             by_handler[record["result"]["handler"]] = record["result"]["handler_rounds_ns"]
         else:
@@ -160,6 +163,10 @@ def native_costs(records):
         "carrier_ns_native": summary(by_handler.get("empty", []), 1),
         "bpftrace_handler_ns_native": summary(bpftrace, 1),
         "native_unavailable": unavailable,
+        # ms of user space per `top --by range` interval, every row active: median [p25, p75]
+        "interval_ms_by_rows_native": [
+            {"rows": cost["rows"], "text_ms": cost["text_ms"], "json_ms": cost["json_ms"]}
+            for cost in sorted(interval_costs, key=lambda cost: cost["rows"])],
     }
     mine, theirs = results["hmmtrace_handler_ns_native"], results["bpftrace_handler_ns_native"]
     results["hmmtrace_vs_bpftrace_ratio_native"] = ratio(mine and mine["median"],
@@ -175,6 +182,10 @@ def native_costs(records):
     theirs = results["bpftrace_handler_ns_beyond_carrier_native"]
     results["hmmtrace_vs_bpftrace_ratio_beyond_carrier_native"] = ratio(mine, theirs)
     return results
+
+
+def quartile_cell(value):
+    return f"{value['median']:.1f} [{value['p25']:.1f}, {value['p75']:.1f}]"
 
 
 def ratio(mine, theirs):
@@ -346,6 +357,12 @@ def write_markdown(output_dir, results, plots):
         f"| hmmtrace_read_begin_handler_ns_beyond_carrier_native | {cell(results['hmmtrace_read_begin_handler_ns_beyond_carrier_native'], ' ns')} |",
         f"| bpftrace_handler_ns_beyond_carrier_native | {cell(results['bpftrace_handler_ns_beyond_carrier_native'], ' ns')} |",
         f"| hmmtrace_vs_bpftrace_ratio_beyond_carrier_native | {cell(results['hmmtrace_vs_bpftrace_ratio_beyond_carrier_native'])} |",
+        "", "## top --by range, one interval in user space (native; every row active)", "",
+        "| rows | text (ms) | JSON (ms) |", "|---|---|---|",
+    ]
+    lines += [f"| {row['rows']} | {quartile_cell(row['text_ms'])} | {quartile_cell(row['json_ms'])} |"
+              for row in results["interval_ms_by_rows_native"]]
+    lines += [
         "", "## scaling", "", "| subscriptions | hit (ns) | miss (ns) |", "|---|---|---|",
     ]
     lines += [f"| {row['subscriptions']} | {row['hit_ns']} | {row['miss_ns']} |" for row in results["scaling"]]

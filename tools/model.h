@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One interval as hmmtrace reports it, whatever the output format: the
+ * envelope (time, subcommand, mode, what the mode infers or cannot see),
+ * rows of named, typed fields, and the parts one subcommand adds (range
+ * histograms, retry lists, drop counts). model_read.c fills it from the
+ * maps once per interval; the writers (write_text.c, write_json.c) only
+ * render it. Events that are printed as they come (snoop's records,
+ * livelock reports) are models of their own, at the end of this file.
+ */
+#ifndef HMMTRACE_MODEL_H
+#define HMMTRACE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include <linux/types.h>
+
+#include "hmmtrace.h"
+#include "hmmtrace_events.h"
+
+enum subcommand { SUBCOMMAND_TOP, SUBCOMMAND_LATENCY, SUBCOMMAND_RETRIES, SUBCOMMAND_SNOOP };
+
+extern const char *const subcommand_names[];
+extern const char *const grouping_names[];
+extern const char *const mode_names[HMMTRACE_MODE_COUNT];
+
+/* What a field holds, which decides how every writer renders it. */
+enum field_type {
+	FIELD_COUNT,		/* events in the interval */
+	FIELD_NANOSECONDS,	/* a duration, or a percentile of one */
+	FIELD_RATIO,		/* may be infinite: a fault that never completes */
+	FIELD_FLAG,
+	FIELD_HISTOGRAM,	/* log2 buckets */
+	FIELD_TIMED_HISTOGRAM,	/* an event count with the log2 histogram of its durations */
+};
+
+/* Every field a row has; each subcommand shows some of them. */
+enum row_field {
+	ROW_INSERTS,
+	ROW_REMOVES,
+	ROW_INVALIDATIONS,
+	ROW_INVALIDATE_FAILURES,
+	ROW_INVALIDATE_P50,
+	ROW_INVALIDATE_P99,
+	ROW_READ_BEGINS,
+	ROW_READ_BEGIN_WAITS,
+	ROW_READ_BEGIN_WAIT_TIME,
+	ROW_READ_RETRIES,
+	ROW_CHECK_RETRIES,
+	ROW_FAULT_RANGES,
+	ROW_FAULT_RANGE_EBUSY,
+	ROW_FAULTS_COMPLETED,
+	ROW_RETRY_RATIO,
+	ROW_STORM,
+	ROW_INVALIDATE_LATENCY,
+	ROW_READ_BEGIN_WAIT_LATENCY,
+	ROW_FAULT_TO_MAPPED_LATENCY,
+	ROW_RETRIES_PER_FAULT,
+	ROW_GO_ROUNDS,		/* read_retries + range_fault_ebusy: top's RETRY/s */
+	ROW_FIELD_COUNT,
+};
+
+struct field_description {
+	const char *name;	/* the JSON key, and the base of other formats' names */
+	enum field_type type;
+	const char *title;	/* for text and help: what it counts */
+};
+
+extern const struct field_description row_fields[ROW_FIELD_COUNT];
+
+struct field_value {
+	enum field_type type;
+	union {
+		__u64 count;		/* FIELD_COUNT, FIELD_NANOSECONDS */
+		double ratio;
+		bool flag;
+		struct {
+			__u64 count;	/* FIELD_TIMED_HISTOGRAM: the events */
+			const __u64 *slots;
+		} histogram;
+	};
+};
+
+/* Which fields a subcommand's rows carry, in order. */
+struct row_view {
+	const enum row_field *fields;
+	size_t count;
+};
+
+extern const struct row_view top_row_view, latency_row_view, retries_row_view;
+
+/*
+ * One group (a driver's callback, a process, a subscription): its totals
+ * since attach and what the interval added. A host can hold 100k
+ * subscriptions, so rows are found by hash and sorted by pointer.
+ */
+struct row {
+	__u64 group;
+	struct hmmtrace_stats total;
+	struct hmmtrace_stats delta;
+	/* Derived once per interval, so sorting and writers never recompute them. */
+	__u64 invalidate_p50_ns;
+	__u64 invalidate_p99_ns;
+	double retry_ratio;
+	bool storm;
+	unsigned long read_number;	/* the read that last saw this group */
+	char name[160];
+	char driver[64];
+};
+
+struct field_value row_value(const struct row *row, enum row_field field);
+
+/* Range start -> end latency of one enum mmu_notifier_event. */
+struct range_latency {
+	const char *event;		/* "unmap", "clear", ... as the kernel's BTF names it */
+	struct hmmtrace_histogram delta;
+};
+
+/* A (task, subscription) pair that retried, for `retries`. */
+struct retry_pair {
+	__u32 tid;
+	__u32 tgid;
+	__u64 retries;			/* since start */
+	char comm[16];
+	char range[48];			/* the subscription's "0xstart-0xlast" */
+	char driver[64];
+};
+
+/* A fault that went round: from a streak report, or still unfinished in the faults map. */
+struct streak {
+	__u32 tid;
+	__u32 tgid;
+	__u32 retries;
+	bool completed;
+	__u64 subscription;
+	__u64 callback;
+	__u64 start;
+	__u64 last;
+	__u64 started_ns;
+	__u64 duration_ns;
+	char comm[16];
+};
+
+struct retries_part {
+	unsigned long livelocks;	/* reported so far */
+	const struct retry_pair *pairs;
+	size_t pair_count;
+	const struct streak *streaks;	/* longest first, with their driver names */
+	const char (*streak_drivers)[64];
+	size_t streak_count;
+};
+
+struct snoop_part {
+	unsigned long long events;	/* shown in the interval */
+	unsigned long long dropped;	/* in the interval */
+	unsigned long long dropped_total;
+};
+
+struct model {
+	/* The envelope. */
+	time_t time;
+	enum subcommand subcommand;
+	enum hmmtrace_mode mode;
+	enum hmmtrace_grouping grouping;
+	double interval_seconds;
+	const char *const *inferred;	/* NULL-terminated field names */
+	const char *const *unavailable;
+	/* Rows with activity in the interval, in the order to show them. */
+	struct row **rows;
+	size_t row_count;
+	const struct row_view *view;
+	/* latency */
+	struct range_latency ranges[HMMTRACE_RANGE_EVENTS];
+	/* retries, snoop */
+	struct retries_part retries;
+	struct snoop_part snoop;
+};
+
+bool mode_observes_everything(enum hmmtrace_mode mode);
+/* The stock modes' limits in one sentence, or NULL. */
+const char *mode_limits_text(enum hmmtrace_mode mode);
+
+/* log2 histogram helpers, shared by the model and the writers. */
+__u64 histogram_percentile(const __u64 *slots, __u64 total, double fraction);
+__u64 slots_total(const __u64 *slots);
+__u64 slot_low(int slot);
+__u64 slot_high(int slot);
+
+/* A snooped event, its addresses resolved. */
+struct snoop_event {
+	const struct hmmtrace_event_record *record;
+	enum hmmtrace_mode mode;
+	const char *name;		/* the catalog's */
+	const char *short_name;		/* without mmu_interval_/mmu_notifier_ */
+	const char *driver;
+	const char *callback;
+	const char *range_event;	/* NULL unless the event has one */
+	bool range_scoped;		/* range start/end: no subscription */
+	double seconds;			/* since the first event shown */
+};
+
+/* A livelock, its stacks symbolized. */
+struct livelock {
+	const struct hmmtrace_report *report;
+	enum hmmtrace_mode mode;
+	const char *driver;
+	const char *callback;
+	const char *const *kernel_stack;
+	size_t kernel_depth;
+	const char *const *user_stack;
+	size_t user_depth;
+	const char *const *invalidator_stack;	/* NULL when no invalidator was seen */
+	size_t invalidator_depth;
+};
+
+/* Each output format renders the same models. */
+struct writer {
+	void (*interval)(const struct model *model);
+	void (*event)(const struct snoop_event *event);
+	void (*livelock)(const struct livelock *livelock);
+};
+
+extern const struct writer text_writer, json_writer;
+
+
+/*
+ * The rows of every group seen since attach, found by hash. Rows are
+ * allocated one by one and never move, so the model holds pointers.
+ */
+struct row_table {
+	struct row **buckets;		/* open addressing, by group */
+	size_t bucket_count;		/* a power of two, at least twice count */
+	struct row **rows;		/* in the order first seen */
+	size_t count;
+	size_t capacity;
+};
+
+struct row *row_table_find(const struct row_table *table, __u64 group);
+/* The group's row, made zeroed on first sight; NULL if out of memory. */
+struct row *row_table_get(struct row_table *table, __u64 group);
+void row_table_free(struct row_table *table);
+
+#endif /* HMMTRACE_MODEL_H */

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * One read per interval: every group's counters into the row table (deltas
+ * against the last read), the derived fields, names for the rows that were
+ * active, the order they are shown in, and what the subcommand adds.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "model_read.h"
+#include "hmmtrace.skel.h"
+
+#define STORM_INVALIDATIONS_PER_SECOND 1000.0
+/* Below this many active rows, naming subscriptions one lookup each is cheaper. */
+#define SUBSCRIPTION_LOOKUPS_MAX 256
+
+static const char *const inferred_in_stock_modes[] = {
+	"read_retries", "read_begin_waits", NULL,
+};
+static const char *const unavailable_in_stock_modes[] = {
+	"check_retries", "insert_deferred", "remove_wait", NULL,
+};
+static const char *const none[] = { NULL };
+
+void model_reader_init(struct model_reader *reader, struct session *session,
+		       const struct model_maps *maps, const struct writer *writer)
+{
+	struct hmmtrace_bpf *skeleton = session->skeleton;
+
+	memset(reader, 0, sizeof(*reader));
+	reader->session = session;
+	reader->writer = writer;
+	if (maps) {
+		reader->maps = *maps;
+		return;
+	}
+	reader->maps = (struct model_maps){
+		.groups = {
+			.hot_group_keys = bpf_map__fd(skeleton->maps.hot_group_keys),
+			.hot_group_stats = bpf_map__fd(skeleton->maps.hot_group_stats),
+			.stats = bpf_map__fd(skeleton->maps.stats),
+		},
+		.range_latency = bpf_map__fd(skeleton->maps.range_latency),
+		.subscriptions = bpf_map__fd(skeleton->maps.subscriptions),
+		.faults = bpf_map__fd(skeleton->maps.faults),
+		.stacks = bpf_map__fd(skeleton->maps.stacks),
+		.dropped = bpf_map__fd(skeleton->maps.dropped),
+	};
+}
+
+void model_reader_free(struct model_reader *reader)
+{
+	row_table_free(&reader->table);
+	free(reader->shown);
+	retries_free(&reader->retries);
+	reader->shown = NULL;
+}
+
+/* Both structures are arrays of __u64; differences wrap as the sums do. */
+#define COUNTERS(structure) (sizeof(structure) / sizeof(__u64))
+
+static void subtract(__u64 *result, const __u64 *now, const __u64 *before, size_t count)
+{
+	for (size_t index = 0; index < count; index++)
+		result[index] = now[index] - before[index];
+}
+
+static void add(__u64 *sum, const __u64 *part, size_t count)
+{
+	for (size_t index = 0; index < count; index++)
+		sum[index] += part[index];
+}
+
+static int take_group(void *context, __u64 group, const struct hmmtrace_stats *stats)
+{
+	struct model_reader *reader = context;
+	struct row *row = row_table_get(&reader->table, group);
+
+	if (!row)
+		return -ENOMEM;
+	if (row->read_number == reader->read_number) {
+		/* Seen already in this read (in the other map): add to it. */
+		add((__u64 *)&row->delta, (const __u64 *)stats, COUNTERS(*stats));
+		add((__u64 *)&row->total, (const __u64 *)stats, COUNTERS(*stats));
+		return 0;
+	}
+	subtract((__u64 *)&row->delta, (const __u64 *)stats, (const __u64 *)&row->total,
+		 COUNTERS(*stats));
+	row->total = *stats;
+	row->read_number = reader->read_number;
+	return 0;
+}
+
+static bool row_active(const struct row *row)
+{
+	const struct hmmtrace_stats *delta = &row->delta;
+
+	return delta->inserts || delta->removes || delta->invalidations || delta->read_begins ||
+	       delta->range_faults || delta->read_retries || delta->check_retries;
+}
+
+/*
+ * Go-rounds per completed fault. A fault completes when hmm_range_fault()
+ * succeeded and read_retry then found no collision; drivers that do not use
+ * hmm_range_fault() complete every read_begin that did not retry. A driver
+ * that never completes (the stale-seq livelock) has an infinite ratio.
+ */
+static double retry_ratio(const struct hmmtrace_stats *stats)
+{
+	__u64 retries = stats->read_retries + stats->range_fault_ebusy;
+	__u64 attempts = stats->read_begins;
+	__u64 completed = stats->range_faults ? stats->faults_completed :
+			  attempts > stats->read_retries ? attempts - stats->read_retries : 0;
+
+	if (!completed)
+		return retries ? INFINITY : 0;
+	return (double)retries / completed;
+}
+
+static void derive(struct row *row, double seconds)
+{
+	const struct hmmtrace_stats *delta = &row->delta;
+	double invalidations_per_second = seconds > 0 ? delta->invalidations / seconds : 0;
+
+	row->invalidate_p50_ns = histogram_percentile(delta->invalidate_slots,
+						      delta->invalidations, 0.5);
+	row->invalidate_p99_ns = histogram_percentile(delta->invalidate_slots,
+						      delta->invalidations, 0.99);
+	row->retry_ratio = retry_ratio(delta);
+	row->storm = invalidations_per_second >= STORM_INVALIDATIONS_PER_SECOND ||
+		     row->retry_ratio >= 1.0;
+}
+
+/* The active rows of this read, in first-seen order. */
+static int collect_active(struct model_reader *reader, double seconds, struct model *model)
+{
+	struct row_table *table = &reader->table;
+
+	if (reader->shown_capacity < table->count) {
+		struct row **shown = realloc(reader->shown, table->count * sizeof(*shown));
+
+		if (!shown)
+			return -ENOMEM;
+		reader->shown = shown;
+		reader->shown_capacity = table->count;
+	}
+	model->rows = reader->shown;
+	model->row_count = 0;
+	for (size_t index = 0; index < table->count; index++) {
+		struct row *row = table->rows[index];
+
+		if (row->read_number != reader->read_number || !row_active(row))
+			continue;
+		derive(row, seconds);
+		row->name[0] = '\0';
+		model->rows[model->row_count++] = row;
+	}
+	return 0;
+}
+
+static void name_subscription_row(struct session *session, struct row *row,
+				  const struct hmmtrace_subscription *info)
+{
+	snprintf(row->name, sizeof(row->name), "pid %u [0x%llx-0x%llx]", info->tgid,
+		 (unsigned long long)info->start, (unsigned long long)info->last);
+	kallsyms_driver(session->symbols, info->invalidate, row->driver, sizeof(row->driver),
+			NULL, 0);
+}
+
+static int name_from_subscription(void *context, const void *key, const void *value)
+{
+	struct model_reader *reader = context;
+	struct row *row = row_table_find(&reader->table, *(const __u64 *)key);
+
+	if (row && row->read_number == reader->read_number && !row->name[0] && row_active(row))
+		name_subscription_row(reader->session, row, value);
+	return 0;
+}
+
+/*
+ * Subscriptions are named from what the BPF side remembered of them. Many
+ * active rows are named in one pass over the whole map, in batches.
+ */
+static int name_subscription_rows(struct model_reader *reader, struct model *model)
+{
+	int subscriptions_fd = reader->maps.subscriptions;
+	int status = 0;
+
+	if (model->row_count > SUBSCRIPTION_LOOKUPS_MAX) {
+		status = map_for_each(subscriptions_fd, false, name_from_subscription, reader);
+	} else {
+		for (size_t index = 0; index < model->row_count; index++) {
+			struct hmmtrace_subscription info;
+			struct row *row = model->rows[index];
+
+			if (!bpf_map_lookup_elem(subscriptions_fd, &row->group, &info))
+				name_subscription_row(reader->session, row, &info);
+		}
+	}
+	for (size_t index = 0; index < model->row_count; index++) {
+		struct row *row = model->rows[index];
+
+		if (row->name[0])
+			continue;
+		snprintf(row->name, sizeof(row->name), "0x%llx", (unsigned long long)row->group);
+		snprintf(row->driver, sizeof(row->driver), "?");
+	}
+	return status;
+}
+
+static int name_rows(struct model_reader *reader, struct model *model)
+{
+	struct session *session = reader->session;
+
+	if (model->grouping == HMMTRACE_BY_SUBSCRIPTION)
+		return name_subscription_rows(reader, model);
+	for (size_t index = 0; index < model->row_count; index++) {
+		struct row *row = model->rows[index];
+
+		if (model->grouping == HMMTRACE_BY_PROCESS) {
+			snprintf(row->name, sizeof(row->name), "%llu",
+				 (unsigned long long)row->group);
+			snprintf(row->driver, sizeof(row->driver), "-");
+		} else {
+			kallsyms_driver(session->symbols, row->group, row->driver,
+					sizeof(row->driver), row->name, sizeof(row->name));
+		}
+	}
+	return 0;
+}
+
+/* --driver, until the BPF side filters by callback. */
+static void keep_driver_rows(struct model *model)
+{
+	size_t kept = 0;
+
+	if (!options.driver)
+		return;
+	for (size_t index = 0; index < model->row_count; index++)
+		if (!strcmp(options.driver, model->rows[index]->driver))
+			model->rows[kept++] = model->rows[index];
+	model->row_count = kept;
+}
+
+static double sort_value(const struct row *row)
+{
+	const struct hmmtrace_stats *delta = &row->delta;
+
+	switch (options.sort) {
+	case SORT_P99:
+		return row->invalidate_p99_ns;
+	case SORT_WAITS:
+		return delta->read_begin_wait_ns;
+	case SORT_RETRIES:
+		return delta->read_retries + delta->range_fault_ebusy;
+	case SORT_RATIO:
+		return row->retry_ratio;
+	case SORT_EBUSY:
+		return delta->range_fault_ebusy;
+	case SORT_INSERTS:
+		return delta->inserts;
+	case SORT_REMOVES:
+		return delta->removes;
+	default:
+		return delta->invalidations;
+	}
+}
+
+/* Largest first; ties, and --sort group, by name. */
+static int by_sort_column(const void *left, const void *right)
+{
+	const struct row *a = *(const struct row *const *)left;
+	const struct row *b = *(const struct row *const *)right;
+	double first, second;
+
+	if (options.sort != SORT_GROUP) {
+		first = sort_value(a);
+		second = sort_value(b);
+		if (first != second)
+			return first < second ? 1 : -1;
+	}
+	return strcmp(a->name, b->name);
+}
+
+static int read_rows(struct model_reader *reader, double seconds, struct model *model)
+{
+	int status;
+
+	reader->read_number++;
+	status = group_maps_read(&reader->maps.groups, take_group, reader);
+	if (!status)
+		status = collect_active(reader, seconds, model);
+	if (!status)
+		status = name_rows(reader, model);
+	keep_driver_rows(model);
+	if (model->subcommand == SUBCOMMAND_TOP)
+		qsort(model->rows, model->row_count, sizeof(*model->rows), by_sort_column);
+	return status;
+}
+
+struct range_walk {
+	struct model_reader *reader;
+	struct model *model;
+	int cpus;
+};
+
+static int take_range_event(void *context, const void *key, const void *value)
+{
+	struct range_walk *walk = context;
+	__u32 event = *(const __u32 *)key;
+	struct hmmtrace_histogram total, *before;
+
+	if (event >= HMMTRACE_RANGE_EVENTS)
+		return 0;
+	before = &walk->reader->range_totals[event];
+	per_cpu_sum((__u64 *)&total, value, sizeof(total), walk->cpus);
+	subtract((__u64 *)&walk->model->ranges[event].delta, (const __u64 *)&total,
+		 (const __u64 *)before, COUNTERS(total));
+	*before = total;
+	return 0;
+}
+
+/* Range start -> end histograms, one per enum mmu_notifier_event. */
+static int read_ranges(struct model_reader *reader, struct model *model)
+{
+	struct range_walk walk = { reader, model, libbpf_num_possible_cpus() };
+
+	for (int event = 0; event < HMMTRACE_RANGE_EVENTS; event++)
+		model->ranges[event].event = reader->session->range_event_names[event];
+	return map_for_each(reader->maps.range_latency, true, take_range_event, &walk);
+}
+
+static void fill_envelope(struct model_reader *reader, double seconds, struct model *model)
+{
+	static const struct row_view *const views[] = {
+		[SUBCOMMAND_TOP] = &top_row_view, [SUBCOMMAND_LATENCY] = &latency_row_view,
+		[SUBCOMMAND_RETRIES] = &retries_row_view, [SUBCOMMAND_SNOOP] = NULL,
+	};
+	bool everything = mode_observes_everything(reader->session->mode);
+
+	memset(model, 0, sizeof(*model));
+	model->time = time(NULL);
+	model->subcommand = options.subcommand;
+	model->mode = reader->session->mode;
+	model->grouping = options.grouping;
+	model->interval_seconds = seconds;
+	model->inferred = everything ? none : inferred_in_stock_modes;
+	model->unavailable = everything ? none : unavailable_in_stock_modes;
+	model->view = views[options.subcommand];
+}
+
+int model_read(struct model_reader *reader, double seconds, struct model *model)
+{
+	int status = 0;
+
+	fill_envelope(reader, seconds, model);
+	if (model->subcommand == SUBCOMMAND_SNOOP)
+		return snoop_read(reader, &model->snoop);
+	status = read_rows(reader, seconds, model);
+	if (!status && model->subcommand == SUBCOMMAND_LATENCY)
+		status = read_ranges(reader, model);
+	if (!status && model->subcommand == SUBCOMMAND_RETRIES)
+		status = retries_read(reader, &model->retries);
+	return status;
+}

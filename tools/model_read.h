@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * From the session's maps and ring buffers to the model: what persists
+ * between intervals (the totals the deltas are taken from, the retry
+ * streaks reported so far, snoop's counters), and the one read per interval.
+ */
+#ifndef HMMTRACE_MODEL_READ_H
+#define HMMTRACE_MODEL_READ_H
+
+#include "map_read.h"
+#include "model.h"
+#include "session.h"
+
+#define STREAKS_KEPT 64
+
+/* retries.c: streaks and livelocks from the `reports` ring buffer, pairs from the faults map. */
+struct retries_state {
+	struct streak streaks[2 * STREAKS_KEPT];
+	size_t streak_count;
+	unsigned long livelocks;
+	/* This interval's lists, which the model points into. */
+	struct retry_pair *pairs;
+	size_t pair_count;
+	struct streak *longest;
+	char (*longest_drivers)[64];
+	size_t longest_count;
+};
+
+/* snoop.c: what the `events` ring buffer delivered. */
+struct snoop_state {
+	__u64 first_timestamp_ns;
+	unsigned long long events_shown;	/* since the last interval */
+	unsigned long long drops_reported;
+};
+
+/* The maps a model is read from, by file descriptor. */
+struct model_maps {
+	struct group_maps groups;
+	int range_latency;
+	int subscriptions;
+	int faults;
+	int stacks;
+	int dropped;
+};
+
+struct model_reader {
+	struct session *session;
+	struct model_maps maps;
+	const struct writer *writer;
+	struct row_table table;
+	unsigned long read_number;
+	struct hmmtrace_histogram range_totals[HMMTRACE_RANGE_EVENTS];
+	struct row **shown;
+	size_t shown_capacity;
+	struct retries_state retries;
+	struct snoop_state snoop;
+};
+
+/* The session's maps, or MAPS when not NULL (the bench makes its own). */
+void model_reader_init(struct model_reader *reader, struct session *session,
+		       const struct model_maps *maps, const struct writer *writer);
+void model_reader_free(struct model_reader *reader);
+
+/* The interval that just ended, SECONDS long, into MODEL (valid until the next read). */
+int model_read(struct model_reader *reader, double seconds, struct model *model);
+
+/* retries.c */
+int retries_handle_report(void *context, void *record, size_t size);
+int retries_read(struct model_reader *reader, struct retries_part *part);
+void retries_free(struct retries_state *state);
+
+/* snoop.c */
+int snoop_handle_event(void *context, void *record, size_t size);
+int snoop_event_by_name(const char *name);
+int snoop_read(struct model_reader *reader, struct snoop_part *part);
+
+#endif /* HMMTRACE_MODEL_READ_H */

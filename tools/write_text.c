@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The text writer: top's table, bcc-style log2 histograms for latency and
+ * retries, retries' lists, snoop's lines and livelock reports.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "model.h"
+
+/* How a top column shows its field. */
+enum text_scale { AS_COUNT, PER_SECOND, IN_MICROSECONDS, IN_MILLISECONDS };
+
+struct text_column {
+	const char *header;
+	int width;
+	int precision;
+	enum row_field field;
+	enum text_scale scale;
+};
+
+static const struct text_column top_columns[] = {
+	{ "INVAL/s", 9, 0, ROW_INVALIDATIONS, PER_SECOND },
+	{ "P50(us)", 9, 1, ROW_INVALIDATE_P50, IN_MICROSECONDS },
+	{ "P99(us)", 9, 1, ROW_INVALIDATE_P99, IN_MICROSECONDS },
+	{ "WAITS", 8, 0, ROW_READ_BEGIN_WAITS, AS_COUNT },
+	{ "WAIT(ms)", 9, 1, ROW_READ_BEGIN_WAIT_TIME, IN_MILLISECONDS },
+	{ "RETRY/s", 8, 0, ROW_GO_ROUNDS, PER_SECOND },
+	{ "RATIO", 7, 2, ROW_RETRY_RATIO, AS_COUNT },
+	{ "EBUSY/s", 7, 0, ROW_FAULT_RANGE_EBUSY, PER_SECOND },
+	{ "INSERT", 7, 0, ROW_INSERTS, AS_COUNT },
+	{ "REMOVE", 7, 0, ROW_REMOVES, AS_COUNT },
+};
+
+#define COLUMNS (sizeof(top_columns) / sizeof(top_columns[0]))
+
+static double scaled(const struct text_column *column, struct field_value value,
+		     double seconds)
+{
+	double number = value.type == FIELD_RATIO ? value.ratio : (double)value.count;
+
+	switch (column->scale) {
+	case PER_SECOND:
+		return seconds > 0 ? number / seconds : 0;
+	case IN_MICROSECONDS:
+		return number / 1e3;
+	case IN_MILLISECONDS:
+		return number / 1e6;
+	default:
+		return number;
+	}
+}
+
+static void write_top(const struct model *model)
+{
+	printf("\nhmmtrace top  mode %s  by %s  interval %.1f s%s\n", mode_names[model->mode],
+	       grouping_names[model->grouping], model->interval_seconds,
+	       mode_observes_everything(model->mode) ? "" : "  (RETRY/s, WAITS inferred)");
+	printf("  %-38s %-12s", "GROUP", "DRIVER");
+	for (size_t index = 0; index < COLUMNS; index++)
+		printf(" %*s", top_columns[index].width, top_columns[index].header);
+	printf("\n");
+	for (size_t index = 0; index < model->row_count; index++) {
+		const struct row *row = model->rows[index];
+
+		printf("%c %-38.38s %-12.12s", row->storm ? '!' : ' ', row->name, row->driver);
+		for (size_t column = 0; column < COLUMNS; column++) {
+			const struct text_column *shown = &top_columns[column];
+
+			printf(" %*.*f", shown->width, shown->precision,
+			       scaled(shown, row_value(row, shown->field),
+				      model->interval_seconds));
+		}
+		printf("\n");
+	}
+}
+
+/* bcc's print_log2_hist layout. */
+static void histogram(const char *title, const char *unit, const __u64 *slots)
+{
+	int first = -1, last = -1;
+	__u64 largest = 0;
+
+	for (int slot = 0; slot < HMMTRACE_SLOTS; slot++)
+		if (slots[slot]) {
+			if (first < 0)
+				first = slot;
+			last = slot;
+			if (slots[slot] > largest)
+				largest = slots[slot];
+		}
+	printf("\n%s\n", title);
+	if (first < 0) {
+		printf("     (none)\n");
+		return;
+	}
+	printf("%24s : %-10s |%-40s|\n", unit, "count", "distribution");
+	for (int slot = first; slot <= last; slot++) {
+		int stars = (int)(slots[slot] * 40 / largest);
+		char bar[41];
+
+		memset(bar, '*', stars);
+		bar[stars] = '\0';
+		printf("%11llu -> %-10llu : %-10llu |%-40s|\n", (unsigned long long)slot_low(slot),
+		       (unsigned long long)slot_high(slot), (unsigned long long)slots[slot], bar);
+	}
+}
+
+/* "driver sim_mirror (mirror_invalidate [sim_mirror])", or the group first by process or range. */
+static void row_title(const struct model *model, const struct row *row, char *text, size_t size)
+{
+	bool by_driver = model->grouping == HMMTRACE_BY_DRIVER;
+
+	snprintf(text, size, "%s %s (%s)", by_driver ? "driver" : "group",
+		 by_driver ? row->driver : row->name, by_driver ? row->name : row->driver);
+}
+
+static void write_latency(const struct model *model)
+{
+	char title[640], group[400];
+
+	printf("\nhmmtrace latency  mode %s  interval %.1f s\n", mode_names[model->mode],
+	       model->interval_seconds);
+	for (int event = 0; event < HMMTRACE_RANGE_EVENTS; event++) {
+		const struct hmmtrace_histogram *delta = &model->ranges[event].delta;
+
+		if (!delta->count)
+			continue;
+		snprintf(title, sizeof(title), "invalidation range start -> end, event %s: %llu "
+			 "ranges, average %.1f us", model->ranges[event].event,
+			 (unsigned long long)delta->count, delta->total_ns / 1e3 / delta->count);
+		histogram(title, "nsecs", delta->slots);
+	}
+	for (size_t index = 0; index < model->row_count; index++) {
+		const struct row *row = model->rows[index];
+
+		row_title(model, row, group, sizeof(group));
+		for (size_t field = 0; field < model->view->count; field++) {
+			enum row_field shown = model->view->fields[field];
+			struct field_value value = row_value(row, shown);
+
+			if (!slots_total(value.histogram.slots))
+				continue;
+			snprintf(title, sizeof(title), "%s, %s", row_fields[shown].title, group);
+			histogram(title, "nsecs", value.histogram.slots);
+		}
+	}
+}
+
+static void write_pairs(const struct retries_part *retries)
+{
+	printf("\ntop (task, range) pairs by retries, since start:\n  %-8s %-16s %-8s %-12s %-32s "
+	       "%10s\n", "TID", "COMM", "PID", "DRIVER", "RANGE", "RETRIES");
+	for (size_t index = 0; index < retries->pair_count; index++) {
+		const struct retry_pair *pair = &retries->pairs[index];
+
+		printf("  %-8u %-16.16s %-8u %-12.12s %-32s %10llu\n", pair->tid, pair->comm,
+		       pair->tgid, pair->driver, pair->range, (unsigned long long)pair->retries);
+	}
+	if (!retries->pair_count)
+		printf("  (none)\n");
+}
+
+static void write_streaks(const struct retries_part *retries)
+{
+	char range[96];
+
+	printf("\nlongest retry streaks (of faults that retried; * never completed), since start:\n"
+	       "  %-8s %-16s %-8s %-12s %-32s %8s %12s\n", "TID", "COMM", "PID", "DRIVER",
+	       "RANGE", "RETRIES", "DURATION(ms)");
+	for (size_t index = 0; index < retries->streak_count; index++) {
+		const struct streak *streak = &retries->streaks[index];
+
+		snprintf(range, sizeof(range), "0x%llx-0x%llx", (unsigned long long)streak->start,
+			 (unsigned long long)streak->last);
+		printf("  %-8u %-16.16s %-8u %-12.12s %-32s %8u %12.3f%s\n", streak->tid,
+		       streak->comm, streak->tgid, retries->streak_drivers[index], range,
+		       streak->retries, streak->duration_ns / 1e6, streak->completed ? "" : " *");
+	}
+	if (!retries->streak_count)
+		printf("  (none)\n");
+}
+
+static void write_retries(const struct model *model)
+{
+	char title[640], group[400];
+
+	printf("\nhmmtrace retries  mode %s  interval %.1f s  livelocks reported %lu\n",
+	       mode_names[model->mode], model->interval_seconds, model->retries.livelocks);
+	for (size_t index = 0; index < model->row_count; index++) {
+		const struct row *row = model->rows[index];
+
+		row_title(model, row, group, sizeof(group));
+		snprintf(title, sizeof(title), "retries per fault, %s: %llu faults completed, "
+			 "%llu read_retry collisions%s, %llu -EBUSY", group,
+			 (unsigned long long)row->delta.faults_completed,
+			 (unsigned long long)row->delta.read_retries,
+			 mode_observes_everything(model->mode) ? "" : " (inferred)",
+			 (unsigned long long)row->delta.range_fault_ebusy);
+		histogram(title, "retries", row->delta.retries_per_fault_slots);
+	}
+	write_pairs(&model->retries);
+	write_streaks(&model->retries);
+}
+
+static void write_interval(const struct model *model)
+{
+	switch (model->subcommand) {
+	case SUBCOMMAND_TOP:
+		write_top(model);
+		break;
+	case SUBCOMMAND_LATENCY:
+		write_latency(model);
+		break;
+	case SUBCOMMAND_RETRIES:
+		write_retries(model);
+		break;
+	case SUBCOMMAND_SNOOP:
+		/* Events went out as they came; only losses are worth a line. */
+		if (model->snoop.dropped)
+			fprintf(stderr, "hmmtrace: %llu events dropped in the last %.1f s (the ring "
+				"buffer was full)\n", model->snoop.dropped, model->interval_seconds);
+		break;
+	}
+	fflush(stdout);
+}
+
+static void write_event(const struct snoop_event *event)
+{
+	const struct hmmtrace_event_record *record = event->record;
+
+	printf("%12.6f %-16.16s %7u %7u %-26s %-12.12s 0x%012llx-0x%012llx seq %-6llu ret %-4d "
+	       "%9.3f us%s%s %s\n", event->seconds, record->comm, record->tid, record->tgid,
+	       event->short_name, event->driver, (unsigned long long)record->start,
+	       (unsigned long long)record->end, (unsigned long long)record->seq, record->ret,
+	       record->duration_ns / 1e3, record->flags & HMMTRACE_FLAG_WAITED ? " waited" : "",
+	       record->flags & HMMTRACE_FLAG_DEFERRED ? " deferred" : "",
+	       event->range_event ? event->range_event : "");
+}
+
+static void stack(const char *const *frames, size_t depth)
+{
+	for (size_t index = 0; index < depth; index++)
+		printf("      %s\n", frames[index]);
+}
+
+static void write_livelock(const struct livelock *livelock)
+{
+	const struct hmmtrace_report *report = livelock->report;
+	const struct hmmtrace_invalidator *invalidator = &report->invalidator;
+
+	printf("\nLIVELOCK  pid %u  tid %u (%.16s)  driver %s  range 0x%llx-0x%llx\n"
+	       "  still retrying after %s%.1f ms: %u retries since %s\n"
+	       "  retrying task's kernel stack:\n", report->tgid, report->tid, report->comm,
+	       livelock->driver, (unsigned long long)report->start,
+	       (unsigned long long)report->last, report->began_unseen ? "at least " : "",
+	       report->duration_ns / 1e6, report->retries,
+	       report->began_unseen ? "hmmtrace attached (it was retrying already)" :
+				      "the fault began");
+	stack(livelock->kernel_stack, livelock->kernel_depth);
+	printf("  retrying task's user stack:\n");
+	stack(livelock->user_stack, livelock->user_depth);
+	if (!livelock->user_depth)
+		printf("      (none: the retrying task is a kernel thread)\n");
+	if (invalidator->tid) {
+		printf("  last invalidated by pid %u tid %u (%.16s), kernel stack:\n",
+		       invalidator->tgid, invalidator->tid, invalidator->comm);
+		stack(livelock->invalidator_stack, livelock->invalidator_depth);
+	} else {
+		printf("  no invalidation of this range was seen since hmmtrace started\n");
+	}
+	fflush(stdout);
+}
+
+const struct writer text_writer = {
+	.interval = write_interval, .event = write_event, .livelock = write_livelock,
+};
