@@ -87,14 +87,6 @@ bool mode_observes_everything(enum hmmtrace_mode mode)
 	return mode == HMMTRACE_MODE_TP_BTF || mode == HMMTRACE_MODE_RAW_TP;
 }
 
-const char *mode_inferred_json(enum hmmtrace_mode mode)
-{
-	if (mode_observes_everything(mode))
-		return "\"inferred\": [], \"unavailable\": []";
-	return "\"inferred\": [\"read_retries\", \"read_begin_waits\"], "
-	       "\"unavailable\": [\"check_retries\", \"insert_deferred\", \"remove_wait\"]";
-}
-
 const char *mode_limits_text(enum hmmtrace_mode mode)
 {
 	if (mode_observes_everything(mode))

@@ -71,8 +71,9 @@ struct session {
 
 /*
  * attach.c: session_open() resolves --driver, picks a mode and attaches it,
- * or exits with the status and one line on stderr, leaving nothing open;
- * session_destroy() releases everything a session owns.
+ * or returns the exit status, having said why in one line on stderr (after
+ * libbpf's own warnings, if any) and left nothing open; session_destroy()
+ * releases everything a session owns.
  */
 int session_open(struct session *session);
 void session_destroy(struct session *session);
