@@ -136,11 +136,13 @@ $(BUILD)/bench/carrier: tests/bench/carrier.c tools/map_read.c tools/map_read.h 
 
 # The output path without a kernel to trace: the JSON writer's unit test,
 # and the model and writers on maps the bench fills natively.
-$(BUILD)/tests/json_writer_test: tests/unit/json_writer_test.c tools/json_writer.c tools/json_writer.h | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itools tests/unit/json_writer_test.c tools/json_writer.c -o $@ -lm
+$(BUILD)/tests/json_writer_test: tests/unit/json_writer_test.c tools/json_writer.c tools/json_writer.h \
+		tools/format.c tools/format.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itools tests/unit/json_writer_test.c tools/json_writer.c tools/format.c -o $@ -lm
 
 $(BUILD)/bench/interval_cost: tests/bench/interval_cost.c $(HMMTRACE_SOURCES) $(wildcard tools/*.h) \
-		bpf/hmmtrace.h $(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h
+		bpf/hmmtrace.h $(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h \
+		$(BUILD)/include/hmmtrace_fields.h
 	mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $< $(filter-out tools/hmmtrace.c,$(HMMTRACE_SOURCES)) \
 		-o $@ $(LIBBPF_LIBS) -lm
@@ -166,6 +168,11 @@ $(BUILD)/include/vmlinux.h: $(PATCHED_KERNEL)/bzImage | $(BUILD)/include
 $(BUILD)/include/hmmtrace_events.h: tracepoints/events.json tracepoints/catalog.py | $(BUILD)/include
 	python3 tracepoints/catalog.py header >$@
 
+# The model's row fields: tools/fields.json is their one description.
+$(BUILD)/include/hmmtrace_fields.h: tools/fields.json tools/fields.py | $(BUILD)/include
+	python3 tools/fields.py header >$@.partial
+	mv $@.partial $@
+
 # The BPF side: layers in bpf/*.bpf.h, one file per attach family
 # (bpf/attach_*.bpf.c), linked into one object and one skeleton, as
 # retsnoop links its parts.
@@ -181,7 +188,8 @@ $(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
 	bpftool gen skeleton $< name hmmtrace_bpf >$@
 
 $(BUILD)/hmmtrace: $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handlers.h \
-		$(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h
+		$(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h \
+		$(BUILD)/include/hmmtrace_fields.h
 	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ $(LIBBPF_LIBS) -lm
 
 $(BUILD)/include:

@@ -144,6 +144,22 @@ static int lookup_name(const char *name, const char *const *names, int count)
 	return -1;
 }
 
+/* One of NAMES, or a usage error that says which ones. */
+static int parse_choice(const char *argument, const char *const *names, int count,
+			const char *option)
+{
+	int index = lookup_name(argument, names, count);
+	char known[256] = "";
+
+	if (index >= 0)
+		return index;
+	for (int name = 0; name < count; name++)
+		snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+			 name ? name == count - 1 ? " or " : ", " : "", names[name]);
+	usage_error("%s takes %s, not %s", option, known, argument);
+	return -1;
+}
+
 static double parse_seconds(const char *text)
 {
 	char *end;
@@ -184,23 +200,13 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 
 	switch (key) {
 	case 'b':
-		index = lookup_name(argument, grouping_names, 3);
-		if (index < 0)
-			usage_error("--by takes driver, process or range, not %s", argument);
-		options.grouping = index;
+		options.grouping = parse_choice(argument, grouping_names, 3, "--by");
 		break;
 	case 's':
-		index = lookup_name(argument, sort_names, 9);
-		if (index < 0)
-			usage_error("unknown sort column: %s", argument);
-		options.sort = index;
+		options.sort = parse_choice(argument, sort_names, 9, "--sort");
 		break;
 	case OPTION_MODE:
-		index = lookup_name(argument, mode_names, HMMTRACE_MODE_COUNT);
-		if (index < 0)
-			usage_error("--mode takes tp_btf, raw_tp, fentry or kprobe, not %s",
-				   argument);
-		options.mode = index;
+		options.mode = parse_choice(argument, mode_names, HMMTRACE_MODE_COUNT, "--mode");
 		break;
 	case 'i':
 		options.interval = parse_seconds(argument);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "format.h"
 #include "json_writer.h"
 
 void json_writer_init(struct json_writer *writer, FILE *output)
@@ -14,6 +15,35 @@ void json_writer_init(struct json_writer *writer, FILE *output)
 	memset(writer, 0, sizeof(*writer));
 	writer->output = output;
 	writer->first[0] = true;
+}
+
+static void flush(struct json_writer *writer)
+{
+	fwrite(writer->buffer, 1, writer->used, writer->output);
+	writer->used = 0;
+}
+
+static void put(struct json_writer *writer, const void *text, size_t length)
+{
+	if (writer->used + length > sizeof(writer->buffer)) {
+		flush(writer);
+		if (length > sizeof(writer->buffer)) {
+			fwrite(text, 1, length, writer->output);
+			return;
+		}
+	}
+	memcpy(writer->buffer + writer->used, text, length);
+	writer->used += length;
+}
+
+static void put_text(struct json_writer *writer, const char *text)
+{
+	put(writer, text, strlen(text));
+}
+
+static void put_char(struct json_writer *writer, char character)
+{
+	put(writer, &character, 1);
 }
 
 /* Before any value: the comma after the previous element, unless a name precedes it. */
@@ -24,7 +54,7 @@ static void begin_value(struct json_writer *writer)
 		return;
 	}
 	if (!writer->first[writer->depth])
-		fputs(", ", writer->output);
+		put(writer, ", ", 2);
 	writer->first[writer->depth] = false;
 }
 
@@ -46,99 +76,83 @@ static size_t utf8_sequence_length(const unsigned char *text)
  * (a task's comm, symbol names) is not promised to be UTF-8, and JSON must
  * be: a byte that starts no valid sequence becomes U+FFFD.
  */
-static void json_write_string_value(FILE *output, const char *value)
+/* The bytes that stand for themselves in a JSON string. */
+static const bool plain[256] = {
+	[' ' ... '!'] = true, ['#' ... '['] = true, [']' ... '~'] = true,
+};
+
+static void json_write_string_value(struct json_writer *writer, const char *value)
 {
 	const unsigned char *text = (const unsigned char *)value;
+	char escape[8];
 
-	fputc('"', output);
+	put_char(writer, '"');
 	while (*text) {
 		size_t length = 0;
 
-		/* The common case, printable ASCII, in one write. */
-		while (text[length] >= 0x20 && text[length] < 0x7f && text[length] != '"' &&
-		       text[length] != '\\')
+		/* The common case, printable ASCII, in one piece. */
+		while (plain[text[length]])
 			length++;
 		if (length) {
-			fwrite(text, 1, length, output);
+			put(writer, text, length);
 			text += length;
-			continue;
-		}
-		if (*text == '"' || *text == '\\') {
-			fprintf(output, "\\%c", *text++);
+		} else if (*text == '"' || *text == '\\') {
+			put_char(writer, '\\');
+			put_char(writer, *text++);
 		} else if (*text == '\n') {
-			fputs("\\n", output);
+			put_text(writer, "\\n");
 			text++;
 		} else if (*text == '\t') {
-			fputs("\\t", output);
+			put_text(writer, "\\t");
 			text++;
 		} else if (*text < 0x20 || *text == 0x7f) {
-			fprintf(output, "\\u%04x", *text++);
-		} else if (*text < 0x80) {
-			fputc(*text++, output);
+			snprintf(escape, sizeof(escape), "\\u%04x", *text++);
+			put_text(writer, escape);
 		} else if ((length = utf8_sequence_length(text))) {
-			fwrite(text, 1, length, output);
+			put(writer, text, length);
 			text += length;
 		} else {
-			fputs("\\ufffd", output);
+			put_text(writer, "\\ufffd");
 			text++;
 		}
 	}
-	fputc('"', output);
+	put_char(writer, '"');
 }
 
-static void open_container(struct json_writer *writer, char bracket)
+void json_open(struct json_writer *writer, char bracket)
 {
 	begin_value(writer);
-	fputc(bracket, writer->output);
+	put_char(writer, bracket);
 	if (writer->depth + 1 < JSON_MAX_DEPTH)
 		writer->depth++;
 	writer->first[writer->depth] = true;
 }
 
-static void close_container(struct json_writer *writer, char bracket)
+void json_close(struct json_writer *writer, char bracket)
 {
-	fputc(bracket, writer->output);
+	put_char(writer, bracket);
 	if (writer->depth > 0)
 		writer->depth--;
 	if (writer->depth == 0) {
-		fputc('\n', writer->output);
+		put_char(writer, '\n');
+		flush(writer);
 		fflush(writer->output);
 		writer->first[0] = true;
 	}
 }
 
-void json_start_object(struct json_writer *writer)
-{
-	open_container(writer, '{');
-}
-
-void json_end_object(struct json_writer *writer)
-{
-	close_container(writer, '}');
-}
-
-void json_start_array(struct json_writer *writer)
-{
-	open_container(writer, '[');
-}
-
-void json_end_array(struct json_writer *writer)
-{
-	close_container(writer, ']');
-}
-
 void json_name(struct json_writer *writer, const char *name)
 {
 	begin_value(writer);
-	json_write_string_value(writer->output, name);
-	fputs(": ", writer->output);
+	json_write_string_value(writer, name);
+	put(writer, ": ", 2);
 	writer->after_name = true;
 }
 
 void json_string(struct json_writer *writer, const char *value)
 {
 	begin_value(writer);
-	json_write_string_value(writer->output, value);
+	json_write_string_value(writer, value);
 }
 
 void json_string_format(struct json_writer *writer, const char *format, ...)
@@ -152,80 +166,113 @@ void json_string_format(struct json_writer *writer, const char *format, ...)
 	json_string(writer, text);
 }
 
-/* Rows hold many counters: convert them without a printf call each. */
 void json_uint(struct json_writer *writer, uint64_t value)
 {
-	char digits[20], *digit = digits + sizeof(digits);
+	char text[FORMAT_NUMBER_SIZE];
 
 	begin_value(writer);
-	do {
-		*--digit = '0' + value % 10;
-		value /= 10;
-	} while (value);
-	fwrite(digit, 1, digits + sizeof(digits) - digit, writer->output);
+	put(writer, text, format_unsigned(text, value));
 }
 
 void json_int(struct json_writer *writer, int64_t value)
 {
+	char text[24];
+
 	begin_value(writer);
-	fprintf(writer->output, "%" PRId64, value);
+	put(writer, text, snprintf(text, sizeof(text), "%" PRId64, value));
 }
 
-void json_float(struct json_writer *writer, const char *format, double value)
+void json_float(struct json_writer *writer, int precision, double value)
 {
+	char text[FORMAT_NUMBER_SIZE];
+
 	if (!isfinite(value)) {
 		json_null(writer);
 		return;
 	}
 	begin_value(writer);
-	fprintf(writer->output, format, value);
+	put(writer, text, format_decimal(text, value, precision));
 }
 
 void json_bool(struct json_writer *writer, bool value)
 {
 	begin_value(writer);
-	fputs(value ? "true" : "false", writer->output);
+	put_text(writer, value ? "true" : "false");
 }
 
 void json_null(struct json_writer *writer)
 {
 	begin_value(writer);
-	fputs("null", writer->output);
+	put(writer, "null", 4);
 }
 
-void json_string_field(struct json_writer *writer, const char *name, const char *value)
+/* The NAME:TYPE at FORMAT into NAME and TYPE; what follows it, or NULL at the end. */
+static const char *next_field(const char *format, char *name, size_t size, char type[4])
 {
-	json_name(writer, name);
-	json_string(writer, value);
+	size_t length = 0;
+
+	while (*format == ' ')
+		format++;
+	if (!*format)
+		return NULL;
+	while (*format && *format != ':' && length + 1 < size)
+		name[length++] = *format++;
+	name[length] = '\0';
+	length = 0;
+	if (*format == ':')
+		format++;
+	while (*format && *format != ' ' && length < 3)
+		type[length++] = *format++;
+	type[length] = '\0';
+	return format;
 }
 
-void json_uint_field(struct json_writer *writer, const char *name, uint64_t value)
+static void field_value(struct json_writer *writer, const char *type, va_list *arguments)
 {
-	json_name(writer, name);
-	json_uint(writer, value);
+	char comm[17];
+
+	switch (type[0]) {
+	case 'u':
+		json_uint(writer, va_arg(*arguments, unsigned int));
+		break;
+	case 'U':
+		json_uint(writer, va_arg(*arguments, uint64_t));
+		break;
+	case 'd':
+		json_int(writer, va_arg(*arguments, int));
+		break;
+	case 's':
+		json_string(writer, va_arg(*arguments, const char *));
+		break;
+	case 'c':
+		memcpy(comm, va_arg(*arguments, const char *), 16);
+		comm[16] = '\0';
+		json_string(writer, comm);
+		break;
+	case 'x':
+		json_string_format(writer, "0x%" PRIx64, va_arg(*arguments, uint64_t));
+		break;
+	case 'b':
+		json_bool(writer, va_arg(*arguments, int));
+		break;
+	case 'f':
+		json_float(writer, type[1] - '0', va_arg(*arguments, double));
+		break;
+	default:
+		/* A mistyped format: the value cannot be told from its neighbours. */
+		json_null(writer);
+	}
 }
 
-void json_int_field(struct json_writer *writer, const char *name, int64_t value)
+void json_fields(struct json_writer *writer, const char *format, ...)
 {
-	json_name(writer, name);
-	json_int(writer, value);
-}
+	va_list arguments;
+	char name[64], type[4];
 
-void json_float_field(struct json_writer *writer, const char *name, const char *format,
-		      double value)
-{
-	json_name(writer, name);
-	json_float(writer, format, value);
-}
-
-void json_bool_field(struct json_writer *writer, const char *name, bool value)
-{
-	json_name(writer, name);
-	json_bool(writer, value);
-}
-
-void json_hex_field(struct json_writer *writer, const char *name, uint64_t value)
-{
-	json_name(writer, name);
-	json_string_format(writer, "0x%" PRIx64, value);
+	va_start(arguments, format);
+	while ((format = next_field(format, name, sizeof(name), type))) {
+		json_name(writer, name);
+		field_value(writer, type, &arguments);
+	}
+	va_end(arguments);
 }

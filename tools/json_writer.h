@@ -17,6 +17,9 @@
 
 struct json_writer {
 	FILE *output;
+	/* A line is built here and written whole: stdio per token cost more than the rest. */
+	char buffer[16384];
+	size_t used;
 	int depth;
 	bool first[JSON_MAX_DEPTH];	/* nothing written yet at this depth */
 	bool after_name;		/* a value completes the name just written */
@@ -24,11 +27,12 @@ struct json_writer {
 
 void json_writer_init(struct json_writer *writer, FILE *output);
 
-void json_start_object(struct json_writer *writer);
-/* Ends the object; at the top level, also the line, which is flushed. */
-void json_end_object(struct json_writer *writer);
-void json_start_array(struct json_writer *writer);
-void json_end_array(struct json_writer *writer);
+/*
+ * An object or array, by its bracket: '{' or '[' opens, '}' or ']' closes.
+ * Closing the outermost one ends the line and writes it.
+ */
+void json_open(struct json_writer *writer, char bracket);
+void json_close(struct json_writer *writer, char bracket);
 
 /* The name of the next value of the current object. */
 void json_name(struct json_writer *writer, const char *name);
@@ -38,19 +42,18 @@ void json_string_format(struct json_writer *writer, const char *format, ...)
 	__attribute__((format(printf, 2, 3)));
 void json_uint(struct json_writer *writer, uint64_t value);
 void json_int(struct json_writer *writer, int64_t value);
-/* FORMAT is a printf conversion of one double ("%.3f"); NaN and infinities are null. */
-void json_float(struct json_writer *writer, const char *format, double value);
+/* VALUE with PRECISION (0 to 4) decimals; NaN and infinities are null. */
+void json_float(struct json_writer *writer, int precision, double value);
 void json_bool(struct json_writer *writer, bool value);
 void json_null(struct json_writer *writer);
 
-/* "name": value, the pairs an object is mostly made of. */
-void json_string_field(struct json_writer *writer, const char *name, const char *value);
-void json_uint_field(struct json_writer *writer, const char *name, uint64_t value);
-void json_int_field(struct json_writer *writer, const char *name, int64_t value);
-void json_float_field(struct json_writer *writer, const char *name, const char *format,
-		      double value);
-void json_bool_field(struct json_writer *writer, const char *name, bool value);
-/* "0x1234": addresses are strings, as JSON numbers lose 64-bit precision. */
-void json_hex_field(struct json_writer *writer, const char *name, uint64_t value);
+/*
+ * "name": value pairs, as many as FORMAT names: space-separated NAME:TYPE,
+ * where TYPE is u (unsigned int), U (__u64), d (int), s (a string), c (a
+ * kernel char[16], which may fill its array), x (__u64, as a "0x..."
+ * string: JSON numbers lose 64-bit precision), b (a bool) or f0 to f4 (a
+ * double with that many decimals; null when not finite).
+ */
+void json_fields(struct json_writer *writer, const char *format, ...);
 
 #endif /* HMMTRACE_JSON_WRITER_H */

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "grow.h"
 #include "map_read.h"
 
 /* About this much memory per batch, whatever the CPU count. */
@@ -60,23 +61,22 @@ static int walk_by_key(int map_fd, const struct map_layout *layout, map_entry_vi
 struct batch {
 	char *keys;
 	char *values;
-	__u32 capacity;
+	size_t key_capacity;		/* in bytes */
+	size_t value_capacity;
+	__u32 capacity;			/* in entries */
 };
 
 static int batch_grow(struct batch *batch, const struct map_layout *layout, __u32 capacity)
 {
-	char *keys = realloc(batch->keys, (size_t)capacity * layout->key_size);
-	char *values;
+	int status = grow(&batch->keys, &batch->key_capacity,
+			  (size_t)capacity * layout->key_size, 1);
 
-	if (!keys)
-		return -ENOMEM;
-	batch->keys = keys;
-	values = realloc(batch->values, (size_t)capacity * layout->value_size);
-	if (!values)
-		return -ENOMEM;
-	batch->values = values;
-	batch->capacity = capacity;
-	return 0;
+	if (!status)
+		status = grow(&batch->values, &batch->value_capacity,
+			      (size_t)capacity * layout->value_size, 1);
+	if (!status)
+		batch->capacity = capacity;
+	return status;
 }
 
 /* 1 when the kernel cannot batch this map, so the caller walks it by key. */
@@ -141,15 +141,19 @@ int map_for_each(int map_fd, bool per_cpu, map_entry_visitor visit, void *contex
 	return status;
 }
 
-void per_cpu_sum(__u64 *sum, const void *per_cpu, size_t value_size, int cpus)
+/* The first copy is assigned, not added to zeroes: 100k rows make every pass count. */
+void per_cpu_sum(__u64 *sum, const void *per_cpu, size_t length, size_t value_size, int cpus)
 {
-	size_t counters = value_size / sizeof(__u64), stride = (value_size + 7) / 8;
+	size_t counters = length / sizeof(__u64), stride = (value_size + 7) / 8;
 	const __u64 *copy = per_cpu;
 
-	memset(sum, 0, counters * sizeof(__u64));
-	for (int cpu = 0; cpu < cpus; cpu++, copy += stride)
+	for (size_t index = 0; index < counters; index++)
+		sum[index] = copy[index];
+	for (int cpu = 1; cpu < cpus; cpu++) {
+		copy += stride;
 		for (size_t index = 0; index < counters; index++)
 			sum[index] += copy[index];
+	}
 }
 
 struct group_walk {
@@ -161,10 +165,7 @@ struct group_walk {
 
 static int visit_group(struct group_walk *walk, __u64 group, const void *per_cpu)
 {
-	struct hmmtrace_stats sum;
-
-	per_cpu_sum((__u64 *)&sum, per_cpu, sizeof(sum), walk->cpus);
-	return walk->visit(walk->context, group, &sum);
+	return walk->visit(walk->context, group, per_cpu, walk->cpus);
 }
 
 static int visit_hashed_group(void *context, const void *key, const void *value)

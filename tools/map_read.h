@@ -24,14 +24,19 @@ typedef int (*map_entry_visitor)(void *context, const void *key, const void *val
 int map_for_each(int map_fd, bool per_cpu, map_entry_visitor visit, void *context);
 
 /*
- * The sum over CPUS per-CPU copies of a structure made only of __u64
- * counters. Sums wrap: a fault completion withdrawn on another CPU leaves
- * one CPU's copy "negative", and the total is still right.
+ * The sum of the first LENGTH bytes over CPUS per-CPU copies of a value of
+ * VALUE_SIZE bytes made only of __u64 counters. Sums wrap: a fault
+ * completion withdrawn on another CPU leaves one CPU's copy "negative", and
+ * the total is still right.
  */
-void per_cpu_sum(__u64 *sum, const void *per_cpu, size_t value_size, int cpus);
+void per_cpu_sum(__u64 *sum, const void *per_cpu, size_t length, size_t value_size, int cpus);
 
-/* Called with each group's counters, summed over the CPUs. */
-typedef int (*group_visitor)(void *context, __u64 group, const struct hmmtrace_stats *stats);
+/*
+ * Called with each group's per-CPU copies of its counters, CPUS of them:
+ * the visitor sums what it needs (per_cpu_sum()).
+ */
+typedef int (*group_visitor)(void *context, __u64 group, const struct hmmtrace_stats *per_cpu,
+			     int cpus);
 
 struct group_maps {
 	int hot_group_keys;		/* array: slot -> group owning it, 0 while free */

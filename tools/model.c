@@ -5,6 +5,7 @@
  * log2 histogram arithmetic.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,128 +15,55 @@
 const char *const subcommand_names[] = { "top", "latency", "retries", "snoop" };
 const char *const grouping_names[] = { "driver", "process", "range" };
 
-const struct field_description row_fields[ROW_FIELD_COUNT] = {
-	[ROW_INSERTS] = { "inserts", FIELD_COUNT, "interval subscriptions added" },
-	[ROW_REMOVES] = { "removes", FIELD_COUNT, "interval subscriptions removed" },
-	[ROW_INVALIDATIONS] = { "invalidations", FIELD_COUNT, "ops->invalidate calls" },
-	[ROW_INVALIDATE_FAILURES] = { "invalidate_failures", FIELD_COUNT,
-				      "invalidate calls that returned false" },
-	[ROW_INVALIDATE_P50] = { "invalidate_p50_ns", FIELD_NANOSECONDS,
-				 "invalidate callback median, upper bound of its log2 bucket" },
-	[ROW_INVALIDATE_P99] = { "invalidate_p99_ns", FIELD_NANOSECONDS,
-				 "invalidate callback 99th percentile, upper bound of its log2 bucket" },
-	[ROW_READ_BEGINS] = { "read_begins", FIELD_COUNT, "mmu_interval_read_begin() calls" },
-	[ROW_READ_BEGIN_WAITS] = { "read_begin_waits", FIELD_COUNT,
-				   "read_begins that slept on an invalidation in progress" },
-	[ROW_READ_BEGIN_WAIT_TIME] = { "read_begin_wait_ns", FIELD_NANOSECONDS,
-				       "time read_begins slept" },
-	[ROW_READ_RETRIES] = { "read_retries", FIELD_COUNT,
-			       "mmu_interval_read_retry() collisions" },
-	[ROW_CHECK_RETRIES] = { "check_retries", FIELD_COUNT,
-				"mmu_interval_check_retry() collisions" },
-	[ROW_FAULT_RANGES] = { "range_faults", FIELD_COUNT, "hmm_range_fault() calls" },
-	[ROW_FAULT_RANGE_EBUSY] = { "range_fault_ebusy", FIELD_COUNT,
-				    "hmm_range_fault() calls that returned -EBUSY" },
-	[ROW_FAULTS_COMPLETED] = { "faults_completed", FIELD_COUNT,
-				   "faults that no collision undid" },
-	[ROW_RETRY_RATIO] = { "retry_ratio", FIELD_RATIO, "go-rounds per completed fault" },
-	[ROW_STORM] = { "storm", FIELD_FLAG,
-			"over 1000 invalidations/s, or a retry ratio of 1 or more" },
-	[ROW_INVALIDATE_LATENCY] = { "invalidate", FIELD_TIMED_HISTOGRAM, "invalidate callback" },
-	[ROW_READ_BEGIN_WAIT_LATENCY] = { "read_begin_wait", FIELD_TIMED_HISTOGRAM,
-					  "read_begin wait" },
-	[ROW_FAULT_TO_MAPPED_LATENCY] = { "fault_to_mapped", FIELD_TIMED_HISTOGRAM,
-					  "fault to mapped" },
-	[ROW_RETRIES_PER_FAULT] = { "retries_per_fault", FIELD_HISTOGRAM, "retries per fault" },
-	[ROW_GO_ROUNDS] = { "go_rounds", FIELD_COUNT,
-			    "read_retry collisions and hmm_range_fault() -EBUSY" },
-};
+const struct field_description row_fields[ROW_FIELD_COUNT] = ROW_FIELD_DESCRIPTIONS;
 
-static const enum row_field top_fields[] = {
-	ROW_INSERTS, ROW_REMOVES, ROW_INVALIDATIONS, ROW_INVALIDATE_FAILURES, ROW_INVALIDATE_P50,
-	ROW_INVALIDATE_P99, ROW_READ_BEGINS, ROW_READ_BEGIN_WAITS, ROW_READ_BEGIN_WAIT_TIME,
-	ROW_READ_RETRIES, ROW_CHECK_RETRIES, ROW_FAULT_RANGES, ROW_FAULT_RANGE_EBUSY,
-	ROW_FAULTS_COMPLETED, ROW_RETRY_RATIO, ROW_STORM,
-};
-static const enum row_field latency_fields[] = {
-	ROW_INVALIDATE_LATENCY, ROW_READ_BEGIN_WAIT_LATENCY, ROW_FAULT_TO_MAPPED_LATENCY,
-};
-static const enum row_field retries_fields[] = {
-	ROW_FAULTS_COMPLETED, ROW_READ_RETRIES, ROW_FAULT_RANGE_EBUSY, ROW_RETRIES_PER_FAULT,
-};
+static const enum row_field top_fields[] = { TOP_ROW_FIELDS };
+static const enum row_field latency_fields[] = { LATENCY_ROW_FIELDS };
+static const enum row_field retries_fields[] = { RETRIES_ROW_FIELDS };
 
 #define VIEW(fields) { fields, sizeof(fields) / sizeof(fields[0]) }
 const struct row_view top_row_view = VIEW(top_fields);
 const struct row_view latency_row_view = VIEW(latency_fields);
 const struct row_view retries_row_view = VIEW(retries_fields);
 
-static struct field_value count_value(__u64 count)
+static const __u64 *stats_member(const struct hmmtrace_stats *stats, size_t offset)
 {
-	return (struct field_value){ .type = FIELD_COUNT, .count = count };
+	return (const __u64 *)((const char *)stats + offset);
 }
 
-static struct field_value duration_value(__u64 nanoseconds)
+static struct field_value derived_value(const struct row *row, enum field_type type,
+					enum derived_value derived)
 {
-	return (struct field_value){ .type = FIELD_NANOSECONDS, .count = nanoseconds };
-}
+	struct field_value value = { .type = type };
 
-static struct field_value histogram_value(enum field_type type, __u64 count, const __u64 *slots)
-{
-	return (struct field_value){ .type = type, .histogram = { count, slots } };
+	if (derived == DERIVED_RETRY_RATIO)
+		value.ratio = row->retry_ratio;
+	else if (derived == DERIVED_STORM)
+		value.flag = row->storm;
+	else if (derived == DERIVED_INVALIDATE_P50_NS)
+		value.count = row->invalidate_p50_ns;
+	else if (derived == DERIVED_INVALIDATE_P99_NS)
+		value.count = row->invalidate_p99_ns;
+	else
+		value.count = row->delta.read_retries + row->delta.range_fault_ebusy;
+	return value;
 }
 
 struct field_value row_value(const struct row *row, enum row_field field)
 {
-	const struct hmmtrace_stats *delta = &row->delta;
+	const struct field_description *description = &row_fields[field];
+	struct field_value value = { .type = description->type };
 
-	switch (field) {
-	case ROW_INSERTS:
-		return count_value(delta->inserts);
-	case ROW_REMOVES:
-		return count_value(delta->removes);
-	case ROW_INVALIDATIONS:
-		return count_value(delta->invalidations);
-	case ROW_INVALIDATE_FAILURES:
-		return count_value(delta->invalidate_failures);
-	case ROW_INVALIDATE_P50:
-		return duration_value(row->invalidate_p50_ns);
-	case ROW_INVALIDATE_P99:
-		return duration_value(row->invalidate_p99_ns);
-	case ROW_READ_BEGINS:
-		return count_value(delta->read_begins);
-	case ROW_READ_BEGIN_WAITS:
-		return count_value(delta->read_begin_waits);
-	case ROW_READ_BEGIN_WAIT_TIME:
-		return duration_value(delta->read_begin_wait_ns);
-	case ROW_READ_RETRIES:
-		return count_value(delta->read_retries);
-	case ROW_CHECK_RETRIES:
-		return count_value(delta->check_retries);
-	case ROW_FAULT_RANGES:
-		return count_value(delta->range_faults);
-	case ROW_FAULT_RANGE_EBUSY:
-		return count_value(delta->range_fault_ebusy);
-	case ROW_FAULTS_COMPLETED:
-		return count_value(delta->faults_completed);
-	case ROW_RETRY_RATIO:
-		return (struct field_value){ .type = FIELD_RATIO, .ratio = row->retry_ratio };
-	case ROW_STORM:
-		return (struct field_value){ .type = FIELD_FLAG, .flag = row->storm };
-	case ROW_INVALIDATE_LATENCY:
-		return histogram_value(FIELD_TIMED_HISTOGRAM, delta->invalidations,
-				       delta->invalidate_slots);
-	case ROW_READ_BEGIN_WAIT_LATENCY:
-		return histogram_value(FIELD_TIMED_HISTOGRAM, delta->read_begin_waits,
-				       delta->wait_slots);
-	case ROW_FAULT_TO_MAPPED_LATENCY:
-		return histogram_value(FIELD_TIMED_HISTOGRAM, delta->faults_completed,
-				       delta->fault_slots);
-	case ROW_GO_ROUNDS:
-		return count_value(delta->read_retries + delta->range_fault_ebusy);
-	case ROW_RETRIES_PER_FAULT:
-	default:
-		return histogram_value(FIELD_HISTOGRAM, 0, delta->retries_per_fault_slots);
+	if (description->source == ROW_SOURCE_DERIVED)
+		return derived_value(row, description->type, description->derived);
+	if (description->source == ROW_SOURCE_COUNTER) {
+		value.count = *stats_member(&row->delta, description->counter);
+		return value;
 	}
+	value.histogram.slots = stats_member(&row->delta, description->slots);
+	if (description->type == FIELD_TIMED_HISTOGRAM)
+		value.histogram.count = *stats_member(&row->delta, description->counter);
+	return value;
 }
 
 __u64 slots_total(const __u64 *slots)

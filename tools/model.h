@@ -35,36 +35,33 @@ enum field_type {
 	FIELD_TIMED_HISTOGRAM,	/* an event count with the log2 histogram of its durations */
 };
 
-/* Every field a row has; each subcommand shows some of them. */
-enum row_field {
-	ROW_INSERTS,
-	ROW_REMOVES,
-	ROW_INVALIDATIONS,
-	ROW_INVALIDATE_FAILURES,
-	ROW_INVALIDATE_P50,
-	ROW_INVALIDATE_P99,
-	ROW_READ_BEGINS,
-	ROW_READ_BEGIN_WAITS,
-	ROW_READ_BEGIN_WAIT_TIME,
-	ROW_READ_RETRIES,
-	ROW_CHECK_RETRIES,
-	ROW_FAULT_RANGES,
-	ROW_FAULT_RANGE_EBUSY,
-	ROW_FAULTS_COMPLETED,
-	ROW_RETRY_RATIO,
-	ROW_STORM,
-	ROW_INVALIDATE_LATENCY,
-	ROW_READ_BEGIN_WAIT_LATENCY,
-	ROW_FAULT_TO_MAPPED_LATENCY,
-	ROW_RETRIES_PER_FAULT,
-	ROW_GO_ROUNDS,		/* read_retries + range_fault_ebusy: top's RETRY/s */
-	ROW_FIELD_COUNT,
+/* Where a field's value comes from. */
+enum row_source {
+	ROW_SOURCE_COUNTER,	/* a struct hmmtrace_stats counter */
+	ROW_SOURCE_SLOTS,	/* a histogram's slots, with the counter of its values */
+	ROW_SOURCE_DERIVED,	/* computed once per interval: enum derived_value */
 };
+
+enum derived_value {
+	DERIVED_NONE,
+	DERIVED_INVALIDATE_P50_NS,
+	DERIVED_INVALIDATE_P99_NS,
+	DERIVED_RETRY_RATIO,
+	DERIVED_STORM,
+	DERIVED_GO_ROUNDS,
+};
+
+/* enum row_field and the tables below come from tools/fields.json. */
+#include "hmmtrace_fields.h"
 
 struct field_description {
 	const char *name;	/* the JSON key, and the base of other formats' names */
 	enum field_type type;
 	const char *title;	/* for text and help: what it counts */
+	enum row_source source;
+	enum derived_value derived;
+	size_t counter;		/* offsets in struct hmmtrace_stats */
+	size_t slots;
 };
 
 extern const struct field_description row_fields[ROW_FIELD_COUNT];
@@ -103,10 +100,14 @@ struct row {
 	__u64 invalidate_p50_ns;
 	__u64 invalidate_p99_ns;
 	double retry_ratio;
+	double sort_value;		/* by the --sort column */
 	bool storm;
 	unsigned long read_number;	/* the read that last saw this group */
 	char name[160];
 	char driver[64];
+	/* What the name was made from, so that it is made again only when that changes. */
+	struct hmmtrace_subscription named_from;
+	unsigned long named;		/* the read that named it */
 };
 
 struct field_value row_value(const struct row *row, enum row_field field);
@@ -170,8 +171,9 @@ struct model {
 	struct row **rows;
 	size_t row_count;
 	const struct row_view *view;
-	/* latency */
+	/* latency: the range events that ended in the interval, in event order */
 	struct range_latency ranges[HMMTRACE_RANGE_EVENTS];
+	size_t range_count;
 	/* retries, snoop */
 	struct retries_part retries;
 	struct snoop_part snoop;

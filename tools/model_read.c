@@ -5,6 +5,7 @@
  * active, the order they are shown in, and what the subcommand adds.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "grow.h"
 #include "model_read.h"
 #include "hmmtrace.skel.h"
 
@@ -76,23 +78,39 @@ static void add(__u64 *sum, const __u64 *part, size_t count)
 		sum[index] += part[index];
 }
 
-static int take_group(void *context, __u64 group, const struct hmmtrace_stats *stats)
+/* The scalar counters, before the histograms. */
+#define SCALARS_SIZE offsetof(struct hmmtrace_stats, invalidate_slots)
+
+static int take_group(void *context, __u64 group, const struct hmmtrace_stats *per_cpu, int cpus)
 {
 	struct model_reader *reader = context;
 	struct row *row = row_table_get(&reader->table, group);
+	struct hmmtrace_stats stats;
 
 	if (!row)
 		return -ENOMEM;
 	if (row->read_number == reader->read_number) {
 		/* Seen already in this read (in the other map): add to it. */
-		add((__u64 *)&row->delta, (const __u64 *)stats, COUNTERS(*stats));
-		add((__u64 *)&row->total, (const __u64 *)stats, COUNTERS(*stats));
+		per_cpu_sum((__u64 *)&stats, per_cpu, sizeof(stats), sizeof(stats), cpus);
+		add((__u64 *)&row->delta, (const __u64 *)&stats, COUNTERS(stats));
+		add((__u64 *)&row->total, (const __u64 *)&stats, COUNTERS(stats));
 		return 0;
 	}
-	subtract((__u64 *)&row->delta, (const __u64 *)stats, (const __u64 *)&row->total,
-		 COUNTERS(*stats));
-	row->total = *stats;
 	row->read_number = reader->read_number;
+	/*
+	 * Most of 100k subscriptions are idle in an interval. Every histogram
+	 * bucket moves with one of the scalar counters, so a row whose scalars
+	 * did not move is idle, and its histograms need not be summed.
+	 */
+	per_cpu_sum((__u64 *)&stats, per_cpu, SCALARS_SIZE, sizeof(stats), cpus);
+	if (!memcmp(&stats, &row->total, SCALARS_SIZE)) {
+		memset(&row->delta, 0, SCALARS_SIZE);
+		return 0;
+	}
+	per_cpu_sum((__u64 *)&stats, per_cpu, sizeof(stats), sizeof(stats), cpus);
+	subtract((__u64 *)&row->delta, (const __u64 *)&stats, (const __u64 *)&row->total,
+		 COUNTERS(stats));
+	row->total = stats;
 	return 0;
 }
 
@@ -141,14 +159,8 @@ static int collect_active(struct model_reader *reader, double seconds, struct mo
 {
 	struct row_table *table = &reader->table;
 
-	if (reader->shown_capacity < table->count) {
-		struct row **shown = realloc(reader->shown, table->count * sizeof(*shown));
-
-		if (!shown)
-			return -ENOMEM;
-		reader->shown = shown;
-		reader->shown_capacity = table->count;
-	}
+	if (grow(&reader->shown, &reader->shown_capacity, table->count, sizeof(*reader->shown)))
+		return -ENOMEM;
 	model->rows = reader->shown;
 	model->row_count = 0;
 	for (size_t index = 0; index < table->count; index++) {
@@ -157,19 +169,34 @@ static int collect_active(struct model_reader *reader, double seconds, struct mo
 		if (row->read_number != reader->read_number || !row_active(row))
 			continue;
 		derive(row, seconds);
-		row->name[0] = '\0';
 		model->rows[model->row_count++] = row;
 	}
 	return 0;
 }
 
-static void name_subscription_row(struct session *session, struct row *row,
+/*
+ * A subscription's row is named from what the BPF side remembered of it,
+ * again only when that changed (an address reused by a new subscription,
+ * an owner learned late): at 100k rows, formatting names is most of a read.
+ */
+static void name_subscription_row(struct model_reader *reader, struct row *row,
 				  const struct hmmtrace_subscription *info)
 {
+	struct driver_cache *cache = &reader->driver_cache;
+
+	row->named = reader->read_number;
+	if (row->name[0] && !memcmp(&row->named_from, info, sizeof(*info)))
+		return;
+	row->named_from = *info;
 	snprintf(row->name, sizeof(row->name), "pid %u [0x%llx-0x%llx]", info->tgid,
 		 (unsigned long long)info->start, (unsigned long long)info->last);
-	kallsyms_driver(session->symbols, info->invalidate, row->driver, sizeof(row->driver),
-			NULL, 0);
+	/* Subscriptions share a handful of callbacks: resolve each once. */
+	if (!cache->driver[0] || cache->callback != info->invalidate) {
+		cache->callback = info->invalidate;
+		kallsyms_driver(reader->session->symbols, info->invalidate, cache->driver,
+				sizeof(cache->driver), NULL, 0);
+	}
+	memcpy(row->driver, cache->driver, sizeof(row->driver));
 }
 
 static int name_from_subscription(void *context, const void *key, const void *value)
@@ -177,8 +204,9 @@ static int name_from_subscription(void *context, const void *key, const void *va
 	struct model_reader *reader = context;
 	struct row *row = row_table_find(&reader->table, *(const __u64 *)key);
 
-	if (row && row->read_number == reader->read_number && !row->name[0] && row_active(row))
-		name_subscription_row(reader->session, row, value);
+	if (row && row->read_number == reader->read_number && row->named != reader->read_number &&
+	    row_active(row))
+		name_subscription_row(reader, row, value);
 	return 0;
 }
 
@@ -199,14 +227,15 @@ static int name_subscription_rows(struct model_reader *reader, struct model *mod
 			struct row *row = model->rows[index];
 
 			if (!bpf_map_lookup_elem(subscriptions_fd, &row->group, &info))
-				name_subscription_row(reader->session, row, &info);
+				name_subscription_row(reader, row, &info);
 		}
 	}
 	for (size_t index = 0; index < model->row_count; index++) {
 		struct row *row = model->rows[index];
 
-		if (row->name[0])
+		if (row->named == reader->read_number)
 			continue;
+		row->named_from = (struct hmmtrace_subscription){};
 		snprintf(row->name, sizeof(row->name), "0x%llx", (unsigned long long)row->group);
 		snprintf(row->driver, sizeof(row->driver), "?");
 	}
@@ -271,20 +300,34 @@ static double sort_value(const struct row *row)
 	}
 }
 
-/* Largest first; ties, and --sort group, by name. */
-static int by_sort_column(const void *left, const void *right)
+static int by_name(const void *left, const void *right)
 {
 	const struct row *a = *(const struct row *const *)left;
 	const struct row *b = *(const struct row *const *)right;
-	double first, second;
 
-	if (options.sort != SORT_GROUP) {
-		first = sort_value(a);
-		second = sort_value(b);
-		if (first != second)
-			return first < second ? 1 : -1;
-	}
 	return strcmp(a->name, b->name);
+}
+
+/* Largest first; ties by group, which is cheaper than by name and as stable. */
+static int by_sort_value(const void *left, const void *right)
+{
+	const struct row *a = *(const struct row *const *)left;
+	const struct row *b = *(const struct row *const *)right;
+
+	if (a->sort_value != b->sort_value)
+		return a->sort_value < b->sort_value ? 1 : -1;
+	return a->group < b->group ? -1 : a->group > b->group;
+}
+
+static void sort_rows(struct model *model)
+{
+	if (options.sort == SORT_GROUP) {
+		qsort(model->rows, model->row_count, sizeof(*model->rows), by_name);
+		return;
+	}
+	for (size_t index = 0; index < model->row_count; index++)
+		model->rows[index]->sort_value = sort_value(model->rows[index]);
+	qsort(model->rows, model->row_count, sizeof(*model->rows), by_sort_value);
 }
 
 static int read_rows(struct model_reader *reader, double seconds, struct model *model)
@@ -299,7 +342,7 @@ static int read_rows(struct model_reader *reader, double seconds, struct model *
 		status = name_rows(reader, model);
 	keep_driver_rows(model);
 	if (model->subcommand == SUBCOMMAND_TOP)
-		qsort(model->rows, model->row_count, sizeof(*model->rows), by_sort_column);
+		sort_rows(model);
 	return status;
 }
 
@@ -314,14 +357,20 @@ static int take_range_event(void *context, const void *key, const void *value)
 	struct range_walk *walk = context;
 	__u32 event = *(const __u32 *)key;
 	struct hmmtrace_histogram total, *before;
+	struct range_latency *range;
 
 	if (event >= HMMTRACE_RANGE_EVENTS)
 		return 0;
 	before = &walk->reader->range_totals[event];
-	per_cpu_sum((__u64 *)&total, value, sizeof(total), walk->cpus);
-	subtract((__u64 *)&walk->model->ranges[event].delta, (const __u64 *)&total,
-		 (const __u64 *)before, COUNTERS(total));
+	range = &walk->model->ranges[walk->model->range_count];
+	per_cpu_sum((__u64 *)&total, value, sizeof(total), sizeof(total), walk->cpus);
+	subtract((__u64 *)&range->delta, (const __u64 *)&total, (const __u64 *)before,
+		 COUNTERS(total));
 	*before = total;
+	if (range->delta.count) {
+		range->event = walk->reader->session->range_event_names[event];
+		walk->model->range_count++;
+	}
 	return 0;
 }
 
@@ -330,8 +379,6 @@ static int read_ranges(struct model_reader *reader, struct model *model)
 {
 	struct range_walk walk = { reader, model, libbpf_num_possible_cpus() };
 
-	for (int event = 0; event < HMMTRACE_RANGE_EVENTS; event++)
-		model->ranges[event].event = reader->session->range_event_names[event];
 	return map_for_each(reader->maps.range_latency, true, take_range_event, &walk);
 }
 

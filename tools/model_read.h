@@ -21,9 +21,12 @@ struct retries_state {
 	/* This interval's lists, which the model points into. */
 	struct retry_pair *pairs;
 	size_t pair_count;
+	size_t pair_capacity;
 	struct streak *longest;
 	char (*longest_drivers)[64];
 	size_t longest_count;
+	size_t longest_capacity;
+	size_t drivers_capacity;
 };
 
 /* snoop.c: what the `events` ring buffer delivered. */
@@ -43,6 +46,12 @@ struct model_maps {
 	int dropped;
 };
 
+/* The last callback resolved to its driver. */
+struct driver_cache {
+	__u64 callback;
+	char driver[64];
+};
+
 struct model_reader {
 	struct session *session;
 	struct model_maps maps;
@@ -50,6 +59,7 @@ struct model_reader {
 	struct row_table table;
 	unsigned long read_number;
 	struct hmmtrace_histogram range_totals[HMMTRACE_RANGE_EVENTS];
+	struct driver_cache driver_cache;
 	struct row **shown;
 	size_t shown_capacity;
 	struct retries_state retries;

@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "grow.h"
 #include "model_read.h"
 
 static bool same_streak(const struct streak *a, const struct streak *b)
@@ -226,15 +227,8 @@ static int take_fault(void *context, const void *key, const void *value)
 
 	if (!fault->total_retries)
 		return 0;
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity ? 2 * list->capacity : 64;
-		struct fault_entry *entries = realloc(list->entries, capacity * sizeof(*entries));
-
-		if (!entries)
-			return -ENOMEM;
-		list->entries = entries;
-		list->capacity = capacity;
-	}
+	if (grow(&list->entries, &list->capacity, list->count + 1, sizeof(*list->entries)))
+		return -ENOMEM;
 	memcpy(&list->entries[list->count].key, key, sizeof(struct hmmtrace_fault_key));
 	list->entries[list->count].fault = *fault;
 	list->count++;
@@ -268,11 +262,11 @@ static bool describe_subscription(struct model_reader *reader, __u64 subscriptio
 static int list_pairs(struct model_reader *reader, const struct fault_list *faults)
 {
 	struct retries_state *state = &reader->retries;
-	struct retry_pair *pairs = realloc(state->pairs, options.top_rows * sizeof(*pairs));
+	struct retry_pair *pairs;
 
-	if (!pairs)
+	if (grow(&state->pairs, &state->pair_capacity, options.top_rows, sizeof(*pairs)))
 		return -ENOMEM;
-	state->pairs = pairs;
+	pairs = state->pairs;
 	state->pair_count = 0;
 	for (size_t index = 0; index < faults->count && state->pair_count < options.top_rows;
 	     index++) {
@@ -320,13 +314,17 @@ static bool unfinished_streak(struct model_reader *reader, const struct fault_en
 static int list_longest(struct model_reader *reader, const struct fault_list *faults)
 {
 	struct retries_state *state = &reader->retries;
-	size_t capacity = state->streak_count + faults->count, count = state->streak_count;
-	struct streak *longest = realloc(state->longest, (capacity + 1) * sizeof(*longest));
+	size_t count = state->streak_count;
+	struct streak *longest;
 	char (*drivers)[64];
 
-	if (!longest)
+	if (grow(&state->longest, &state->longest_capacity, count + faults->count + 1,
+		 sizeof(*longest)) ||
+	    grow(&state->longest_drivers, &state->drivers_capacity, options.top_rows,
+		 sizeof(*drivers)))
 		return -ENOMEM;
-	state->longest = longest;
+	longest = state->longest;
+	drivers = state->longest_drivers;
 	memcpy(longest, state->streaks, count * sizeof(*longest));
 	for (size_t index = 0; index < faults->count; index++) {
 		struct streak streak;
@@ -340,10 +338,6 @@ static int list_longest(struct model_reader *reader, const struct fault_list *fa
 		count += same == count;
 	}
 	qsort(longest, count, sizeof(*longest), by_duration);
-	drivers = realloc(state->longest_drivers, (options.top_rows + 1) * sizeof(*drivers));
-	if (!drivers)
-		return -ENOMEM;
-	state->longest_drivers = drivers;
 	state->longest_count = 0;
 	for (size_t index = 0; index < count && state->longest_count < options.top_rows; index++) {
 		char *driver = drivers[state->longest_count];

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include "grow.h"
 #include "model.h"
 
 /* Fibonacci hashing: addresses differ mostly in their middle bits. */
@@ -39,15 +40,8 @@ static void place(struct row **buckets, size_t bucket_count, struct row *row)
 /* Keep the table at most half full, so probes stay short. */
 static int make_room(struct row_table *table)
 {
-	if (table->count == table->capacity) {
-		size_t capacity = table->capacity ? 2 * table->capacity : 256;
-		struct row **rows = realloc(table->rows, capacity * sizeof(*rows));
-
-		if (!rows)
-			return -1;
-		table->rows = rows;
-		table->capacity = capacity;
-	}
+	if (grow(&table->rows, &table->capacity, table->count + 1, sizeof(*table->rows)))
+		return -1;
 	if (2 * (table->count + 1) > table->bucket_count) {
 		size_t bucket_count = table->bucket_count ? 2 * table->bucket_count : 512;
 		struct row **buckets = calloc(bucket_count, sizeof(*buckets));

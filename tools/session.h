@@ -16,17 +16,15 @@
 #include "kallsyms.h"
 #include "model.h"
 
-/* Distinct exit codes, listed in --help and the man page. */
+/*
+ * Distinct exit codes, 0 to 8 in this order, as --help and the man page
+ * list them: success (also after SIGINT or SIGTERM), a failure while
+ * tracing, bad usage, not permitted, no kernel BTF, no attach point, BPF
+ * load or attach failed, no such process, no such driver.
+ */
 enum exit_code {
-	EXIT_OK = 0,
-	EXIT_FAILURE_AT_RUN = 1,
-	EXIT_USAGE = 2,
-	EXIT_NOT_PERMITTED = 3,
-	EXIT_NO_BTF = 4,
-	EXIT_NO_ATTACH_POINT = 5,
-	EXIT_BPF_FAILED = 6,
-	EXIT_NO_SUCH_PROCESS = 7,
-	EXIT_NO_SUCH_DRIVER = 8,
+	EXIT_OK, EXIT_FAILURE_AT_RUN, EXIT_USAGE, EXIT_NOT_PERMITTED, EXIT_NO_BTF,
+	EXIT_NO_ATTACH_POINT, EXIT_BPF_FAILED, EXIT_NO_SUCH_PROCESS, EXIT_NO_SUCH_DRIVER,
 };
 
 enum sort_column {

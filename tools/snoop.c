@@ -88,7 +88,7 @@ int snoop_read(struct model_reader *reader, struct snoop_part *part)
 	if (!status && bpf_map_lookup_elem(reader->maps.dropped, &ring, per_cpu))
 		status = -errno;
 	if (!status)
-		per_cpu_sum(&total, per_cpu, sizeof(total), cpus);
+		per_cpu_sum(&total, per_cpu, sizeof(total), sizeof(total), cpus);
 	free(per_cpu);
 	part->events = state->events_shown;
 	part->dropped = status ? 0 : total - state->drops_reported;

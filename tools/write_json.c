@@ -19,40 +19,40 @@ static struct json_writer *writer(void)
 	return &output;
 }
 
-/* A kernel char[16] that may fill its array. */
-static void comm_field(struct json_writer *json, const char *name, const char *comm)
-{
-	char text[17];
-
-	memcpy(text, comm, 16);
-	text[16] = '\0';
-	json_string_field(json, name, text);
-}
-
+/* "NAME": [COUNT strings]. */
 static void string_list(struct json_writer *json, const char *name, const char *const *items,
 			size_t count)
 {
 	json_name(json, name);
-	json_start_array(json);
-	for (size_t index = 0; items && (count ? index < count : items[index] != NULL); index++)
+	json_open(json, '[');
+	for (size_t index = 0; index < count; index++)
 		json_string(json, items[index]);
-	json_end_array(json);
+	json_close(json, ']');
+}
+
+static size_t length_of(const char *const *items)
+{
+	size_t count = 0;
+
+	while (items && items[count])
+		count++;
+	return count;
 }
 
 /* [[low, high, count], ...] for the non-empty buckets. */
 static void histogram(struct json_writer *json, const __u64 *slots)
 {
-	json_start_array(json);
+	json_open(json, '[');
 	for (int slot = 0; slot < HMMTRACE_SLOTS; slot++) {
 		if (!slots[slot])
 			continue;
-		json_start_array(json);
+		json_open(json, '[');
 		json_uint(json, slot_low(slot));
 		json_uint(json, slot_high(slot));
 		json_uint(json, slots[slot]);
-		json_end_array(json);
+		json_close(json, ']');
 	}
-	json_end_array(json);
+	json_close(json, ']');
 }
 
 static void field(struct json_writer *json, const char *name, struct field_value value)
@@ -65,7 +65,7 @@ static void field(struct json_writer *json, const char *name, struct field_value
 		break;
 	case FIELD_RATIO:
 		/* JSON has no infinity: a fault that never completes is null. */
-		json_float(json, "%.4f", value.ratio);
+		json_float(json, 4, value.ratio);
 		break;
 	case FIELD_FLAG:
 		json_bool(json, value.flag);
@@ -74,11 +74,11 @@ static void field(struct json_writer *json, const char *name, struct field_value
 		histogram(json, value.histogram.slots);
 		break;
 	case FIELD_TIMED_HISTOGRAM:
-		json_start_object(json);
-		json_uint_field(json, "count", value.histogram.count);
+		json_open(json, '{');
+		json_fields(json, "count:U", value.histogram.count);
 		json_name(json, "histogram");
 		histogram(json, value.histogram.slots);
-		json_end_object(json);
+		json_close(json, '}');
 		break;
 	}
 }
@@ -86,60 +86,38 @@ static void field(struct json_writer *json, const char *name, struct field_value
 /* The one row serializer of top, latency and retries. */
 static void row(struct json_writer *json, const struct row *row, const struct row_view *view)
 {
-	json_start_object(json);
-	json_string_field(json, "group", row->name);
-	json_string_field(json, "driver", row->driver);
+	json_open(json, '{');
+	json_fields(json, "group:s driver:s", row->name, row->driver);
 	for (size_t index = 0; index < view->count; index++)
 		field(json, row_fields[view->fields[index]].name,
 		      row_value(row, view->fields[index]));
-	json_end_object(json);
-}
-
-static void envelope(struct json_writer *json, const struct model *model)
-{
-	json_uint_field(json, "time", (__u64)model->time);
-	json_string_field(json, "subcommand", subcommand_names[model->subcommand]);
-	json_string_field(json, "mode", mode_names[model->mode]);
-	string_list(json, "inferred", model->inferred, 0);
-	string_list(json, "unavailable", model->unavailable, 0);
+	json_close(json, '}');
 }
 
 static void rows(struct json_writer *json, const struct model *model)
 {
 	json_name(json, "rows");
-	json_start_array(json);
+	json_open(json, '[');
 	for (size_t index = 0; index < model->row_count; index++)
 		row(json, model->rows[index], model->view);
-	json_end_array(json);
+	json_close(json, ']');
 }
 
 static void range_latencies(struct json_writer *json, const struct model *model)
 {
 	json_name(json, "ranges");
-	json_start_array(json);
-	for (int event = 0; event < HMMTRACE_RANGE_EVENTS; event++) {
-		const struct hmmtrace_histogram *delta = &model->ranges[event].delta;
+	json_open(json, '[');
+	for (size_t index = 0; index < model->range_count; index++) {
+		const struct range_latency *range = &model->ranges[index];
 
-		if (!delta->count)
-			continue;
-		json_start_object(json);
-		json_string_field(json, "event", model->ranges[event].event);
-		json_uint_field(json, "count", delta->count);
-		json_uint_field(json, "total_ns", delta->total_ns);
+		json_open(json, '{');
+		json_fields(json, "event:s count:U total_ns:U", range->event, range->delta.count,
+			    range->delta.total_ns);
 		json_name(json, "histogram");
-		histogram(json, delta->slots);
-		json_end_object(json);
+		histogram(json, range->delta.slots);
+		json_close(json, '}');
 	}
-	json_end_array(json);
-}
-
-static void task_fields(struct json_writer *json, __u32 tid, const char *comm, __u32 pid,
-			const char *driver)
-{
-	json_uint_field(json, "tid", tid);
-	comm_field(json, "comm", comm);
-	json_uint_field(json, "pid", pid);
-	json_string_field(json, "driver", driver);
+	json_close(json, ']');
 }
 
 /* A subscription's "0xstart-0xlast". */
@@ -150,74 +128,92 @@ static void range_field(struct json_writer *json, __u64 start, __u64 last)
 			   (unsigned long long)last);
 }
 
+static void pair_fields(struct json_writer *json, const struct retries_part *retries,
+			size_t index)
+{
+	const struct retry_pair *pair = &retries->pairs[index];
+
+	json_fields(json, "tid:u comm:c pid:u driver:s range:s retries:U", pair->tid, pair->comm,
+		    pair->tgid, pair->driver, pair->range, pair->retries);
+}
+
+static void streak_fields(struct json_writer *json, const struct retries_part *retries,
+			  size_t index)
+{
+	const struct streak *streak = &retries->streaks[index];
+
+	json_fields(json, "tid:u comm:c pid:u driver:s", streak->tid, streak->comm, streak->tgid,
+		    retries->streak_drivers[index]);
+	range_field(json, streak->start, streak->last);
+	json_fields(json, "retries:u duration_ns:U completed:b", streak->retries,
+		    streak->duration_ns, streak->completed);
+}
+
+/* "NAME": [COUNT objects], each filled by FIELDS. */
+static void object_list(struct json_writer *json, const char *name, size_t count,
+			void (*fields)(struct json_writer *json, const struct retries_part *retries,
+				       size_t index),
+			const struct retries_part *retries)
+{
+	json_name(json, name);
+	json_open(json, '[');
+	for (size_t index = 0; index < count; index++) {
+		json_open(json, '{');
+		fields(json, retries, index);
+		json_close(json, '}');
+	}
+	json_close(json, ']');
+}
+
 static void retry_lists(struct json_writer *json, const struct retries_part *retries)
 {
-	json_name(json, "top_pairs");
-	json_start_array(json);
-	for (size_t index = 0; index < retries->pair_count; index++) {
-		const struct retry_pair *pair = &retries->pairs[index];
+	object_list(json, "top_pairs", retries->pair_count, pair_fields, retries);
+	object_list(json, "longest_streaks", retries->streak_count, streak_fields, retries);
+}
 
-		json_start_object(json);
-		task_fields(json, pair->tid, pair->comm, pair->tgid, pair->driver);
-		json_string_field(json, "range", pair->range);
-		json_uint_field(json, "retries", pair->retries);
-		json_end_object(json);
-	}
-	json_end_array(json);
-	json_name(json, "longest_streaks");
-	json_start_array(json);
-	for (size_t index = 0; index < retries->streak_count; index++) {
-		const struct streak *streak = &retries->streaks[index];
+/* What each subcommand's interval object holds after its envelope. */
+static void top_body(struct json_writer *json, const struct model *model)
+{
+	rows(json, model);
+}
 
-		json_start_object(json);
-		task_fields(json, streak->tid, streak->comm, streak->tgid,
-			    retries->streak_drivers[index]);
-		range_field(json, streak->start, streak->last);
-		json_uint_field(json, "retries", streak->retries);
-		json_uint_field(json, "duration_ns", streak->duration_ns);
-		json_bool_field(json, "completed", streak->completed);
-		json_end_object(json);
-	}
-	json_end_array(json);
+static void latency_body(struct json_writer *json, const struct model *model)
+{
+	json_fields(json, "unit:s", "ns");
+	range_latencies(json, model);
+	rows(json, model);
+}
+
+static void retries_body(struct json_writer *json, const struct model *model)
+{
+	json_fields(json, "livelocks:U", (__u64)model->retries.livelocks);
+	rows(json, model);
+	retry_lists(json, &model->retries);
+}
+
+static void snoop_body(struct json_writer *json, const struct model *model)
+{
+	json_fields(json, "events:U dropped:U dropped_total:U", (__u64)model->snoop.events,
+		    (__u64)model->snoop.dropped, (__u64)model->snoop.dropped_total);
 }
 
 static void write_interval(const struct model *model)
 {
+	static void (*const bodies[])(struct json_writer *json, const struct model *model) = {
+		top_body, latency_body, retries_body, snoop_body,
+	};
 	struct json_writer *json = writer();
 
-	json_start_object(json);
-	envelope(json, model);
+	json_open(json, '{');
+	json_fields(json, "time:U subcommand:s mode:s", (__u64)model->time,
+		    subcommand_names[model->subcommand], mode_names[model->mode]);
+	string_list(json, "inferred", model->inferred, length_of(model->inferred));
+	string_list(json, "unavailable", model->unavailable, length_of(model->unavailable));
 	if (model->subcommand == SUBCOMMAND_TOP)
-		json_string_field(json, "by", grouping_names[model->grouping]);
-	json_float_field(json, "interval_s", "%.3f", model->interval_seconds);
-	switch (model->subcommand) {
-	case SUBCOMMAND_TOP:
-		rows(json, model);
-		break;
-	case SUBCOMMAND_LATENCY:
-		json_string_field(json, "unit", "ns");
-		range_latencies(json, model);
-		rows(json, model);
-		break;
-	case SUBCOMMAND_RETRIES:
-		json_uint_field(json, "livelocks", model->retries.livelocks);
-		rows(json, model);
-		retry_lists(json, &model->retries);
-		break;
-	case SUBCOMMAND_SNOOP:
-		json_uint_field(json, "events", model->snoop.events);
-		json_uint_field(json, "dropped", model->snoop.dropped);
-		json_uint_field(json, "dropped_total", model->snoop.dropped_total);
-		break;
-	}
-	json_end_object(json);
-}
-
-static void flags(struct json_writer *json, __u32 flags)
-{
-	json_bool_field(json, "waited", flags & HMMTRACE_FLAG_WAITED);
-	json_bool_field(json, "deferred", flags & HMMTRACE_FLAG_DEFERRED);
-	json_bool_field(json, "inferred", flags & HMMTRACE_FLAG_INFERRED);
+		json_fields(json, "by:s", grouping_names[model->grouping]);
+	json_fields(json, "interval_s:f3", model->interval_seconds);
+	bodies[model->subcommand](json, model);
+	json_close(json, '}');
 }
 
 static void write_event(const struct snoop_event *event)
@@ -225,38 +221,24 @@ static void write_event(const struct snoop_event *event)
 	const struct hmmtrace_event_record *record = event->record;
 	struct json_writer *json = writer();
 
-	json_start_object(json);
-	json_uint_field(json, "timestamp_ns", record->timestamp_ns);
-	json_string_field(json, "event", event->name);
-	json_string_field(json, "mode", mode_names[event->mode]);
-	json_uint_field(json, "pid", record->tgid);
-	json_uint_field(json, "tid", record->tid);
-	comm_field(json, "comm", record->comm);
-	json_string_field(json, "driver", event->driver);
-	json_string_field(json, "callback", event->callback);
-	json_hex_field(json, event->range_scoped ? "range" : "interval_sub", record->interval_sub);
-	json_hex_field(json, "start", record->start);
-	json_hex_field(json, "end", record->end);
-	json_uint_field(json, "seq", record->seq);
-	json_int_field(json, "ret", record->ret);
-	json_uint_field(json, "duration_ns", record->duration_ns);
-	flags(json, record->flags);
+	json_open(json, '{');
+	json_fields(json, "timestamp_ns:U event:s mode:s pid:u tid:u comm:c driver:s callback:s",
+		    (__u64)record->timestamp_ns, event->name, mode_names[event->mode],
+		    record->tgid, record->tid, record->comm, event->driver, event->callback);
+	/* Range start/end have no subscription: the address is the mmu_notifier_range's. */
+	json_fields(json, event->range_scoped ? "range:x" : "interval_sub:x",
+		    (__u64)record->interval_sub);
+	json_fields(json, "start:x end:x seq:U ret:d duration_ns:U waited:b deferred:b inferred:b",
+		    (__u64)record->start, (__u64)record->end, (__u64)record->seq, record->ret,
+		    (__u64)record->duration_ns, !!(record->flags & HMMTRACE_FLAG_WAITED),
+		    !!(record->flags & HMMTRACE_FLAG_DEFERRED),
+		    !!(record->flags & HMMTRACE_FLAG_INFERRED));
 	json_name(json, "range_event");
 	if (event->range_event)
 		json_string(json, event->range_event);
 	else
 		json_null(json);
-	json_end_object(json);
-}
-
-static void stack(struct json_writer *json, const char *name, const char *const *frames,
-		  size_t depth)
-{
-	json_name(json, name);
-	json_start_array(json);
-	for (size_t index = 0; index < depth; index++)
-		json_string(json, frames[index]);
-	json_end_array(json);
+	json_close(json, '}');
 }
 
 static void write_livelock(const struct livelock *livelock)
@@ -265,37 +247,32 @@ static void write_livelock(const struct livelock *livelock)
 	const struct hmmtrace_invalidator *invalidator = &report->invalidator;
 	struct json_writer *json = writer();
 
-	json_start_object(json);
-	json_uint_field(json, "time", (__u64)time(NULL));
-	json_string_field(json, "subcommand", "retries");
-	json_string_field(json, "mode", mode_names[livelock->mode]);
+	json_open(json, '{');
+	json_fields(json, "time:U subcommand:s mode:s", (__u64)time(NULL), "retries",
+		    mode_names[livelock->mode]);
 	json_name(json, "livelock");
-	json_start_object(json);
-	json_uint_field(json, "pid", report->tgid);
-	json_uint_field(json, "tid", report->tid);
-	comm_field(json, "comm", report->comm);
-	json_string_field(json, "driver", livelock->driver);
-	json_string_field(json, "callback", livelock->callback);
+	json_open(json, '{');
+	json_fields(json, "pid:u tid:u comm:c driver:s callback:s", report->tgid, report->tid,
+		    report->comm, livelock->driver, livelock->callback);
 	range_field(json, report->start, report->last);
-	json_uint_field(json, "retries", report->retries);
-	json_uint_field(json, "duration_ns", report->duration_ns);
-	stack(json, "kernel_stack", livelock->kernel_stack, livelock->kernel_depth);
-	stack(json, "user_stack", livelock->user_stack, livelock->user_depth);
-	json_bool_field(json, "began_before_attach", report->began_unseen);
+	json_fields(json, "retries:u duration_ns:U", report->retries,
+		    (__u64)report->duration_ns);
+	string_list(json, "kernel_stack", livelock->kernel_stack, livelock->kernel_depth);
+	string_list(json, "user_stack", livelock->user_stack, livelock->user_depth);
+	json_fields(json, "began_before_attach:b", !!report->began_unseen);
 	json_name(json, "invalidator");
 	if (invalidator->tid) {
-		json_start_object(json);
-		json_uint_field(json, "pid", invalidator->tgid);
-		json_uint_field(json, "tid", invalidator->tid);
-		comm_field(json, "comm", invalidator->comm);
-		stack(json, "kernel_stack", livelock->invalidator_stack,
-		      livelock->invalidator_depth);
-		json_end_object(json);
+		json_open(json, '{');
+		json_fields(json, "pid:u tid:u comm:c", invalidator->tgid, invalidator->tid,
+			    invalidator->comm);
+		string_list(json, "kernel_stack", livelock->invalidator_stack,
+			    livelock->invalidator_depth);
+		json_close(json, '}');
 	} else {
 		json_null(json);
 	}
-	json_end_object(json);
-	json_end_object(json);
+	json_close(json, '}');
+	json_close(json, '}');
 }
 
 const struct writer json_writer = {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "format.h"
 #include "model.h"
 
 /* How a top column shows its field. */
@@ -19,18 +20,7 @@ struct text_column {
 	enum text_scale scale;
 };
 
-static const struct text_column top_columns[] = {
-	{ "INVAL/s", 9, 0, ROW_INVALIDATIONS, PER_SECOND },
-	{ "P50(us)", 9, 1, ROW_INVALIDATE_P50, IN_MICROSECONDS },
-	{ "P99(us)", 9, 1, ROW_INVALIDATE_P99, IN_MICROSECONDS },
-	{ "WAITS", 8, 0, ROW_READ_BEGIN_WAITS, AS_COUNT },
-	{ "WAIT(ms)", 9, 1, ROW_READ_BEGIN_WAIT_TIME, IN_MILLISECONDS },
-	{ "RETRY/s", 8, 0, ROW_GO_ROUNDS, PER_SECOND },
-	{ "RATIO", 7, 2, ROW_RETRY_RATIO, AS_COUNT },
-	{ "EBUSY/s", 7, 0, ROW_FAULT_RANGE_EBUSY, PER_SECOND },
-	{ "INSERT", 7, 0, ROW_INSERTS, AS_COUNT },
-	{ "REMOVE", 7, 0, ROW_REMOVES, AS_COUNT },
-};
+static const struct text_column top_columns[] = TOP_TEXT_COLUMNS;
 
 #define COLUMNS (sizeof(top_columns) / sizeof(top_columns[0]))
 
@@ -51,6 +41,51 @@ static double scaled(const struct text_column *column, struct field_value value,
 	}
 }
 
+/* TEXT in exactly WIDTH columns, cut or padded on the right. */
+static char *put_padded(char *line, const char *text, int width)
+{
+	int length = 0;
+
+	while (length < width && text[length])
+		*line++ = text[length++];
+	while (length++ < width)
+		*line++ = ' ';
+	return line;
+}
+
+/* VALUE with PRECISION decimals, right-aligned in WIDTH columns after a space: " %*.*f". */
+static char *put_number(char *line, double value, int width, int precision)
+{
+	char number[FORMAT_NUMBER_SIZE];
+	int length = format_decimal(number, value, precision);
+
+	*line++ = ' ';
+	for (; length < width; width--)
+		*line++ = ' ';
+	memcpy(line, number, length);
+	return line + length;
+}
+
+static void write_top_row(const struct model *model, const struct row *row)
+{
+	char line[512], *end = line;
+
+	*end++ = row->storm ? '!' : ' ';
+	*end++ = ' ';
+	end = put_padded(end, row->name, 38);
+	*end++ = ' ';
+	end = put_padded(end, row->driver, 12);
+	for (size_t column = 0; column < COLUMNS; column++) {
+		const struct text_column *shown = &top_columns[column];
+
+		end = put_number(end, scaled(shown, row_value(row, shown->field),
+					     model->interval_seconds),
+				 shown->width, shown->precision);
+	}
+	*end++ = '\n';
+	fwrite(line, 1, end - line, stdout);
+}
+
 static void write_top(const struct model *model)
 {
 	printf("\nhmmtrace top  mode %s  by %s  interval %.1f s%s\n", mode_names[model->mode],
@@ -60,19 +95,8 @@ static void write_top(const struct model *model)
 	for (size_t index = 0; index < COLUMNS; index++)
 		printf(" %*s", top_columns[index].width, top_columns[index].header);
 	printf("\n");
-	for (size_t index = 0; index < model->row_count; index++) {
-		const struct row *row = model->rows[index];
-
-		printf("%c %-38.38s %-12.12s", row->storm ? '!' : ' ', row->name, row->driver);
-		for (size_t column = 0; column < COLUMNS; column++) {
-			const struct text_column *shown = &top_columns[column];
-
-			printf(" %*.*f", shown->width, shown->precision,
-			       scaled(shown, row_value(row, shown->field),
-				      model->interval_seconds));
-		}
-		printf("\n");
-	}
+	for (size_t index = 0; index < model->row_count; index++)
+		write_top_row(model, model->rows[index]);
 }
 
 /* bcc's print_log2_hist layout. */
@@ -121,13 +145,11 @@ static void write_latency(const struct model *model)
 
 	printf("\nhmmtrace latency  mode %s  interval %.1f s\n", mode_names[model->mode],
 	       model->interval_seconds);
-	for (int event = 0; event < HMMTRACE_RANGE_EVENTS; event++) {
-		const struct hmmtrace_histogram *delta = &model->ranges[event].delta;
+	for (size_t index = 0; index < model->range_count; index++) {
+		const struct hmmtrace_histogram *delta = &model->ranges[index].delta;
 
-		if (!delta->count)
-			continue;
 		snprintf(title, sizeof(title), "invalidation range start -> end, event %s: %llu "
-			 "ranges, average %.1f us", model->ranges[event].event,
+			 "ranges, average %.1f us", model->ranges[index].event,
 			 (unsigned long long)delta->count, delta->total_ns / 1e3 / delta->count);
 		histogram(title, "nsecs", delta->slots);
 	}
@@ -203,25 +225,21 @@ static void write_retries(const struct model *model)
 	write_streaks(&model->retries);
 }
 
+/* Snoop's events went out as they came; only losses are worth a line. */
+static void write_snoop(const struct model *model)
+{
+	if (model->snoop.dropped)
+		fprintf(stderr, "hmmtrace: %llu events dropped in the last %.1f s (the ring buffer "
+			"was full)\n", model->snoop.dropped, model->interval_seconds);
+}
+
 static void write_interval(const struct model *model)
 {
-	switch (model->subcommand) {
-	case SUBCOMMAND_TOP:
-		write_top(model);
-		break;
-	case SUBCOMMAND_LATENCY:
-		write_latency(model);
-		break;
-	case SUBCOMMAND_RETRIES:
-		write_retries(model);
-		break;
-	case SUBCOMMAND_SNOOP:
-		/* Events went out as they came; only losses are worth a line. */
-		if (model->snoop.dropped)
-			fprintf(stderr, "hmmtrace: %llu events dropped in the last %.1f s (the ring "
-				"buffer was full)\n", model->snoop.dropped, model->interval_seconds);
-		break;
-	}
+	static void (*const by_subcommand[])(const struct model *model) = {
+		write_top, write_latency, write_retries, write_snoop,
+	};
+
+	by_subcommand[model->subcommand](model);
 	fflush(stdout);
 }
 

@@ -41,13 +41,15 @@ struct calls {
 	unsigned long long read_begins;
 };
 
-static int add_calls(void *context, __u64 group, const struct hmmtrace_stats *stats)
+static int add_calls(void *context, __u64 group, const struct hmmtrace_stats *per_cpu, int cpus)
 {
 	struct calls *calls = context;
+	struct hmmtrace_stats sum;
 
 	(void)group;
-	calls->invalidations += stats->invalidations;
-	calls->read_begins += stats->read_begins;
+	per_cpu_sum((__u64 *)&sum, per_cpu, sizeof(sum), sizeof(sum), cpus);
+	calls->invalidations += sum.invalidations;
+	calls->read_begins += sum.read_begins;
 	return 0;
 }
 

@@ -40,53 +40,51 @@ static void run(const char *name, void (*write)(struct json_writer *json), const
 
 static void nesting(struct json_writer *json)
 {
-	json_start_object(json);
-	json_uint_field(json, "count", 18446744073709551615ULL);
-	json_int_field(json, "ret", -16);
+	json_open(json, '{');
+	json_fields(json, "count:U ret:d", (uint64_t)18446744073709551615ULL, -16);
 	json_name(json, "list");
-	json_start_array(json);
-	json_start_array(json);
+	json_open(json, '[');
+	json_open(json, '[');
 	json_uint(json, 0);
 	json_uint(json, 1);
-	json_end_array(json);
-	json_start_object(json);
-	json_end_object(json);
-	json_end_array(json);
-	json_bool_field(json, "storm", true);
-	json_hex_field(json, "start", 0x7f0000001000ULL);
-	json_end_object(json);
-	json_start_array(json);
-	json_end_array(json);
+	json_close(json, ']');
+	json_open(json, '{');
+	json_close(json, '}');
+	json_close(json, ']');
+	json_fields(json, "storm:b start:x pid:u comm:c", true, (uint64_t)0x7f0000001000ULL,
+		    4000000000U, "sixteen-bytes-ab");
+	json_close(json, '}');
+	json_open(json, '[');
+	json_close(json, ']');
 }
 
 static void floats(struct json_writer *json)
 {
-	json_start_object(json);
-	json_float_field(json, "ratio", "%.4f", 0.5);
-	json_float_field(json, "infinite", "%.4f", INFINITY);
-	json_float_field(json, "nan", "%.4f", NAN);
-	json_end_object(json);
+	json_open(json, '{');
+	json_fields(json, "ratio:f4 seconds:f3 infinite:f4 nan:f3", 0.5, 2.0, INFINITY, NAN);
+	json_close(json, '}');
 }
 
 static void escapes(struct json_writer *json)
 {
-	json_start_object(json);
-	json_string_field(json, "quote\"name", "a\"b\\c");
-	json_string_field(json, "control", "tab\tline\nbell\a\x7f");
-	json_string_field(json, "utf8", "caf\xc3\xa9 \xe2\x82\xac");
-	json_string_field(json, "not utf8", "bad\xff\xc3(");
-	json_end_object(json);
+	json_open(json, '{');
+	json_name(json, "quote\"name");
+	json_string(json, "a\"b\\c");
+	json_fields(json, "control:s utf8:s not-utf8:s", "tab\tline\nbell\a\x7f",
+		    "caf\xc3\xa9 \xe2\x82\xac", "bad\xff\xc3(");
+	json_close(json, '}');
 }
 
 int main(void)
 {
 	run("json-writer.nesting-and-numbers", nesting,
 	    "{\"count\": 18446744073709551615, \"ret\": -16, \"list\": [[0, 1], {}], "
-	    "\"storm\": true, \"start\": \"0x7f0000001000\"}\n[]\n");
+	    "\"storm\": true, \"start\": \"0x7f0000001000\", \"pid\": 4000000000, "
+	    "\"comm\": \"sixteen-bytes-ab\"}\n[]\n");
 	run("json-writer.non-finite-floats-are-null", floats,
-	    "{\"ratio\": 0.5000, \"infinite\": null, \"nan\": null}\n");
+	    "{\"ratio\": 0.5000, \"seconds\": 2.000, \"infinite\": null, \"nan\": null}\n");
 	run("json-writer.escapes-every-string", escapes,
 	    "{\"quote\\\"name\": \"a\\\"b\\\\c\", \"control\": \"tab\\tline\\nbell\\u0007\\u007f\", "
-	    "\"utf8\": \"caf\xc3\xa9 \xe2\x82\xac\", \"not utf8\": \"bad\\ufffd\\ufffd(\"}\n");
+	    "\"utf8\": \"caf\xc3\xa9 \xe2\x82\xac\", \"not-utf8\": \"bad\\ufffd\\ufffd(\"}\n");
 	return failures ? 1 : 0;
 }
