@@ -30,9 +30,13 @@ log() {
 	echo "build-kernel: $*" >&2
 }
 
+# The patches git am applies, in order: every *.patch but the cover letter
+# (git format-patch --cover-letter's 0000-cover-letter.patch has no diff, and
+# git am refuses an empty patch). Editing the cover letter rebuilds nothing.
 series_files() {
 	local patch_dir=$1
-	find "$patch_dir" -maxdepth 1 -name '*.patch' -type f | LC_ALL=C sort
+	find "$patch_dir" -maxdepth 1 -name '*.patch' ! -name 0000-cover-letter.patch -type f |
+		LC_ALL=C sort
 }
 
 # A fingerprint of the series: it changes when any patch is added, removed,
