@@ -9,7 +9,8 @@
 #   KERNEL_VARIANT=stock              pristine source, same config
 #
 # The result is $HMMTRACE_CACHE/<source version>/<variant>/:
-#   bzImage, modules/lib/modules/<release>/, hmm-tests, kernel.release,
+#   bzImage, modules/lib/modules/<release>/ (with build -> the object tree and
+#   source -> the source tree, as a distribution's), hmm-tests, kernel.release,
 #   source-tree, build-tree (where out-of-tree modules build: <source tree>/obj)
 #
 # Sourcing this file (from tests) defines the functions without building.
@@ -213,6 +214,10 @@ main() {
 	rm -rf "$out/modules.new"
 	kernel_make "$tree" "$objects" -s INSTALL_MOD_PATH="$out/modules.new" \
 		INSTALL_MOD_STRIP=1 modules_install
+	# A distribution's layout: build is the object tree (modules_install
+	# links it) and source the tree it was built from, which Kbuild no longer
+	# links. bpftrace needs both to parse tracepoint formats (args->field).
+	ln -sfn "$tree" "$out/modules.new/lib/modules/$release/source"
 	rm -rf "$out/modules"
 	mv "$out/modules.new" "$out/modules"
 	cp "$objects/arch/x86/boot/bzImage" "$out/bzImage.new"

@@ -54,12 +54,7 @@ start_tracer() {
 	none) return 0 ;;
 	hmmtrace) "$hmmtrace" top --json -i 3600 >"$work/top.json" 2>"$work/tracer.err" & ;;
 	snoop) "$hmmtrace" snoop --json -i 3600 >"$work/snoop.json" 2>"$work/tracer.err" & ;;
-	bpftrace)
-		# Our kernel's objects are apart from its source (O=): name both.
-		BPFTRACE_KERNEL_SOURCE=$(cat "$LAB_KERNEL_DIR/source-tree" 2>/dev/null || true) \
-		BPFTRACE_KERNEL_BUILD=$(cat "$LAB_KERNEL_DIR/build-tree" 2>/dev/null || true) \
-			bpftrace tests/bench/aggregate.bt >"$work/tracer.err" 2>&1 &
-		;;
+	bpftrace) bpftrace tests/bench/aggregate.bt >"$work/tracer.err" 2>&1 & ;;
 	perf)
 		perf record -q -a -o "$work/perf.data" -e 'mmu_notifier:*' >/dev/null 2>"$work/tracer.err" &
 		tracer_pid=$!

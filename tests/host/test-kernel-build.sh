@@ -5,7 +5,8 @@
 # Kconfig dropped and a patch that does not apply with `git am`, reapplies the
 # series only when it changed, and leaves the cover letter out of both. The
 # real series applies with `git am` to the pristine 6.12 tree, and its cover
-# letter's shortlog and diffstat are the ones git format-patch makes of it.
+# letter's shortlog and diffstat are the ones git format-patch makes of it. The
+# lab kernel's module directory links build and source as a distribution's.
 
 . tests/lib.sh
 . kernel/build-kernel.sh
@@ -113,4 +114,16 @@ else
 	else
 		fail kernel-build.series-applies-to-pristine "$(cat "$workspace/apply.err")"
 	fi
+fi
+
+# bpftrace (and any out-of-tree build) looks in /lib/modules/<release>/source
+# for the kernel headers and in build for the generated ones.
+modules=$cache_root/$version/patched/modules/lib/modules/$(cat "$cache_root/$version/patched/kernel.release" 2>/dev/null)
+if [ ! -f "$cache_root/$version/patched/kernel.release" ]; then
+	skip kernel-build.module-directory-links-headers "the patched kernel is not built (make kernel)"
+elif [ -f "$modules/source/include/linux/kconfig.h" ] && [ -f "$modules/build/include/generated/autoconf.h" ] &&
+	[ -f "$modules/build/Makefile" ]; then
+	pass kernel-build.module-directory-links-headers
+else
+	fail kernel-build.module-directory-links-headers "$modules: source -> $(readlink "$modules/source"), build -> $(readlink "$modules/build"); bpftrace cannot read args->field"
 fi
