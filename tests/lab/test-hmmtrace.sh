@@ -14,10 +14,13 @@
 # no interval or never printed a key, and every check that expects zero
 # (another pid, another driver, no livelock, no drop, no leaked link) has a
 # twin in the same run, with the same filter, that must see its match.
+#
+#   HMMTRACE=PATH   test that binary instead of build/hmmtrace (a broken one
+#                   shows what fails when hmmtrace prints nothing)
 
 . tests/lib.sh
 
-hmmtrace=build/hmmtrace
+hmmtrace=${HMMTRACE:-build/hmmtrace}
 workload=build/tests/sim_mirror_workload
 work=$(mktemp -d)
 
