@@ -49,7 +49,7 @@ static __always_inline int count_insert(const struct mmu_interval_notifier *inte
 	stats = stats_slot(interval_sub, group_of(interval_sub, subscription->invalidate, tgid),
 			   btf_typed);
 	if (stats)
-		stats->inserts++;
+		stats_add(stats->inserts, 1);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INSERT, interval_sub, tgid, btf_typed,
 	      record->seq = KERNEL_FIELD(btf_typed, interval_sub, invalidate_seq),
 	      record->flags = deferred ? HMMTRACE_FLAG_DEFERRED : 0);
@@ -64,7 +64,7 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 
 	if (!lookup_subscription_event(interval_sub, btf_typed, &slot))
 		return 0;
-	slot.stats->removes++;
+	stats_add(slot.stats->removes, 1);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_REMOVE, interval_sub, slot.tgid, btf_typed,
 	      record->duration_ns = wait_ns, record->flags = waited ? HMMTRACE_FLAG_WAITED : 0);
 	/*
@@ -104,9 +104,9 @@ static __always_inline int count_invalidate(void *ctx,
 	if (!lookup_subscription_event(interval_sub, btf_typed, &slot))
 		return 0;
 	stats = slot.stats;
-	stats->invalidations++;
-	stats->invalidate_failures += !ret;
-	stats->invalidate_ns += duration_ns;
+	stats_add(stats->invalidations, 1);
+	stats_add(stats->invalidate_failures, !ret);
+	stats_add(stats->invalidate_ns, duration_ns);
 	histogram_add(stats->invalidate_slots, duration_ns);
 	if (capture_invalidators)
 		remember_invalidator(ctx, interval_sub);
@@ -125,11 +125,11 @@ static __always_inline int count_read_begin(void *ctx,
 	if (!lookup_fault_event(interval_sub, btf_typed, &slot))
 		return 0;
 	if (waited) {
-		slot.stats->read_begin_waits++;
-		slot.stats->read_begin_wait_ns += wait_ns;
+		stats_add(slot.stats->read_begin_waits, 1);
+		stats_add(slot.stats->read_begin_wait_ns, wait_ns);
 		histogram_add(slot.stats->wait_slots, wait_ns);
 	}
-	slot.stats->read_begins++;
+	stats_add(slot.stats->read_begins, 1);
 	fault_began(ctx, interval_sub, &slot, seq, bpf_ktime_get_ns(), btf_typed);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_READ_BEGIN, interval_sub, slot.tgid, btf_typed,
 	      record->seq = seq, record->duration_ns = wait_ns,
@@ -146,11 +146,11 @@ static __always_inline int count_retry(void *ctx, const struct mmu_interval_noti
 	if (!lookup_fault_event(interval_sub, btf_typed, &slot))
 		return 0;
 	if (event == HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY) {
-		slot.stats->read_retries++;
+		stats_add(slot.stats->read_retries, 1);
 		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns());
 	} else {
 		/* Inside hmm_range_fault(), its -EBUSY counts the go-round. */
-		slot.stats->check_retries++;
+		stats_add(slot.stats->check_retries, 1);
 	}
 	SNOOP(event, interval_sub, slot.tgid, btf_typed, record->seq = seq);
 	return 0;
@@ -164,9 +164,9 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 
 	if (!lookup_fault_event(interval_sub, btf_typed, &slot))
 		return 0;
-	slot.stats->range_faults++;
+	stats_add(slot.stats->range_faults, 1);
 	if (ret == -EBUSY) {
-		slot.stats->range_fault_ebusy++;
+		stats_add(slot.stats->range_fault_ebusy, 1);
 		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns());
 	} else if (!ret) {
 		fault_completed(ctx, interval_sub, &slot, bpf_ktime_get_ns());

@@ -97,8 +97,8 @@ fault_of(const struct mmu_interval_notifier *interval_sub,
 static __always_inline void withdraw_completion(struct hmmtrace_stats *stats,
 						struct fault_state *fault)
 {
-	stats->faults_completed--;
-	stats->fault_ns -= fault->completed_after_ns;
+	stats_add(stats->faults_completed, -1);
+	stats_add(stats->fault_ns, -(fault->completed_after_ns));
 	histogram_uncount(stats->fault_slots, fault->fault_slot);
 	histogram_uncount(stats->retries_per_fault_slots, fault->retries_slot);
 }
@@ -179,7 +179,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		return;
 	}
 	if (fault && retry_inferred(fault, seq, now)) {
-		slot->stats->read_retries++;
+		stats_add(slot->stats->read_retries, 1);
 		fault_retried(ctx, interval_sub, slot, now);
 		fault->livelock_clock_ns = now;
 		SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, interval_sub, slot->tgid, btf_typed, record->seq = fault->last_seq, record->flags = HMMTRACE_FLAG_INFERRED);
@@ -214,8 +214,8 @@ static __always_inline void fault_completed(void *ctx, const struct mmu_interval
 	fault->completed_after_ns = now - fault->summary.started_ns;
 	fault->fault_slot = log2_slot(fault->completed_after_ns);
 	fault->retries_slot = log2_slot(fault->summary.retries);
-	stats->faults_completed++;
-	stats->fault_ns += fault->completed_after_ns;
+	stats_add(stats->faults_completed, 1);
+	stats_add(stats->fault_ns, fault->completed_after_ns);
 	histogram_count(stats->fault_slots, fault->fault_slot);
 	histogram_count(stats->retries_per_fault_slots, fault->retries_slot);
 	if (report_streaks && fault->summary.retries)

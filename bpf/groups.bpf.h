@@ -14,6 +14,7 @@
 #include "kernel_access.bpf.h"
 #include "knobs.bpf.h"
 #include "maps.bpf.h"
+#include "records.bpf.h"
 
 #define HOT_PROBES 4
 
@@ -130,7 +131,11 @@ stats_slot(const struct mmu_interval_notifier *interval_sub, __u64 group, bool b
 		return slot;
 	if (grouping == HMMTRACE_BY_SUBSCRIPTION)
 		subscription_of(interval_sub, btf_typed);
-	return map_lookup_or_try_init(&stats, &group, &zero);
+	slot = map_lookup_or_try_init(&stats, &group, &zero);
+	/* The map is full or out of memory: say so, the event is not counted. */
+	if (!slot)
+		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
+	return slot;
 }
 
 /* Where an event counts, once looked up and wanted. */

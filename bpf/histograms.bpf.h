@@ -7,6 +7,23 @@
 #include <bpf/bpf_helpers.h>
 
 #include "hmmtrace.h"
+#include "knobs.bpf.h"
+
+/*
+ * Adds VALUE to a counter of a group's stats. By driver or process the
+ * stats are per CPU. By subscription there may be 100k groups, and a
+ * per-CPU value each is too much memory (1.4 KB per CPU per subscription)
+ * whose atomic per-CPU allocations also fail while many subscriptions
+ * appear at once: there one value serves every CPU, and adds are atomic.
+ * shared_stats is a constant to the verifier, which drops the other branch.
+ */
+#define stats_add(counter, value)					\
+	do {								\
+		if (shared_stats)					\
+			__sync_fetch_and_add(&(counter), (value));	\
+		else							\
+			(counter) += (value);				\
+	} while (0)
 
 /* bcc's log2 slot: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ...; by halving, not a loop. */
 static __always_inline __u32 log2_slot(__u64 value)
@@ -28,14 +45,14 @@ static __always_inline __u32 log2_slot(__u64 value)
 static __always_inline void histogram_count(__u64 *slots, __u32 slot)
 {
 	if (slot < HMMTRACE_SLOTS)
-		slots[slot]++;
+		stats_add(slots[slot], 1);
 }
 
 /* Take back what histogram_count() counted. */
 static __always_inline void histogram_uncount(__u64 *slots, __u32 slot)
 {
 	if (slot < HMMTRACE_SLOTS)
-		slots[slot]--;
+		stats_add(slots[slot], -1);
 }
 
 /* One value into a log2 histogram. */

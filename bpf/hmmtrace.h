@@ -119,6 +119,14 @@ struct hmmtrace_invalidator {
 	char comm[16];
 };
 
+/* What the `dropped` map counts, per CPU, since attach. */
+enum hmmtrace_dropped {
+	HMMTRACE_DROPPED_EVENTS,	/* snoop records the `events` ring had no room for */
+	HMMTRACE_DROPPED_REPORTS,	/* livelocks and streaks the `reports` ring had no room for */
+	HMMTRACE_DROPPED_UNCOUNTED,	/* events no stats slot took: the map full or out of memory */
+	HMMTRACE_DROPPED_KINDS,
+};
+
 /* Flags of a snooped event. */
 #define HMMTRACE_FLAG_WAITED	(1U << 0)	/* read_begin slept; remove waited */
 #define HMMTRACE_FLAG_DEFERRED	(1U << 1)	/* insert deferred by an invalidation */

@@ -27,6 +27,8 @@ const volatile __u64 livelock_ns __weak;		/* 0: no livelock detection */
 /* snoop: 1 << enum hmmtrace_event for each event to record; 0 when not snooping. */
 const volatile __u32 snoop_events __weak;
 const volatile bool time_ranges __weak;			/* range start -> end histograms */
+/* --by range: one stats value per subscription for all CPUs, added to atomically. */
+const volatile bool shared_stats __weak;
 /* Stock kernels: a go-round later than this after a completed fault is a new fault. */
 const volatile __u64 inferred_retry_gap_ns __weak = 10000000;
 

@@ -94,8 +94,8 @@ RING_BUFFER(4 << 20) events SEC(".maps") __weak;
 /* Livelocks and retry streaks. */
 RING_BUFFER(256 << 10) reports SEC(".maps") __weak;
 
-/* Records either ring buffer had no room for: [0] events, [1] reports. */
-MAP(BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, 2) dropped SEC(".maps") __weak;
+/* Records and events lost, and counted here instead: enum hmmtrace_dropped. */
+MAP(BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, HMMTRACE_DROPPED_KINDS) dropped SEC(".maps") __weak;
 
 /*
  * The element at KEY, made from INIT when there is none. Another CPU may

@@ -18,11 +18,9 @@
 #include "knobs.bpf.h"
 #include "maps.bpf.h"
 
-enum dropped_ring { DROPPED_EVENTS, DROPPED_REPORTS };
-
-static __always_inline void count_drop(__u32 ring)
+static __always_inline void count_drop(__u32 kind)
 {
-	__u64 *drops = bpf_map_lookup_elem(&dropped, &ring);
+	__u64 *drops = bpf_map_lookup_elem(&dropped, &kind);
 
 	if (drops)
 		(*drops)++;
@@ -43,7 +41,7 @@ snoop_record(__u32 event, const struct mmu_interval_notifier *interval_sub, __u3
 		return NULL;
 	record = bpf_ringbuf_reserve(&events, sizeof(*record), 0);
 	if (!record) {
-		count_drop(DROPPED_EVENTS);
+		count_drop(HMMTRACE_DROPPED_EVENTS);
 		return NULL;
 	}
 	record->timestamp_ns = bpf_ktime_get_ns();
@@ -89,7 +87,7 @@ static __always_inline void report(void *ctx, __u32 kind,
 
 	record = bpf_ringbuf_reserve(&reports, sizeof(*record), 0);
 	if (!record) {
-		count_drop(DROPPED_REPORTS);
+		count_drop(HMMTRACE_DROPPED_REPORTS);
 		return;
 	}
 	record->kind = kind;

@@ -198,6 +198,11 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 					 options.events_mask : 0;
 	skeleton->rodata->time_ranges = ranges_timed();
 	bpf_map__set_max_entries(skeleton->maps.stats, groups_by_grouping[options.grouping]);
+	/* By subscription, one value for all CPUs (see stats_add() in bpf/histograms.bpf.h). */
+	if (options.grouping == HMMTRACE_BY_SUBSCRIPTION) {
+		skeleton->rodata->shared_stats = true;
+		bpf_map__set_type(skeleton->maps.stats, BPF_MAP_TYPE_HASH);
+	}
 	/* Maps a subcommand or mode does not use stay, nearly empty. */
 	if (options.subcommand != SUBCOMMAND_RETRIES) {
 		bpf_map__set_max_entries(skeleton->maps.invalidators, 1);

@@ -212,7 +212,9 @@ int group_maps_read(const struct group_maps *maps, group_visitor visit, void *co
 	status = map_for_each(maps->hot_group_keys, false, remember_hot_group, hot_groups);
 	if (!status)
 		status = map_for_each(maps->hot_group_stats, true, visit_hot_slot, &walk);
-	if (!status)
-		status = map_for_each(maps->stats, true, visit_hashed_group, &walk);
-	return status;
+	if (status)
+		return status;
+	if (!maps->stats_per_cpu)
+		walk.cpus = 1;
+	return map_for_each(maps->stats, maps->stats_per_cpu, visit_hashed_group, &walk);
 }

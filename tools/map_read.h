@@ -41,7 +41,8 @@ typedef int (*group_visitor)(void *context, __u64 group, const struct hmmtrace_s
 struct group_maps {
 	int hot_group_keys;		/* array: slot -> group owning it, 0 while free */
 	int hot_group_stats;		/* per-CPU array: slot -> stats */
-	int stats;			/* per-CPU hash: group -> stats */
+	int stats;			/* hash: group -> stats */
+	bool stats_per_cpu;		/* a per-CPU hash, but by subscription */
 };
 
 /* Every group of both maps (see hot_group_keys in bpf/), each once. */

@@ -167,6 +167,9 @@ struct model {
 	double interval_seconds;
 	const char *const *inferred;	/* NULL-terminated field names */
 	const char *const *unavailable;
+	/* Lost in the interval, and counted: enum hmmtrace_dropped. */
+	__u64 dropped[HMMTRACE_DROPPED_KINDS];
+	__u64 dropped_total[HMMTRACE_DROPPED_KINDS];
 	/* Rows with activity in the interval, in the order to show them. */
 	struct row **rows;
 	size_t row_count;

@@ -46,6 +46,8 @@ void model_reader_init(struct model_reader *reader, struct session *session,
 			.hot_group_keys = bpf_map__fd(skeleton->maps.hot_group_keys),
 			.hot_group_stats = bpf_map__fd(skeleton->maps.hot_group_stats),
 			.stats = bpf_map__fd(skeleton->maps.stats),
+			.stats_per_cpu = bpf_map__type(skeleton->maps.stats) ==
+					 BPF_MAP_TYPE_PERCPU_HASH,
 		},
 		.range_latency = bpf_map__fd(skeleton->maps.range_latency),
 		.subscriptions = bpf_map__fd(skeleton->maps.subscriptions),
@@ -263,19 +265,6 @@ static int name_rows(struct model_reader *reader, struct model *model)
 	return 0;
 }
 
-/* --driver, until the BPF side filters by callback. */
-static void keep_driver_rows(struct model *model)
-{
-	size_t kept = 0;
-
-	if (!options.driver)
-		return;
-	for (size_t index = 0; index < model->row_count; index++)
-		if (!strcmp(options.driver, model->rows[index]->driver))
-			model->rows[kept++] = model->rows[index];
-	model->row_count = kept;
-}
-
 static double sort_value(const struct row *row)
 {
 	const struct hmmtrace_stats *delta = &row->delta;
@@ -340,7 +329,6 @@ static int read_rows(struct model_reader *reader, double seconds, struct model *
 		status = collect_active(reader, seconds, model);
 	if (!status)
 		status = name_rows(reader, model);
-	keep_driver_rows(model);
 	if (model->subcommand == SUBCOMMAND_TOP)
 		sort_rows(model);
 	return status;
@@ -401,13 +389,35 @@ static void fill_envelope(struct model_reader *reader, double seconds, struct mo
 	model->view = views[options.subcommand];
 }
 
+static int take_dropped(void *context, const void *key, const void *value)
+{
+	struct model_reader *reader = context;
+	__u32 kind = *(const __u32 *)key;
+	int cpus = libbpf_num_possible_cpus();
+	__u64 total;
+
+	if (kind >= HMMTRACE_DROPPED_KINDS)
+		return 0;
+	per_cpu_sum(&total, value, sizeof(total), sizeof(total), cpus);
+	reader->model->dropped[kind] = total - reader->dropped_totals[kind];
+	reader->model->dropped_total[kind] = total;
+	reader->dropped_totals[kind] = total;
+	return 0;
+}
+
 int model_read(struct model_reader *reader, double seconds, struct model *model)
 {
-	int status = 0;
+	int status;
 
 	fill_envelope(reader, seconds, model);
-	if (model->subcommand == SUBCOMMAND_SNOOP)
-		return snoop_read(reader, &model->snoop);
+	reader->model = model;
+	status = map_for_each(reader->maps.dropped, true, take_dropped, reader);
+	if (status)
+		return status;
+	if (model->subcommand == SUBCOMMAND_SNOOP) {
+		snoop_read(reader, model);
+		return 0;
+	}
 	status = read_rows(reader, seconds, model);
 	if (!status && model->subcommand == SUBCOMMAND_LATENCY)
 		status = read_ranges(reader, model);

@@ -33,7 +33,6 @@ struct retries_state {
 struct snoop_state {
 	__u64 first_timestamp_ns;
 	unsigned long long events_shown;	/* since the last interval */
-	unsigned long long drops_reported;
 };
 
 /* The maps a model is read from, by file descriptor. */
@@ -56,9 +55,11 @@ struct model_reader {
 	struct session *session;
 	struct model_maps maps;
 	const struct writer *writer;
+	struct model *model;		/* the one being read */
 	struct row_table table;
 	unsigned long read_number;
 	struct hmmtrace_histogram range_totals[HMMTRACE_RANGE_EVENTS];
+	__u64 dropped_totals[HMMTRACE_DROPPED_KINDS];
 	struct driver_cache driver_cache;
 	struct row **shown;
 	size_t shown_capacity;
@@ -82,6 +83,6 @@ void retries_free(struct retries_state *state);
 /* snoop.c */
 int snoop_handle_event(void *context, void *record, size_t size);
 int snoop_event_by_name(const char *name);
-int snoop_read(struct model_reader *reader, struct snoop_part *part);
+void snoop_read(struct model_reader *reader, struct model *model);
 
 #endif /* HMMTRACE_MODEL_READ_H */

@@ -170,8 +170,6 @@ static void write_livelock(struct model_reader *reader, const struct hmmtrace_re
 
 	kallsyms_driver(session->symbols, report->callback, driver, sizeof(driver), callback,
 			sizeof(callback));
-	if (options.driver && strcmp(options.driver, driver))
-		return;
 	reader->retries.livelocks++;
 	symbolize_kernel_stack(session->symbols, report->kernel_stack,
 			       report->kernel_stack_bytes > 0 ? report->kernel_stack_bytes / 8 : 0,
@@ -276,8 +274,6 @@ static int list_pairs(struct model_reader *reader, const struct fault_list *faul
 
 		describe_subscription(reader, entry->key.interval_sub, &info, pair->range,
 				      sizeof(pair->range), pair->driver, sizeof(pair->driver));
-		if (options.driver && strcmp(options.driver, pair->driver))
-			continue;
 		pair->tid = entry->key.tid;
 		pair->tgid = entry->fault.tgid;
 		pair->retries = entry->fault.total_retries;
@@ -343,8 +339,6 @@ static int list_longest(struct model_reader *reader, const struct fault_list *fa
 		char *driver = drivers[state->longest_count];
 
 		kallsyms_driver(reader->session->symbols, longest[index].callback, driver, 64, NULL, 0);
-		if (options.driver && strcmp(options.driver, driver))
-			continue;
 		longest[state->longest_count++] = longest[index];
 	}
 	return 0;

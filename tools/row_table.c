@@ -9,10 +9,15 @@
 #include "grow.h"
 #include "model.h"
 
-/* Fibonacci hashing: addresses differ mostly in their middle bits. */
+/*
+ * Fibonacci hashing: the product's top bits mix all of the group's, and
+ * addresses differ mostly in their middle bits.
+ */
 static size_t bucket_of(__u64 group, size_t bucket_count)
 {
-	return (size_t)((group * 0x9e3779b97f4a7c15ULL) >> 17) & (bucket_count - 1);
+	int bits = __builtin_ctzll(bucket_count);
+
+	return (size_t)((group * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
 }
 
 struct row *row_table_find(const struct row_table *table, __u64 group)

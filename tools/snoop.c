@@ -51,15 +51,13 @@ int snoop_handle_event(void *context, void *record, size_t size)
 	char driver[64] = "-", callback[160] = "-";
 	struct snoop_event event = { .record = raw, .mode = session->mode };
 
-	if (size < sizeof(*raw) || raw->event >= HMMTRACE_EVENT_COUNT ||
-	    !(options.events_mask & (1U << raw->event)))
+	/* -e, -p and --driver were applied in BPF: every record here was asked for. */
+	if (size < sizeof(*raw) || raw->event >= HMMTRACE_EVENT_COUNT)
 		return 0;
 	event.range_scoped = range_scoped(raw->event);
 	if (!event.range_scoped)
 		kallsyms_driver(session->symbols, raw->callback, driver, sizeof(driver), callback,
 				sizeof(callback));
-	if (options.driver && strcmp(options.driver, driver))
-		return 0;
 	if (!state->first_timestamp_ns)
 		state->first_timestamp_ns = raw->timestamp_ns;
 	state->events_shown++;
@@ -76,24 +74,11 @@ int snoop_handle_event(void *context, void *record, size_t size)
 	return 0;
 }
 
-/* Events shown and lost since the last interval, from the per-CPU drop counter. */
-int snoop_read(struct model_reader *reader, struct snoop_part *part)
+/* Events shown since the last interval, and those the ring buffer had no room for. */
+void snoop_read(struct model_reader *reader, struct model *model)
 {
-	struct snoop_state *state = &reader->snoop;
-	int cpus = libbpf_num_possible_cpus();
-	__u64 *per_cpu = calloc(cpus > 0 ? cpus : 1, sizeof(*per_cpu)), total = 0;
-	__u32 ring = 0;
-	int status = per_cpu ? 0 : -ENOMEM;
-
-	if (!status && bpf_map_lookup_elem(reader->maps.dropped, &ring, per_cpu))
-		status = -errno;
-	if (!status)
-		per_cpu_sum(&total, per_cpu, sizeof(total), sizeof(total), cpus);
-	free(per_cpu);
-	part->events = state->events_shown;
-	part->dropped = status ? 0 : total - state->drops_reported;
-	state->drops_reported += part->dropped;
-	part->dropped_total = state->drops_reported;
-	state->events_shown = 0;
-	return status;
+	model->snoop.events = reader->snoop.events_shown;
+	model->snoop.dropped = model->dropped[HMMTRACE_DROPPED_EVENTS];
+	model->snoop.dropped_total = model->dropped_total[HMMTRACE_DROPPED_EVENTS];
+	reader->snoop.events_shown = 0;
 }

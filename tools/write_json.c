@@ -186,7 +186,8 @@ static void latency_body(struct json_writer *json, const struct model *model)
 
 static void retries_body(struct json_writer *json, const struct model *model)
 {
-	json_fields(json, "livelocks:U", (__u64)model->retries.livelocks);
+	json_fields(json, "livelocks:U reports_dropped:U", (__u64)model->retries.livelocks,
+		    model->dropped[HMMTRACE_DROPPED_REPORTS]);
 	rows(json, model);
 	retry_lists(json, &model->retries);
 }
@@ -211,7 +212,8 @@ static void write_interval(const struct model *model)
 	string_list(json, "unavailable", model->unavailable, length_of(model->unavailable));
 	if (model->subcommand == SUBCOMMAND_TOP)
 		json_fields(json, "by:s", grouping_names[model->grouping]);
-	json_fields(json, "interval_s:f3", model->interval_seconds);
+	json_fields(json, "interval_s:f3 uncounted:U", model->interval_seconds,
+		    model->dropped[HMMTRACE_DROPPED_UNCOUNTED]);
 	bodies[model->subcommand](json, model);
 	json_close(json, '}');
 }

@@ -233,6 +233,21 @@ static void write_snoop(const struct model *model)
 			"was full)\n", model->snoop.dropped, model->interval_seconds);
 }
 
+/* Losses go to stderr, where they are seen even when stdout is a table. */
+static void write_losses(const struct model *model)
+{
+	if (model->dropped[HMMTRACE_DROPPED_UNCOUNTED])
+		fprintf(stderr, "hmmtrace: %llu events were not counted in the last %.1f s (the "
+			"stats map is full or out of memory)\n",
+			(unsigned long long)model->dropped[HMMTRACE_DROPPED_UNCOUNTED],
+			model->interval_seconds);
+	if (model->subcommand == SUBCOMMAND_RETRIES && model->dropped[HMMTRACE_DROPPED_REPORTS])
+		fprintf(stderr, "hmmtrace: %llu retry reports dropped in the last %.1f s (the ring "
+			"buffer was full)\n",
+			(unsigned long long)model->dropped[HMMTRACE_DROPPED_REPORTS],
+			model->interval_seconds);
+}
+
 static void write_interval(const struct model *model)
 {
 	static void (*const by_subcommand[])(const struct model *model) = {
@@ -240,6 +255,7 @@ static void write_interval(const struct model *model)
 	};
 
 	by_subcommand[model->subcommand](model);
+	write_losses(model);
 	fflush(stdout);
 }
 

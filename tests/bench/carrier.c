@@ -60,6 +60,7 @@ static unsigned long long counted(struct carrier_bpf *skeleton, const char *hand
 		.hot_group_keys = bpf_map__fd(skeleton->maps.hot_group_keys),
 		.hot_group_stats = bpf_map__fd(skeleton->maps.hot_group_stats),
 		.stats = bpf_map__fd(skeleton->maps.stats),
+		.stats_per_cpu = true,
 	};
 	struct calls calls = {};
 

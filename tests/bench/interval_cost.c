@@ -2,10 +2,10 @@
 /*
  * What one interval of `hmmtrace top --by range` costs in user space with
  * N live subscriptions: hmmtrace's own model_read() and writers, on maps of
- * the tool's layouts that this program creates and fills natively (the lab
- * can only emulate). Every interval, every row has activity, the worst case.
+ * the tool's layouts that this program creates and fills. Every interval,
+ * the first A rows (all by default: the worst case) have activity.
  *
- *   interval_cost [--rows N] [--intervals K] [--print text|json]
+ *   interval_cost [--rows N] [--active A] [--intervals K] [--print text|json]
  *
  * Prints one JSON object: the per-interval milliseconds of each writer,
  * with --print the last interval's output instead (for tests).
@@ -35,8 +35,7 @@ struct options options = {
 
 static int create_map(enum bpf_map_type type, __u32 key_size, __u32 value_size, __u32 entries)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, create_options,
-		    .map_flags = 0);
+	LIBBPF_OPTS(bpf_map_create_opts, create_options);
 	int fd = bpf_map_create(type, NULL, key_size, value_size, entries, &create_options);
 
 	if (fd < 0) {
@@ -54,8 +53,8 @@ static struct model_maps create_maps(__u32 rows)
 			.hot_group_stats = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 						      sizeof(struct hmmtrace_stats),
 						      HMMTRACE_HOT_GROUPS),
-			.stats = create_map(BPF_MAP_TYPE_PERCPU_HASH, 8,
-					    sizeof(struct hmmtrace_stats), rows),
+			.stats = create_map(BPF_MAP_TYPE_HASH, 8, sizeof(struct hmmtrace_stats),
+					    rows),
 		},
 		.range_latency = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 					    sizeof(struct hmmtrace_histogram),
@@ -65,30 +64,30 @@ static struct model_maps create_maps(__u32 rows)
 		.faults = create_map(BPF_MAP_TYPE_HASH, sizeof(struct hmmtrace_fault_key),
 				     sizeof(struct hmmtrace_fault_summary), 16),
 		.stacks = -1,
-		.dropped = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2),
+		.dropped = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, HMMTRACE_DROPPED_KINDS),
 	};
 }
 
 /* Interval K's counters of row INDEX: every row grows every interval. */
-static void fill_stats(struct hmmtrace_stats *per_cpu, int cpus, __u32 index, int interval)
+static void fill_stats(struct hmmtrace_stats *stats, __u32 index, int interval)
 {
-	memset(per_cpu, 0, cpus * sizeof(*per_cpu));
-	per_cpu[0].inserts = 1;
-	per_cpu[0].invalidations = (__u64)(interval + 1) * (1 + index % 7);
-	per_cpu[0].invalidate_slots[10 + index % 5] = per_cpu[0].invalidations;
-	per_cpu[0].read_begins = (__u64)(interval + 1) * 3;
-	per_cpu[0].range_faults = per_cpu[0].read_begins;
-	per_cpu[0].faults_completed = per_cpu[0].read_begins;
+	memset(stats, 0, sizeof(*stats));
+	stats->inserts = 1;
+	stats->invalidations = (__u64)(interval + 1) * (1 + index % 7);
+	stats->invalidate_slots[10 + index % 5] = stats->invalidations;
+	stats->read_begins = (__u64)(interval + 1) * 3;
+	stats->range_faults = stats->read_begins;
+	stats->faults_completed = stats->read_begins;
 }
 
-static int fill_maps(const struct model_maps *maps, __u32 rows, int interval)
+/* Interval INTERVAL of the first CHANGED of ROWS groups; the rest stay as they were. */
+static int fill_maps(const struct model_maps *maps, __u32 rows, __u32 changed, int interval)
 {
-	int cpus = libbpf_num_possible_cpus();
-	struct hmmtrace_stats *per_cpu = calloc(cpus, sizeof(*per_cpu));
+	struct hmmtrace_stats *stats = calloc(1, sizeof(*stats));
 
-	if (!per_cpu)
+	if (!stats)
 		return -ENOMEM;
-	for (__u32 index = 0; index < rows; index++) {
+	for (__u32 index = 0; index < changed && index < rows; index++) {
 		__u64 subscription = SUBSCRIPTION_BASE + (__u64)index * 64;
 		struct hmmtrace_subscription info = {
 			.start = 0x7f0000000000ULL + (__u64)index * 4096,
@@ -96,15 +95,15 @@ static int fill_maps(const struct model_maps *maps, __u32 rows, int interval)
 			.invalidate = CALLBACK_ADDRESS, .tgid = 1000 + index % 3,
 		};
 
-		fill_stats(per_cpu, cpus, index, interval);
-		if (bpf_map_update_elem(maps->groups.stats, &subscription, per_cpu, BPF_ANY) ||
+		fill_stats(stats, index, interval);
+		if (bpf_map_update_elem(maps->groups.stats, &subscription, stats, BPF_ANY) ||
 		    (!interval && bpf_map_update_elem(maps->subscriptions, &subscription, &info,
 						      BPF_ANY))) {
-			free(per_cpu);
+			free(stats);
 			return -errno;
 		}
 	}
-	free(per_cpu);
+	free(stats);
 	return 0;
 }
 
@@ -134,7 +133,8 @@ static void summarize(double *values, int count, double quartiles[3])
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: interval_cost [--rows N] [--intervals K] [--print text|json]\n");
+	fprintf(stderr, "usage: interval_cost [--rows N] [--active A] [--intervals K] "
+		"[--print text|json]\n");
 	return 2;
 }
 
@@ -142,6 +142,7 @@ int main(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "rows", required_argument, NULL, 'r' },
+		{ "active", required_argument, NULL, 'a' },
 		{ "intervals", required_argument, NULL, 'k' },
 		{ "print", required_argument, NULL, 'p' },
 		{},
@@ -150,13 +151,15 @@ int main(int argc, char **argv)
 	double costs[2][MAX_INTERVALS], quartiles[2][3];
 	const char *print = NULL;
 	struct session session = { .mode = HMMTRACE_MODE_TP_BTF };
-	long rows = 1000, intervals = 5;
+	long rows = 1000, intervals = 5, active = -1;
 	struct model_maps maps;
 	int option, saved_stdout = -1;
 
 	while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
 		if (option == 'r')
 			rows = strtol(optarg, NULL, 10);
+		else if (option == 'a')
+			active = strtol(optarg, NULL, 10);
 		else if (option == 'k')
 			intervals = strtol(optarg, NULL, 10);
 		else if (option == 'p')
@@ -164,6 +167,8 @@ int main(int argc, char **argv)
 		else
 			return usage();
 	}
+	if (active < 0 || active > rows)
+		active = rows;
 	if (rows < 1 || rows > 1000000 || intervals < 1 || intervals > MAX_INTERVALS ||
 	    (print && strcmp(print, "text") && strcmp(print, "json")))
 		return usage();
@@ -186,7 +191,8 @@ int main(int argc, char **argv)
 		for (int interval = 0; interval <= intervals; interval++) {
 			struct model model;
 			double began;
-			int status = fill_maps(&maps, rows, interval + kind * (intervals + 1));
+			int status = fill_maps(&maps, rows, interval ? active : rows,
+					       interval + kind * (intervals + 1));
 
 			began = now_ms();
 			if (!status)
@@ -207,7 +213,7 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 	dup2(saved_stdout, STDOUT_FILENO);
-	printf("{\"rows\": %ld, \"intervals\": %ld", rows, intervals);
+	printf("{\"rows\": %ld, \"active\": %ld, \"intervals\": %ld", rows, active, intervals);
 	for (int kind = 0; kind < 2; kind++)
 		printf(", \"%s_ms\": {\"median\": %.3f, \"p25\": %.3f, \"p75\": %.3f}",
 		       kind ? "json" : "text", quartiles[kind][1], quartiles[kind][0],
