@@ -4,8 +4,9 @@
  * bpf/attach_*.bpf.c files feed it) and by the bench's carrier. BTF_TYPED
  * says the pointers are BTF-typed (see bpf/kernel_access.bpf.h).
  *
- * Aggregates are cumulative per-CPU maps (hot_group_stats, then stats), so
- * no event is lost between user space's reads. Faults are tracked per task
+ * Aggregates are cumulative maps (hot_group_stats, then stats; per CPU,
+ * but by subscription, see stats_add()), so no event is lost between user
+ * space's reads. Faults are tracked per task
  * and subscription in every mode (completed faults are top's ratio
  * denominator); stacks, the livelock detector, range timing and the event
  * stream are switched on by knobs, so `top` does not pay for them. An
@@ -44,7 +45,11 @@ static __always_inline int count_insert(const struct mmu_interval_notifier *inte
 	tgid = subscription ? subscription->tgid : 0;
 	if (tgid)
 		learn_owner(KERNEL_FIELD(btf_typed, interval_sub, mm), tgid);
-	if (!subscription || !wanted(tgid, subscription->invalidate))
+	if (!subscription) {
+		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
+		return 0;
+	}
+	if (!wanted(tgid, subscription->invalidate))
 		return 0;
 	stats = stats_slot(interval_sub, group_of(interval_sub, subscription->invalidate, tgid),
 			   btf_typed);

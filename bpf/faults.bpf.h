@@ -117,7 +117,8 @@ fault_seen_retrying(const struct mmu_interval_notifier *interval_sub,
 }
 
 /* A collision or -EBUSY: the task goes round. */
-static __always_inline void fault_retried(void *ctx, const struct mmu_interval_notifier *interval_sub,
+static __always_inline void fault_retried(void *ctx,
+					  const struct mmu_interval_notifier *interval_sub,
 					  const struct event_slot *slot, __u64 now)
 {
 	struct fault_state *fault = fault_of(interval_sub, slot->subscription);
@@ -182,7 +183,8 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		stats_add(slot->stats->read_retries, 1);
 		fault_retried(ctx, interval_sub, slot, now);
 		fault->livelock_clock_ns = now;
-		SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, interval_sub, slot->tgid, btf_typed, record->seq = fault->last_seq, record->flags = HMMTRACE_FLAG_INFERRED);
+		SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, interval_sub, slot->tgid, btf_typed,
+		      record->seq = fault->last_seq, record->flags = HMMTRACE_FLAG_INFERRED);
 		fault->last_seq = seq;
 		set_outcome(fault, FAULT_OUTCOME_NONE);
 		return;
@@ -198,11 +200,14 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 	}
 	fault_start(&fresh, seq, now);
 	fault_name(&fresh, slot->subscription);
-	bpf_map_update_elem(&faults, &key, &fresh, BPF_ANY);
+	/* Without it the fault's completion cannot be told: counted as lost. */
+	if (bpf_map_update_elem(&faults, &key, &fresh, BPF_ANY))
+		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
 }
 
 /* hmm_range_fault() succeeded: the fault completes, unless a collision follows. */
-static __always_inline void fault_completed(void *ctx, const struct mmu_interval_notifier *interval_sub,
+static __always_inline void fault_completed(void *ctx,
+					    const struct mmu_interval_notifier *interval_sub,
 					    const struct event_slot *slot, __u64 now)
 {
 	struct hmmtrace_stats *stats = slot->stats;

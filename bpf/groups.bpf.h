@@ -156,7 +156,11 @@ static __always_inline bool lookup_fault_event(const struct mmu_interval_notifie
 {
 	struct hmmtrace_subscription *subscription = subscription_of(interval_sub, btf_typed);
 
-	if (!subscription || !wanted(subscription->tgid, subscription->invalidate))
+	if (!subscription) {
+		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
+		return false;
+	}
+	if (!wanted(subscription->tgid, subscription->invalidate))
 		return false;
 	slot->subscription = subscription;
 	slot->tgid = subscription->tgid;
@@ -172,7 +176,8 @@ static __always_inline bool lookup_fault_event(const struct mmu_interval_notifie
  * callback are read only when something uses them; if the mm no longer
  * says who owns it (the owner exited), the subscription's remembered owner.
  */
-static __always_inline bool lookup_subscription_event(const struct mmu_interval_notifier *interval_sub,
+static __always_inline bool
+lookup_subscription_event(const struct mmu_interval_notifier *interval_sub,
 						      bool btf_typed, struct event_slot *slot)
 {
 	bool owner_used = target_tgid || grouping == HMMTRACE_BY_PROCESS || snoop_events;

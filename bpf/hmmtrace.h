@@ -33,8 +33,9 @@ enum hmmtrace_mode {
 #define HMMTRACE_SLOTS 40
 
 /*
- * Cumulative since attach, per CPU: user space diffs snapshots, so nothing
- * is lost between reads. Every field is a __u64 so user space can sum and
+ * Cumulative since attach, per CPU (by subscription: one value for all
+ * CPUs, see stats_add()): user space diffs snapshots, so nothing is lost
+ * between reads. Every field is a __u64 so user space can sum and
  * diff the structure as an array.
  */
 struct hmmtrace_stats {
@@ -164,7 +165,7 @@ struct hmmtrace_report {
 	__u32 tgid;
 	__u32 retries;
 	__u32 began_unseen;		/* the streak was already on when hmmtrace attached */
-	__u32 unfinished;		/* a streak that never completed (set by user space) */
+	__u32 padding;
 	__u64 interval_sub;
 	__u64 callback;
 	__u64 start;

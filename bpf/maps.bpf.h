@@ -36,9 +36,10 @@
 #define MAX_PENDING		16384
 
 /*
- * Groups past the hot slots, per CPU. Not preallocated: a histogram-laden
- * value per CPU per group adds up on a 256-CPU host, so memory follows the
- * groups that exist. User space sizes it for its grouping.
+ * Groups past the hot slots, per CPU; by subscription user space makes it
+ * a plain hash, one value for all CPUs (stats_add()). Not preallocated: a
+ * histogram-laden value per CPU per group adds up on a 256-CPU host, so
+ * memory follows the groups that exist. User space sizes it for its grouping.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

@@ -95,7 +95,7 @@ static __always_inline void report(void *ctx, __u32 kind,
 	record->tgid = fault->tgid;
 	record->retries = fault->retries;
 	record->began_unseen = fault->began_unseen;
-	record->unfinished = 0;
+	record->padding = 0;
 	record->interval_sub = key;
 	record->callback = callback_of(interval_sub, false);
 	record->start = BPF_CORE_READ(interval_sub, interval_tree.start);

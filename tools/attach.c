@@ -365,7 +365,8 @@ static void session_detach(struct session *session)
 
 /*
  * Stock modes: the driver table's callbacks this kernel has, or with
- * --driver those of the driver; as many as there are callback slots.
+ * --driver exactly the driver's (an unknown callback named by its symbol
+ * included, which the table would not offer); as many as there are slots.
  */
 static void choose_callbacks(struct session *session, struct callbacks *callbacks)
 {
@@ -373,15 +374,15 @@ static void choose_callbacks(struct session *session, struct callbacks *callback
 	size_t count = kallsyms_known_callbacks(session->symbols, known, ARRAY_SIZE(known));
 
 	callbacks->attached_count = 0;
-	for (size_t index = 0; index < count &&
-	     callbacks->attached_count < ARRAY_SIZE(callbacks->attached); index++) {
-		bool wanted = !callbacks->driver_count;
-
-		for (size_t driver = 0; driver < callbacks->driver_count; driver++)
-			wanted |= callbacks->driver[driver].address == known[index].address;
-		if (wanted)
-			callbacks->attached[callbacks->attached_count++] = known[index];
+	if (callbacks->driver_count) {
+		for (size_t index = 0; index < callbacks->driver_count &&
+		     index < ARRAY_SIZE(callbacks->attached); index++)
+			callbacks->attached[callbacks->attached_count++] = callbacks->driver[index];
+		return;
 	}
+	for (size_t index = 0; index < count &&
+	     callbacks->attached_count < ARRAY_SIZE(callbacks->attached); index++)
+		callbacks->attached[callbacks->attached_count++] = known[index];
 }
 
 enum mode_outcome { MODE_ATTACHED, MODE_NO_ATTACH_POINT, MODE_BPF_FAILED };

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,15 +26,28 @@ size_t format_unsigned(char *text, uint64_t value)
 	return move_digits(text, digit, end);
 }
 
+/* What printf prints, cut to the buffer. */
+static size_t format_by_printf(char *text, double value, int precision)
+{
+	int length = snprintf(text, FORMAT_NUMBER_SIZE, "%.*f", precision, value);
+
+	return length < 0 ? 0 : length < FORMAT_NUMBER_SIZE ? length : FORMAT_NUMBER_SIZE - 1;
+}
+
 size_t format_decimal(char *text, double value, int precision)
 {
 	static const double scales[] = { 1, 10, 100, 1000, 10000 };
 	char digits[FORMAT_NUMBER_SIZE], *end = digits + sizeof(digits), *digit = end;
+	double magnitude = value < 0 ? -value : value, whole;
 	uint64_t scaled;
 
-	if (precision < 0 || precision > 4 || !(value > -1e18 && value < 1e18))
-		return snprintf(text, FORMAT_NUMBER_SIZE, "%.*f", precision, value);
-	scaled = (uint64_t)((value < 0 ? -value : value) * scales[precision] + 0.5);
+	if (precision < 0 || precision > 4 || !(magnitude * scales[precision] < 1e18))
+		return format_by_printf(text, value, precision);
+	/* printf rounds an exact half to even (2.5 -> "2"); leave those to it. */
+	whole = floor(magnitude * scales[precision]);
+	if (fabs(magnitude * scales[precision] - whole - 0.5) < 1e-9)
+		return format_by_printf(text, value, precision);
+	scaled = (uint64_t)(magnitude * scales[precision] + 0.5);
 	for (int place = 0; place < precision; place++, scaled /= 10)
 		*--digit = '0' + scaled % 10;
 	if (precision)

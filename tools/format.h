@@ -17,8 +17,8 @@
 size_t format_unsigned(char *text, uint64_t value);
 
 /*
- * VALUE with PRECISION decimals (0 to 4), rounded half up, as printf's
- * "%.*f" prints it; infinities, NaN and values from 1e18 on go to printf.
+ * VALUE with PRECISION decimals (0 to 4), as printf's "%.*f" prints it;
+ * exact halves, infinities, NaN and values from 1e18 on go to printf.
  * Returns the length.
  */
 size_t format_decimal(char *text, double value, int precision);

@@ -58,14 +58,29 @@ static void begin_value(struct json_writer *writer)
 	writer->first[writer->depth] = false;
 }
 
-/* Length of the valid UTF-8 sequence at TEXT, or 0 if it is not one. */
+/*
+ * Length of the valid UTF-8 sequence at TEXT, or 0 if it is not one: no
+ * overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629), which
+ * the second byte's range decides for each lead byte.
+ */
 static size_t utf8_sequence_length(const unsigned char *text)
 {
 	size_t length = text[0] >= 0xf0 ? 4 : text[0] >= 0xe0 ? 3 : text[0] >= 0xc2 ? 2 : 0;
+	unsigned char low = 0x80, high = 0xbf;
 
 	if (text[0] > 0xf4)
 		return 0;
-	for (size_t index = 1; index < length; index++)
+	if (text[0] == 0xe0)
+		low = 0xa0;
+	else if (text[0] == 0xed)
+		high = 0x9f;
+	else if (text[0] == 0xf0)
+		low = 0x90;
+	else if (text[0] == 0xf4)
+		high = 0x8f;
+	if (length && (text[1] < low || text[1] > high))
+		return 0;
+	for (size_t index = 2; index < length; index++)
 		if ((text[index] & 0xc0) != 0x80)
 			return 0;
 	return length;
@@ -236,7 +251,7 @@ static void field_value(struct json_writer *writer, const char *type, va_list *a
 		json_uint(writer, va_arg(*arguments, unsigned int));
 		break;
 	case 'U':
-		json_uint(writer, va_arg(*arguments, uint64_t));
+		json_uint(writer, va_arg(*arguments, unsigned long long));
 		break;
 	case 'd':
 		json_int(writer, va_arg(*arguments, int));
@@ -250,7 +265,7 @@ static void field_value(struct json_writer *writer, const char *type, va_list *a
 		json_string(writer, comm);
 		break;
 	case 'x':
-		json_string_format(writer, "0x%" PRIx64, va_arg(*arguments, uint64_t));
+		json_string_format(writer, "0x%llx", va_arg(*arguments, unsigned long long));
 		break;
 	case 'b':
 		json_bool(writer, va_arg(*arguments, int));

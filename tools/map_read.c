@@ -87,7 +87,12 @@ static int walk_by_batch(int map_fd, const struct map_layout *layout, map_entry_
 	__u32 capacity = BATCH_BYTES / per_entry;
 	/* The kernel's batch cursor: a bucket index for hashes, a key for arrays. */
 	__u64 cursor[8], *resume = NULL;
-	struct batch batch = {};
+	/*
+	 * Kept from read to read: fresh buffers each time cost page faults and
+	 * zeroed pages, as much as the copy itself under emulation. So a
+	 * visitor must not walk another map itself.
+	 */
+	static struct batch batch;
 	bool first = true;
 	int status;
 
@@ -123,8 +128,6 @@ static int walk_by_batch(int map_fd, const struct map_layout *layout, map_entry_
 		}
 		resume = cursor;
 	}
-	free(batch.keys);
-	free(batch.values);
 	return status;
 }
 

@@ -161,6 +161,8 @@ static void write_latency(const struct model *model)
 			enum row_field shown = model->view->fields[field];
 			struct field_value value = row_value(row, shown);
 
+			if (value.type != FIELD_TIMED_HISTOGRAM && value.type != FIELD_HISTOGRAM)
+				continue;
 			if (!slots_total(value.histogram.slots))
 				continue;
 			snprintf(title, sizeof(title), "%s, %s", row_fields[shown].title, group);

@@ -64,7 +64,9 @@ class Run:
         self.foreign = 0            # objects of another subcommand
 
     def add(self, key, value):
-        self.totals[key] = self.totals.get(key, 0) + value
+        # hmmtrace's deltas wrap as its unsigned sums do: a fault completion
+        # counted in one interval and withdrawn in the next is 2**64 - 1 there.
+        self.totals[key] = (self.totals.get(key, 0) + value) % (1 << 64)
 
     def define(self, key):
         self.totals.setdefault(key, 0)

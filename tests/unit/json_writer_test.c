@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "json_writer.h"
 
 static int failures;
@@ -72,7 +73,32 @@ static void escapes(struct json_writer *json)
 	json_string(json, "a\"b\\c");
 	json_fields(json, "control:s utf8:s not-utf8:s", "tab\tline\nbell\a\x7f",
 		    "caf\xc3\xa9 \xe2\x82\xac", "bad\xff\xc3(");
+	/* A surrogate, an overlong slash, past U+10FFFF: what prctl(PR_SET_NAME) allows. */
+	json_fields(json, "surrogate:s overlong:s too-high:s", "\xed\xa0\x80", "\xe0\x80\xaf",
+		    "\xf4\x90\x80\x80");
 	json_close(json, '}');
+}
+
+/* format_decimal() against printf's "%.*f", halves and large values included. */
+static void numbers_match_printf(void)
+{
+	static const double values[] = {
+		0, 0.125, 2.5, 3.5, 0.03125, 0.625, 1234.5678, 0.995, 99.95, 1e17, 1e20, 7.0 / 3,
+		INFINITY, NAN,
+	};
+	char mine[FORMAT_NUMBER_SIZE], theirs[64], first[160] = "";
+	int differences = 0;
+
+	for (int precision = 0; precision <= 4; precision++)
+		for (size_t index = 0; index < sizeof(values) / sizeof(values[0]); index++) {
+			format_decimal(mine, values[index], precision);
+			snprintf(theirs, sizeof(theirs), "%.*f", precision, values[index]);
+			if (!strcmp(mine, theirs))
+				continue;
+			if (!differences++)
+				snprintf(first, sizeof(first), "%s for %s", mine, theirs);
+		}
+	expect("format.decimals-as-printf", first, "");
 }
 
 int main(void)
@@ -85,6 +111,9 @@ int main(void)
 	    "{\"ratio\": 0.5000, \"seconds\": 2.000, \"infinite\": null, \"nan\": null}\n");
 	run("json-writer.escapes-every-string", escapes,
 	    "{\"quote\\\"name\": \"a\\\"b\\\\c\", \"control\": \"tab\\tline\\nbell\\u0007\\u007f\", "
-	    "\"utf8\": \"caf\xc3\xa9 \xe2\x82\xac\", \"not-utf8\": \"bad\\ufffd\\ufffd(\"}\n");
+	    "\"utf8\": \"caf\xc3\xa9 \xe2\x82\xac\", \"not-utf8\": \"bad\\ufffd\\ufffd(\", "
+	    "\"surrogate\": \"\\ufffd\\ufffd\\ufffd\", \"overlong\": \"\\ufffd\\ufffd\\ufffd\", "
+	    "\"too-high\": \"\\ufffd\\ufffd\\ufffd\\ufffd\"}\n");
+	numbers_match_printf();
 	return failures ? 1 : 0;
 }
