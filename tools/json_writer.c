@@ -164,6 +164,28 @@ void json_name(struct json_writer *writer, const char *name)
 	writer->after_name = true;
 }
 
+void json_constant_name(struct json_writer *writer, const char *name)
+{
+	size_t slot = ((uintptr_t)name >> 3) % (sizeof(writer->names) / sizeof(writer->names[0]));
+	size_t start;
+
+	begin_value(writer);
+	writer->after_name = true;
+	if (writer->names[slot].name == name) {
+		put(writer, writer->names[slot].escaped, writer->names[slot].length);
+		return;
+	}
+	start = writer->used;
+	/* Escaped where every string is, then kept if it fits and no flush split it. */
+	json_write_string_value(writer, name);
+	put(writer, ": ", 2);
+	if (writer->used > start && writer->used - start <= sizeof(writer->names[0].escaped)) {
+		writer->names[slot].name = name;
+		writer->names[slot].length = writer->used - start;
+		memcpy(writer->names[slot].escaped, writer->buffer + start, writer->names[slot].length);
+	}
+}
+
 void json_string(struct json_writer *writer, const char *value)
 {
 	begin_value(writer);

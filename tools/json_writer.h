@@ -20,6 +20,12 @@ struct json_writer {
 	/* A line is built here and written whole: stdio per token cost more than the rest. */
 	char buffer[16384];
 	size_t used;
+	/* Escaped constant names, by their address. */
+	struct {
+		const char *name;
+		char escaped[80];
+		size_t length;
+	} names[64];
 	int depth;
 	bool first[JSON_MAX_DEPTH];	/* nothing written yet at this depth */
 	bool after_name;		/* a value completes the name just written */
@@ -36,6 +42,11 @@ void json_close(struct json_writer *writer, char bracket);
 
 /* The name of the next value of the current object. */
 void json_name(struct json_writer *writer, const char *name);
+/*
+ * The same for a NAME that never changes (a schema's field names): its
+ * escaped form is made once and kept, as 100k rows repeat the same names.
+ */
+void json_constant_name(struct json_writer *writer, const char *name);
 
 void json_string(struct json_writer *writer, const char *value);
 void json_string_format(struct json_writer *writer, const char *format, ...)

@@ -57,7 +57,7 @@ static void histogram(struct json_writer *json, const __u64 *slots)
 
 static void field(struct json_writer *json, const char *name, struct field_value value)
 {
-	json_name(json, name);
+	json_constant_name(json, name);
 	switch (value.type) {
 	case FIELD_COUNT:
 	case FIELD_NANOSECONDS:

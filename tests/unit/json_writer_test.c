@@ -57,6 +57,17 @@ static void nesting(struct json_writer *json)
 	json_close(json, '}');
 	json_open(json, '[');
 	json_close(json, ']');
+	/* A constant name, first escaped, then replayed, first in and not first in its object. */
+	for (int round = 0; round < 2; round++) {
+		static const char *const name = "quote\"d";
+
+		json_open(json, '{');
+		json_constant_name(json, name);
+		json_uint(json, round);
+		json_constant_name(json, name + 5);
+		json_uint(json, round);
+		json_close(json, '}');
+	}
 }
 
 static void floats(struct json_writer *json)
@@ -106,7 +117,8 @@ int main(void)
 	run("json-writer.nesting-and-numbers", nesting,
 	    "{\"count\": 18446744073709551615, \"ret\": -16, \"list\": [[0, 1], {}], "
 	    "\"storm\": true, \"start\": \"0x7f0000001000\", \"pid\": 4000000000, "
-	    "\"comm\": \"sixteen-bytes-ab\"}\n[]\n");
+	    "\"comm\": \"sixteen-bytes-ab\"}\n[]\n{\"quote\\\"d\": 0, \"\\\"d\": 0}\n"
+	    "{\"quote\\\"d\": 1, \"\\\"d\": 1}\n");
 	run("json-writer.non-finite-floats-are-null", floats,
 	    "{\"ratio\": 0.5000, \"seconds\": 2.000, \"infinite\": null, \"nan\": null}\n");
 	run("json-writer.escapes-every-string", escapes,
