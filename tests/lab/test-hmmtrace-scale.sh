@@ -6,8 +6,9 @@
 # `sim_mirror_workload many-ranges` subscribes 100k one-page ranges,
 # invalidates them all at once, holds them live and removes them.
 #
-# Every interval is printed on time: none lasts longer than four times -i (an interval is as long as the time since the one before it was
-# read, so a read or write that overran makes the next one long), and there
+# Every interval is printed on time: none lasts longer than four times -i
+# (an interval is as long as the time since the one before it was read, so
+# a read or write that overran makes the next one long), and there
 # are at least as many as the run lasted in intervals, less two. The rows add
 # up to the driver's own inserts, invalidations (JSON) and removes. These are
 # deadlines, not figures: the per-interval cost is measured by `make bench`.
