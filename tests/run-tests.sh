@@ -19,6 +19,12 @@ export HMMTRACE_RESULTS=$results_dir/host.results
 : >"$HMMTRACE_RESULTS"
 . tests/lib.sh
 
+# One boot runs every lab test of a kernel: on the patched one (hmm-tests,
+# sim_mirror, hmmtrace in four modes of which two here, 100k subscriptions,
+# bpftrace on every field, the bench smoke) that is about 15 minutes under
+# TCG, more than run-lab.sh's default guard of 10.
+export LAB_TIMEOUT=${LAB_TIMEOUT:-2100}
+
 selected() {
 	[[ $(basename "$1") == ${TESTS:-*} ]]
 }
