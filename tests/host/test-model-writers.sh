@@ -14,16 +14,7 @@ cost=build/bench/interval_cost
 work=$(mktemp -d)
 
 if [ -x "$unit" ]; then
-	"$unit" >"$work/unit" 2>&1
-	status=$?
-	parsed=0
-	while IFS=$'\t' read -r result name reason; do
-		record_result "$result" "$name" "$reason"
-		parsed=$((parsed + 1))
-	done <"$work/unit"
-	[ "$parsed" -gt 0 ] || fail json-writer.ran "no results: $(head -c 200 "$work/unit")"
-	[ "$status" -eq 0 ] || [ "$(grep -c '^FAIL' "$work/unit")" -gt 0 ] ||
-		fail json-writer.exit "exited $status without a failing case"
+	run_checker "" "$unit"
 else
 	fail json-writer.built "$unit is not built (make test-programs)"
 fi
@@ -36,7 +27,7 @@ elif ! "$cost" --rows 2 --intervals 1 >/dev/null 2>"$work/probe.err"; then
 	skip model-writers "this host cannot create BPF maps: $(head -c 200 "$work/probe.err")"
 else
 	"$cost" --rows 1500 --intervals 2 --print json >"$work/rows.json" 2>"$work/rows.err"
-	python3 - "$work/rows.json" 1500 2 <<'PYTHON' >"$work/checks"
+	run_checker "" python3 - "$work/rows.json" 1500 2 <<'PYTHON'
 import json, sys
 path, rows, intervals = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 objects = [json.loads(line) for line in open(path) if line.strip()]
@@ -60,14 +51,6 @@ check("counts-the-interval", total == want, f"{total} invalidations, want {want}
 order = [row.get("invalidations", 0) for row in got]
 check("sorted-by-invalidations", order == sorted(order, reverse=True), "not sorted")
 PYTHON
-	status=$?
-	parsed=0
-	while IFS=$'\t' read -r result name reason; do
-		record_result "$result" "$name" "$reason"
-		parsed=$((parsed + 1))
-	done <"$work/checks"
-	[ "$status" -eq 0 ] && [ "$parsed" -gt 0 ] ||
-		fail model-writers.checker "the checker exited $status after $parsed results"
 	"$cost" --rows 40 --intervals 1 --print text >"$work/rows.txt" 2>&1
 	check model-writers.text-has-every-row sh -c \
 		"[ \$(grep -c 'pid 10' '$work/rows.txt') -eq 40 ] && grep -q '^  GROUP .*INVAL/s' '$work/rows.txt'"
