@@ -207,6 +207,7 @@ struct snoop_event {
 
 /* A livelock, its stacks symbolized. */
 struct livelock {
+	time_t time;			/* when it was caught */
 	const struct hmmtrace_report *report;
 	enum hmmtrace_mode mode;
 	const char *driver;

@@ -165,7 +165,8 @@ static void write_livelock(struct model_reader *reader, const struct hmmtrace_re
 	__u64 addresses[HMMTRACE_STACK_DEPTH] = {};
 	char driver[64], callback[160];
 	struct livelock livelock = {
-		.report = report, .mode = session->mode, .driver = driver, .callback = callback,
+		.time = time(NULL), .report = report, .mode = session->mode, .driver = driver,
+		.callback = callback,
 	};
 
 	kallsyms_driver(session->symbols, report->callback, driver, sizeof(driver), callback,

@@ -250,7 +250,7 @@ static void write_livelock(const struct livelock *livelock)
 	struct json_writer *json = writer();
 
 	json_open(json, '{');
-	json_fields(json, "time:U subcommand:s mode:s", (__u64)time(NULL), "retries",
+	json_fields(json, "time:U subcommand:s mode:s", (__u64)livelock->time, "retries",
 		    mode_names[livelock->mode]);
 	json_name(json, "livelock");
 	json_open(json, '{');
