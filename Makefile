@@ -8,6 +8,7 @@
 #   make bench    overhead and behaviour benchmarks into build/bench/ (about 10 min)
 #   make lab CMD='uname -r'   run a command inside the lab guest
 #   make deps     install missing Debian packages (demo and check do it themselves)
+#   make vmlinux-header   regenerate bpf/vmlinux/x86/vmlinux.h from the patched kernel
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -23,7 +24,11 @@ DEBIAN_PACKAGES := build-essential bc bison flex libelf-dev libssl-dev dwarves \
 	zlib1g-dev pkg-config python3 python3-ply python3-git gnuplot-nox
 
 CLANG ?= clang
-BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Wall
+# Every BPF object builds against the committed vmlinux.h (bpf/vmlinux/README.md),
+# so no build needs a kernel.
+VMLINUX_HEADER := bpf/vmlinux/x86/vmlinux.h
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -Wall \
+	-I$(dir $(VMLINUX_HEADER))
 CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 LIBBPF_LIBS := -lbpf -lelf -lz
 BPF_HEADERS := $(wildcard bpf/*.h)
@@ -44,7 +49,8 @@ DRIVER_SOURCES := $(wildcard kernel/drivers/sim_mirror/*.[ch]) kernel/drivers/si
 KERNEL_DIRECTORY = $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)
 DRIVER := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)/sim_mirror.ko
 
-.PHONY: all deps kernel lab check demo bench clean test-programs driver hmmtrace
+.PHONY: all deps kernel lab check demo bench clean test-programs driver hmmtrace \
+	vmlinux-header
 
 all: hmmtrace test-programs driver
 
@@ -123,7 +129,7 @@ $(BUILD)/tests/notifier_bench: tests/bench/notifier_bench.c tests/workloads/work
 
 # The native handler cost: hmmtrace's counting on a host-attachable carrier.
 $(BUILD)/bench/carrier.bpf.o: tests/bench/carrier.bpf.c $(BPF_HEADERS) \
-		$(BUILD)/include/vmlinux.h $(BUILD)/include/hmmtrace_events.h
+		$(VMLINUX_HEADER) $(BUILD)/include/hmmtrace_events.h
 	mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -I$(BUILD)/include -Ibpf -c $< -o $@
 
@@ -154,16 +160,17 @@ $(DRIVER): $(DRIVER_SOURCES) $(KERNEL_DIRECTORY)/kernel.release
 	cp $(DRIVER_SOURCES) $(@D)/
 	$(MAKE) -C $$(cat $(KERNEL_DIRECTORY)/build-tree) M=$(abspath $(@D)) modules
 
-# hmmtrace. vmlinux.h is generated from the lab kernel's BTF rather than
-# committed: it is reproducible from the cache, and CO-RE relocates it on
-# any other kernel.
-PATCHED_KERNEL := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/patched
-
 hmmtrace: $(BUILD)/hmmtrace
 
-$(BUILD)/include/vmlinux.h: $(PATCHED_KERNEL)/bzImage | $(BUILD)/include
-	bpftool btf dump file $$(cat $(PATCHED_KERNEL)/build-tree)/vmlinux format c >$@.partial
-	mv $@.partial $@
+# The committed vmlinux.h comes from the patched kernel's BTF: it has the
+# btf_trace_* typedefs of our tracepoints, and CO-RE relocates it on any
+# other kernel. tests/host/test-vmlinux-header.sh checks it is current.
+PATCHED_KERNEL := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/patched
+
+vmlinux-header:
+	bpf/vmlinux/generate.sh $(PATCHED_KERNEL) >$(VMLINUX_HEADER).partial || \
+		{ rm -f $(VMLINUX_HEADER).partial; exit 1; }
+	mv $(VMLINUX_HEADER).partial $(VMLINUX_HEADER)
 
 $(BUILD)/include/hmmtrace_events.h: tracepoints/events.json tracepoints/catalog.py | $(BUILD)/include
 	python3 tracepoints/catalog.py header >$@
@@ -176,7 +183,7 @@ $(BUILD)/include/hmmtrace_fields.h: tools/fields.json tools/fields.py | $(BUILD)
 # The BPF side: layers in bpf/*.bpf.h, one file per attach family
 # (bpf/attach_*.bpf.c), linked into one object and one skeleton, as
 # retsnoop links its parts.
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HEADERS) $(BUILD)/include/vmlinux.h \
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HEADERS) $(VMLINUX_HEADER) \
 		$(BUILD)/include/hmmtrace_events.h
 	mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -I$(BUILD)/include -Ibpf -c $< -o $@

@@ -137,16 +137,24 @@ def check_format(catalog, tracefs):
     return mismatches
 
 
+def btf_prototype(event, btf_c_dump):
+    """The argument types of the tp_btf prototype, typedef void
+    (*btf_trace_<event>)(void *, args...), in a C dump of BTF (such as
+    bpf/vmlinux/x86/vmlinux.h); None when the dump has none."""
+    match = re.search(r"typedef void \(\*btf_trace_%s\)\(void \*(.*?)\);" % re.escape(event["name"]),
+                      btf_c_dump)
+    if not match:
+        return None
+    return [normalize_type(arg) for arg in match.group(1).split(",") if arg.strip()]
+
+
 def check_btf(catalog, btf_c_dump):
-    """The tp_btf prototype is typedef void (*btf_trace_<event>)(void *, args...)."""
     mismatches = []
     for event in catalog["events"]:
-        match = re.search(r"typedef void \(\*btf_trace_%s\)\(void \*(.*?)\);" % re.escape(event["name"]),
-                          btf_c_dump)
-        if not match:
+        live = btf_prototype(event, btf_c_dump)
+        if live is None:
             mismatches.append(f"{event['name']}: no btf_trace_{event['name']} in the kernel's BTF")
             continue
-        live = [normalize_type(arg) for arg in match.group(1).split(",") if arg.strip()]
         expected = [normalize_type(arg["type"]) for arg in event["args"]]
         if live != expected:
             mismatches.append(f"{event['name']}: BTF arguments are {live}, catalog says {expected}")
