@@ -8,6 +8,7 @@
 #   make bench    overhead and behaviour benchmarks into build/bench/ (about 10 min)
 #   make lab CMD='uname -r'   run a command inside the lab guest
 #   make deps     install missing Debian packages (demo and check do it themselves)
+#   make hmmtrace [STATIC=1]   the tool; STATIC=1 links its libraries statically
 #   make vmlinux-header   regenerate bpf/vmlinux/x86/vmlinux.h from the patched kernel
 
 SHELL := /bin/bash
@@ -86,6 +87,7 @@ lab:
 # deps first: nothing else can build on a fresh machine without it.
 check: deps
 	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver
+	$(MAKE) --no-print-directory hmmtrace STATIC=1
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian
 	tests/run-tests.sh
@@ -160,7 +162,18 @@ $(DRIVER): $(DRIVER_SOURCES) $(KERNEL_DIRECTORY)/kernel.release
 	cp $(DRIVER_SOURCES) $(@D)/
 	$(MAKE) -C $$(cat $(KERNEL_DIRECTORY)/build-tree) M=$(abspath $(@D)) modules
 
-hmmtrace: $(BUILD)/hmmtrace
+# hmmtrace. STATIC=1 links libbpf and what it needs (libelf, zlib, and zstd
+# where libelf uses it: pkg-config says) into one self-contained binary, in
+# its own directory so that toggling STATIC rebuilds.
+ifeq ($(STATIC),1)
+HMMTRACE := $(BUILD)/static/hmmtrace
+HMMTRACE_LIBS := -static $(shell pkg-config --static --libs libbpf) -lm
+else
+HMMTRACE := $(BUILD)/hmmtrace
+HMMTRACE_LIBS := $(LIBBPF_LIBS) -lm
+endif
+
+hmmtrace: $(HMMTRACE)
 
 # The committed vmlinux.h comes from the patched kernel's BTF: it has the
 # btf_trace_* typedefs of our tracepoints, and CO-RE relocates it on any
@@ -194,10 +207,11 @@ $(BUILD)/hmmtrace.bpf.o: $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(wildcard 
 $(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
 	bpftool gen skeleton $< name hmmtrace_bpf >$@
 
-$(BUILD)/hmmtrace: $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handlers.h \
+$(HMMTRACE): $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handlers.h \
 		$(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h \
 		$(BUILD)/include/hmmtrace_fields.h
-	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ $(LIBBPF_LIBS) -lm
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ $(HMMTRACE_LIBS)
 
 $(BUILD)/include:
 	mkdir -p $@
