@@ -9,6 +9,7 @@
 #   make lab CMD='uname -r'   run a command inside the lab guest
 #   make deps     install missing Debian packages (demo and check do it themselves)
 #   make hmmtrace [STATIC=1]   the tool; STATIC=1 links its libraries statically
+#   make install [PREFIX=/usr/local] [DESTDIR=] [STATIC=1]   and make uninstall
 #   make vmlinux-header   regenerate bpf/vmlinux/x86/vmlinux.h from the patched kernel
 
 SHELL := /bin/bash
@@ -51,7 +52,7 @@ KERNEL_DIRECTORY = $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)
 DRIVER := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)/sim_mirror.ko
 
 .PHONY: all deps kernel lab check demo bench clean test-programs driver hmmtrace \
-	vmlinux-header
+	vmlinux-header install uninstall
 
 all: hmmtrace test-programs driver
 
@@ -212,6 +213,34 @@ $(HMMTRACE): $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handle
 		$(BUILD)/include/hmmtrace_fields.h
 	mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ $(HMMTRACE_LIBS)
+
+# Installing, under PREFIX with the paths the FHS and Debian expect; DESTDIR
+# stages the tree (a package build, tests/host/test-install.sh). hmmtrace
+# needs CAP_BPF, so it is an administrator's tool: sbin. What later parts
+# install has its directory here: the exporter's systemd unit in
+# SYSTEMD_UNIT_DIR (systemd reads /usr/local/lib/systemd/system as well as
+# /usr/lib/systemd/system), Grafana dashboards and Prometheus rules, data
+# that an administrator points the servers at, in
+# HMMTRACE_DATA_DIR/dashboards and HMMTRACE_DATA_DIR/prometheus, and any
+# configuration in SYSCONF_DIR (/etc for PREFIX=/usr). Each file installed
+# is in INSTALLED, which uninstall removes; it leaves the directories,
+# which other packages share.
+PREFIX ?= /usr/local
+SBIN_DIR := $(PREFIX)/sbin
+DATA_DIR := $(PREFIX)/share
+MAN8_DIR := $(DATA_DIR)/man/man8
+HMMTRACE_DATA_DIR := $(DATA_DIR)/hmmtrace
+SYSTEMD_UNIT_DIR := $(PREFIX)/lib/systemd/system
+SYSCONF_DIR := $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INSTALLED := $(SBIN_DIR)/hmmtrace $(MAN8_DIR)/hmmtrace.8
+
+install: $(HMMTRACE) tools/hmmtrace.8
+	install -d $(DESTDIR)$(SBIN_DIR) $(DESTDIR)$(MAN8_DIR)
+	install -m 0755 $(HMMTRACE) $(DESTDIR)$(SBIN_DIR)/hmmtrace
+	install -m 0644 tools/hmmtrace.8 $(DESTDIR)$(MAN8_DIR)/hmmtrace.8
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 $(BUILD)/include:
 	mkdir -p $@

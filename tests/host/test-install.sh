@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# make install lays out exactly the tree the Makefile promises under PREFIX
+# (default /usr/local) in a DESTDIR, with the right modes; the installed
+# binary runs; the man page formats without a warning; STATIC=1 installs
+# the static binary; and make uninstall removes what install put, and
+# nothing else.
+
+. tests/lib.sh
+
+work=$(mktemp -d)
+umask 022
+
+# staged_tree DIRECTORY: every entry under DIRECTORY as "TYPE MODE PATH", sorted.
+staged_tree() {
+	(cd "$1" && find . -mindepth 1 -printf '%y %m %P\n' | LC_ALL=C sort)
+}
+
+# install_into NAME DIRECTORY MAKE_ARGUMENTS...: make install there, or fail NAME.
+install_into() {
+	local name=$1 directory=$2
+	shift 2
+	if make --no-print-directory install DESTDIR="$directory" "$@" >"$work/$name.log" 2>&1; then
+		pass "install.$name.runs"
+	else
+		fail "install.$name.runs" "make install $* failed: $(tail -n 3 "$work/$name.log")"
+		return 1
+	fi
+}
+
+# check_tree NAME DIRECTORY EXPECTED: the staged tree is EXPECTED, entry for entry.
+check_tree() {
+	local name=$1 directory=$2 expected=$3
+	if [ "$(staged_tree "$directory")" = "$expected" ]; then
+		pass "install.$name.tree"
+	else
+		fail "install.$name.tree" "$(diff <(echo "$expected") <(staged_tree "$directory") | grep '^[<>]' |
+			head -n 6 | tr '\n' ';')"
+	fi
+}
+
+# man_page_warnings PAGE: what troff says formatting PAGE, nothing when all is well.
+man_page_warnings() {
+	LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$1" 2>&1 >/dev/null
+}
+
+stage=$work/default
+if install_into default "$stage"; then
+	check_tree default "$stage" "d 755 usr
+d 755 usr/local
+d 755 usr/local/sbin
+d 755 usr/local/share
+d 755 usr/local/share/man
+d 755 usr/local/share/man/man8
+f 644 usr/local/share/man/man8/hmmtrace.8
+f 755 usr/local/sbin/hmmtrace"
+	installed=$stage/usr/local/sbin/hmmtrace
+	check install.default.is-the-build cmp "$installed" build/hmmtrace
+	help_status=0
+	"$installed" --help >"$work/help" 2>&1 || help_status=$?
+	check install.default.binary-runs sh -c "[ $help_status -eq 0 ] && grep -q 'EXIT STATUS' '$work/help'"
+
+	# The man page as lintian formats it: every troff warning is on stderr.
+	# A page with an undefined macro is the control that warnings show.
+	page=$stage/usr/local/share/man/man8/hmmtrace.8
+	if command -v man >/dev/null && command -v groff >/dev/null; then
+		printf '.TH BROKEN 8\n.SH NAME\n.NOSUCHMACRO broken\n' >"$work/broken.8"
+		check install.man-page.warnings-are-seen grep -q NOSUCHMACRO <(man_page_warnings "$work/broken.8")
+		warnings=$(man_page_warnings "$page")
+		if [ -z "$warnings" ]; then
+			pass install.man-page.formats-without-warnings
+		else
+			fail install.man-page.formats-without-warnings "$(head -n 3 <<<"$warnings")"
+		fi
+		LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$page" >"$work/page.txt" 2>&1
+		check install.man-page.renders sh -c "grep -q '^HMMTRACE(8)' '$work/page.txt' &&
+			grep -q '^NAME' '$work/page.txt' && grep -q '^SYNOPSIS' '$work/page.txt' &&
+			grep -q '^EXIT STATUS' '$work/page.txt'"
+	else
+		skip install.man-page "man or groff is not installed (man-db, groff-base)"
+	fi
+
+	# Another package's file beside ours must survive, and is the control
+	# that the listing after uninstall sees files.
+	touch "$stage/usr/local/sbin/another-tool"
+	if make --no-print-directory uninstall DESTDIR="$stage" >"$work/uninstall.log" 2>&1; then
+		remaining=$(cd "$stage" && find . -mindepth 1 ! -type d -printf '%P\n')
+		check install.uninstall.removes-what-install-put test "$remaining" = usr/local/sbin/another-tool
+	else
+		fail install.uninstall.runs "make uninstall failed: $(tail -n 3 "$work/uninstall.log")"
+	fi
+fi
+
+# PREFIX=/usr, as a package build would, with the static binary.
+stage=$work/usr-static
+if install_into usr-static "$stage" PREFIX=/usr STATIC=1; then
+	check_tree usr-static "$stage" "d 755 usr
+d 755 usr/sbin
+d 755 usr/share
+d 755 usr/share/man
+d 755 usr/share/man/man8
+f 644 usr/share/man/man8/hmmtrace.8
+f 755 usr/sbin/hmmtrace"
+	check install.usr-static.is-the-static-build cmp "$stage/usr/sbin/hmmtrace" build/static/hmmtrace
+	make --no-print-directory uninstall DESTDIR="$stage" PREFIX=/usr >/dev/null 2>&1
+	check install.usr-static.uninstall-leaves-no-file test -z "$(find "$stage" ! -type d)"
+fi
+rm -rf "$work"
