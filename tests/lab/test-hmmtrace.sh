@@ -23,6 +23,7 @@
 hmmtrace=${HMMTRACE:-build/hmmtrace}
 workload=build/tests/sim_mirror_workload
 work=$(mktemp -d)
+. tests/lab/hmmtrace_tracers.sh
 
 if [ ! -x "$hmmtrace" ]; then
 	fail hmmtrace "$hmmtrace is not built (make hmmtrace)"
@@ -62,60 +63,6 @@ check hmmtrace.help-lists-exit-codes sh -c "[ $help_status -eq 0 ] && grep -q 'E
 
 links_before=$(bpf_links)
 links_while_tracing=
-
-# start_tracer NAME SUBCOMMAND ARGUMENTS...: hmmtrace in the background, back once attached.
-start_tracer() {
-	local name=$1
-	shift
-	echo "$1" >"$work/$name.subcommand"
-	"$hmmtrace" "$@" --json >"$work/$name.json" 2>"$work/$name.err" &
-	echo $! >"$work/$name.pid"
-	# Attaching is not timed here; a dozen fentry tracers under TCG take a while.
-	for _ in $(seq 900); do
-		grep -q 'Ctrl-C to stop' "$work/$name.err" && return 0
-		kill -0 "$(cat "$work/$name.pid")" 2>/dev/null || break
-		sleep 0.1
-	done
-	fail "hmmtrace.$name.attaches" "$(kill -0 "$(cat "$work/$name.pid")" 2>/dev/null &&
-		echo "not attached after 90 s: ")$(head -c 300 "$work/$name.err")"
-	return 1
-}
-
-# stop_tracer NAME [SIGNAL]: stop it; it must exit 0.
-stop_tracer() {
-	local name=$1 signal=${2:-INT} status=0
-	kill -"$signal" "$(cat "$work/$name.pid")"
-	wait "$(cat "$work/$name.pid")" || status=$?
-	if [ "$status" -eq 0 ]; then
-		pass "hmmtrace.$name.exits-0-on-sig${signal,,}"
-	else
-		fail "hmmtrace.$name.exits-0-on-sig${signal,,}" "exited $status: $(tail -c 300 "$work/$name.err")"
-	fi
-}
-
-# compare NAME DRIVER EXPECTED_JSON: tracer NAME's output against
-# EXPECTED_JSON, as tests/lab/hmmtrace_totals.py defines it.
-compare() {
-	local name=$1 driver=$2 expected=$3
-	run_checker "hmmtrace.$name" python3 tests/lab/hmmtrace_totals.py "$work/$name.json" \
-		"$(cat "$work/$name.subcommand")" "$driver" "$expected"
-}
-
-# reported NAME DRIVER KEY: the total of KEY in tracer NAME's output, as
-# hmmtrace_totals.py sums it; nothing when it was never reported.
-reported() {
-	python3 -c '
-import sys
-sys.path.insert(0, "tests/lab")
-import hmmtrace_totals
-keys = hmmtrace_totals.summarize(sys.argv[1], sys.argv[2], sys.argv[3]).keys()
-if sys.argv[4] in keys:
-    print(keys[sys.argv[4]])' "$work/$1.json" "$(cat "$work/$1.subcommand")" "$2" "$3" 2>/dev/null
-}
-
-truth() {
-	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["counters"][sys.argv[2]])' "$@"
-}
 
 if [ -d /sys/kernel/tracing/events/mmu_notifier ]; then
 	modes=(tp_btf raw_tp)
