@@ -7,7 +7,7 @@
 # and what hmmtrace reports (summed over its JSON) must equal them; on stock
 # kernels the inferred read_retry count must lie within its documented
 # bounds. Also: histogram totals equal event counts, the livelock is
-# reported within 2 s and normal workloads never are, bad input exits with
+# reported during its stall and normal workloads never are, bad input exits with
 # distinct codes, and SIGINT/SIGTERM leave no BPF link behind.
 #
 # No check passes on nothing: hmmtrace_totals.py fails on a run that printed
@@ -226,17 +226,19 @@ for mode in "${modes[@]}"; do
 		\"read_retries\": $retried, \"range_fault_ebusy\": $ebusy,
 		\"retries_per_fault.histogram_total\": \"=faults_completed\"}"
 
-	# The stale-seq livelock: reported within 2 s of the workload starting.
+	# The stale-seq livelock: reported while the workload runs, and from
+	# inside its stall (the streak's age at the report is below the 1000 ms
+	# HMM timeout that ends each stall), on the guest's own clock: a wall
+	# clock bound here would time the host's load, not hmmtrace.
 	# Counted as the normal workloads' "livelocks": 0 is, so it is that
 	# check's positive control.
 	start_tracer "$mode-livelock" retries --mode "$mode"
-	began=$(date +%s.%N)
 	"$workload" livelock --duration 3 >/dev/null &
 	livelock_pid=$!
 	detected=
 	while kill -0 "$livelock_pid" 2>/dev/null; do
 		if grep -q '"livelock"' "$work/$mode-livelock.json"; then
-			detected=$(date +%s.%N)
+			detected=yes
 			break
 		fi
 		sleep 0.05
@@ -245,15 +247,17 @@ for mode in "${modes[@]}"; do
 	stop_tracer "$mode-livelock"
 	compare "$mode-livelock" sim_mirror '{"livelocks": [1, 1000], "livelocks_reported": "=livelocks"}'
 	if [ -z "$detected" ]; then
-		fail "hmmtrace.$mode-livelock.reported-within-2s" "no livelock report while the workload ran"
+		fail "hmmtrace.$mode-livelock.reported-while-running" "no livelock report while the workload ran"
 	else
+		pass "hmmtrace.$mode-livelock.reported-while-running"
 		run_checker "hmmtrace.$mode-livelock" \
-			python3 - "$work/$mode-livelock.json" "$livelock_pid" "$began" "$detected" <<'EOF'
+			python3 - "$work/$mode-livelock.json" "$livelock_pid" <<'EOF'
 import json, sys
-path, pid, began, detected = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+path, pid = sys.argv[1], int(sys.argv[2])
 report = next(json.loads(line)["livelock"] for line in open(path) if '"livelock"' in line)
 checks = {
-    "reported-within-2s": (detected - began <= 2.0, f"{detected - began:.2f} s after the workload started"),
+    "reported-during-the-stall": (report["duration_ns"] < 1000e6,
+                                  f"the streak was {report['duration_ns'] / 1e6:.1f} ms old when reported"),
     "names-the-process": (report["pid"] == pid, f"pid {report['pid']}, the workload is {pid}"),
     "names-the-driver": (report["driver"] == "sim_mirror", report["driver"]),
     "past-the-threshold": (report["duration_ns"] >= 100e6 and report["retries"] >= 1,
