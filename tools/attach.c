@@ -400,7 +400,7 @@ enum mode_outcome { MODE_ATTACHED, MODE_NO_ATTACH_POINT, MODE_BPF_FAILED, MODE_N
 /*
  * fentry on a module's callback needs the module's BTF, which libbpf finds
  * by id, and the kernel hands out BTF ids only with CAP_SYS_ADMIN; WHY names
- * the first such callback.
+ * the first callback whose module has BTF.
  */
 static bool module_btf_needed(const struct callbacks *callbacks, char *why, size_t why_size)
 {
@@ -408,8 +408,13 @@ static bool module_btf_needed(const struct callbacks *callbacks, char *why, size
 		return false;
 	for (size_t index = 0; index < callbacks->attached_count; index++) {
 		const struct kallsyms_callback *callback = &callbacks->attached[index];
+		char path[160];
 
+		/* A module built without BTF is no question of privilege (Debian's 6.1). */
 		if (!callback->module)
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", callback->module);
+		if (access(path, F_OK))
 			continue;
 		snprintf(why, why_size, "missing CAP_SYS_ADMIN, which fentry on %s [%s] needs to "
 			 "read its module's BTF", callback->symbol, callback->module);
