@@ -78,13 +78,13 @@ run_on_kernel() {
 }
 
 # Our kernel without the patches: hmmtrace's fentry and kprobe fallback.
-# Every kernel's list has test-hmmtrace-static.sh: the static binary runs on
-# each lab kernel.
-run_on_kernel stock "the same kernel without our patches" tests/lab/test-hmmtrace.sh \
-	tests/lab/test-hmmtrace-static.sh
+# What every other kernel runs (the patched one runs all of tests/lab/test-*.sh):
+# the hmmtrace suite, the static binary alone, and the privilege checks.
+stock_kernel_scripts=(tests/lab/test-hmmtrace.sh tests/lab/test-hmmtrace-static.sh
+	tests/lab/test-hmmtrace-privileges.sh)
+run_on_kernel stock "the same kernel without our patches" "${stock_kernel_scripts[@]}"
 # Debian's own kernel, the production case: no patches, no test_hmm.
-run_on_kernel debian "Debian's stock kernel" tests/lab/test-sim-mirror.sh tests/lab/test-hmmtrace.sh \
-	tests/lab/test-hmmtrace-static.sh
+run_on_kernel debian "Debian's stock kernel" tests/lab/test-sim-mirror.sh "${stock_kernel_scripts[@]}"
 
 cat "$results_dir"/*.results >"$results_dir/all.results"
 count() { grep -c "^$1"$'\t' "$results_dir/all.results"; }

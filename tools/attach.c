@@ -18,12 +18,20 @@
 #include <bpf/libbpf.h>
 
 #include "handlers.h"
+#include "privileges.h"
 #include "session.h"
 #include "hmmtrace.skel.h"
 
 #define ARRAY_SIZE(array) (sizeof(array) / sizeof((array)[0]))
 
 const char *const mode_names[HMMTRACE_MODE_COUNT] = { "tp_btf", "raw_tp", "fentry", "kprobe" };
+
+/*
+ * Whether libbpf finds the running kernel's own BTF, which tp_btf and fentry
+ * programs are verified against; --btf only stands in for it in hmmtrace's
+ * lookups and libbpf's CO-RE relocations (raw_tp, kprobe).
+ */
+static bool kernel_btf_found = true;
 
 /* A program's kernel target: fixed by the table, or a callback found at run time. */
 enum handler_target {
@@ -111,6 +119,8 @@ static bool kernel_has_function(const struct btf *btf, struct kallsyms *symbols,
 static const char *mode_unavailable(enum hmmtrace_mode mode, const struct btf *btf,
 				    struct kallsyms *symbols)
 {
+	if (!kernel_btf_found && (mode == HMMTRACE_MODE_TP_BTF || mode == HMMTRACE_MODE_FENTRY))
+		return "the kernel has no BTF of its own (--btf serves raw_tp and kprobe)";
 	switch (mode) {
 	case HMMTRACE_MODE_TP_BTF:
 		if (btf__find_by_name_kind(btf, "btf_trace_mmu_interval_read_begin",
@@ -385,7 +395,33 @@ static void choose_callbacks(struct session *session, struct callbacks *callback
 		callbacks->attached[callbacks->attached_count++] = known[index];
 }
 
-enum mode_outcome { MODE_ATTACHED, MODE_NO_ATTACH_POINT, MODE_BPF_FAILED };
+enum mode_outcome { MODE_ATTACHED, MODE_NO_ATTACH_POINT, MODE_BPF_FAILED, MODE_NOT_PERMITTED };
+
+/*
+ * fentry on a module's callback needs the module's BTF, which libbpf finds
+ * by id, and the kernel hands out BTF ids only with CAP_SYS_ADMIN; WHY names
+ * the first callback whose module has BTF.
+ */
+static bool module_btf_needed(const struct callbacks *callbacks, char *why, size_t why_size)
+{
+	if (privileges_module_btf_readable())
+		return false;
+	for (size_t index = 0; index < callbacks->attached_count; index++) {
+		const struct kallsyms_callback *callback = &callbacks->attached[index];
+		char path[160];
+
+		/* A module built without BTF is no question of privilege (Debian's 6.1). */
+		if (!callback->module)
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", callback->module);
+		if (access(path, F_OK))
+			continue;
+		snprintf(why, why_size, "missing CAP_SYS_ADMIN, which fentry on %s [%s] needs to "
+			 "read its module's BTF", callback->symbol, callback->module);
+		return true;
+	}
+	return false;
+}
 
 /* Try one mode for real; WHY says what stopped it. */
 static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mode,
@@ -405,6 +441,9 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 	callbacks->attached_count = 0;
 	if (!mode_observes_everything(mode))
 		choose_callbacks(session, callbacks);
+	if ((mode == HMMTRACE_MODE_FENTRY && module_btf_needed(callbacks, why, why_size)) ||
+	    (mode == HMMTRACE_MODE_KPROBE && !privileges_perf_events_open(why, why_size)))
+		return MODE_NOT_PERMITTED;
 	session->skeleton = hmmtrace_bpf__open_opts(&open_options);
 	if (!session->skeleton) {
 		snprintf(why, why_size, "cannot open the BPF object: %s", strerror(errno));
@@ -457,9 +496,16 @@ static void read_range_event_names(struct session *session, const struct btf *bt
 
 static struct btf *load_btf(void)
 {
-	struct btf *btf = options.btf_path ? btf__parse(options.btf_path, NULL) :
-					     btf__load_vmlinux_btf();
+	/* Asked quietly: hmmtrace says itself, in one line, what is missing. */
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
+	struct btf *btf = btf__load_vmlinux_btf();
 
+	libbpf_set_print(print);
+	kernel_btf_found = btf != NULL;
+	if (options.btf_path) {
+		btf__free(btf);
+		btf = btf__parse(options.btf_path, NULL);
+	}
 	if (btf)
 		return btf;
 	if (options.btf_path)
@@ -477,7 +523,7 @@ static int attach_first_mode(struct session *session, const struct btf *btf,
 {
 	int first = options.mode >= 0 ? options.mode : 0;
 	int last = options.mode >= 0 ? options.mode : HMMTRACE_MODE_COUNT - 1;
-	bool bpf_failed = false;
+	bool bpf_failed = false, not_permitted = false;
 	char reasons[1024] = "";
 
 	for (int mode = first; mode <= last; mode++) {
@@ -489,12 +535,17 @@ static int attach_first_mode(struct session *session, const struct btf *btf,
 		if (outcome == MODE_ATTACHED)
 			return EXIT_OK;
 		bpf_failed |= outcome == MODE_BPF_FAILED;
+		not_permitted |= outcome == MODE_NOT_PERMITTED;
 		snprintf(reasons + length, sizeof(reasons) - length, "%s%s: %s",
 			 length ? "; " : "", mode_names[mode], why);
 	}
 	if (bpf_failed) {
 		fprintf(stderr, "hmmtrace: cannot load or attach the BPF programs: %s\n", reasons);
 		return EXIT_BPF_FAILED;
+	}
+	if (not_permitted) {
+		fprintf(stderr, "hmmtrace: not permitted: %s\n", reasons);
+		return EXIT_NOT_PERMITTED;
 	}
 	fprintf(stderr, "hmmtrace: no attach point on this kernel: %s\n", reasons);
 	return EXIT_NO_ATTACH_POINT;

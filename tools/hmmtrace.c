@@ -16,16 +16,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/capability.h>
-#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 
 #include "model_read.h"
+#include "privileges.h"
 #include "hmmtrace.skel.h"
 #include "hmmtrace_events.h"
-
-#define CAPABILITY_PERFMON 38
-#define CAPABILITY_BPF 39
 
 struct options options = {
 	.mode = -1, .interval = -1, .count = -1, .duration = -1, .livelock_ms = 100,
@@ -75,7 +71,8 @@ static const char documentation[] =
 	"    0  success, also when stopped by SIGINT or SIGTERM\n"
 	"    1  a failure while tracing\n"
 	"    2  bad usage: unknown subcommand or option, bad number\n"
-	"    3  not permitted: needs root, or CAP_BPF and CAP_PERFMON\n"
+	"    3  not permitted: needs root, or CAP_BPF, CAP_PERFMON (and CAP_SYSLOG\n"
+	"       where /proc/kallsyms hides addresses); the message names what is missing\n"
 	"    4  no kernel BTF (try --btf PATH)\n"
 	"    5  no attach point on this kernel\n"
 	"    6  BPF load or attach failed: in the forced --mode, or no mode\n"
@@ -298,30 +295,12 @@ static const char *unknown_options(int argc, char **argv)
 	return list[0] ? list : NULL;
 }
 
-/* Root, or the two capabilities BPF tracing needs (CAP_SYS_ADMIN before 5.8). */
-static bool permitted(void)
-{
-	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = {};
-	__u64 effective;
-
-	if (geteuid() == 0)
-		return true;
-	if (syscall(SYS_capget, &header, data))
-		return false;
-	effective = data[0].effective | (__u64)data[1].effective << 32;
-	if (effective & (1ULL << CAP_SYS_ADMIN))
-		return true;
-	return (effective & (1ULL << CAPABILITY_BPF)) && (effective & (1ULL << CAPABILITY_PERFMON));
-}
-
 static int check_environment(void)
 {
-	if (!permitted()) {
-		fprintf(stderr, "hmmtrace: not permitted: run as root, or with CAP_BPF and "
-			"CAP_PERFMON (CAP_SYS_ADMIN on kernels before 5.8)\n");
-		return EXIT_NOT_PERMITTED;
-	}
+	int status = privileges_check();
+
+	if (status)
+		return status;
 	if (options.pid && kill(options.pid, 0) && errno == ESRCH) {
 		fprintf(stderr, "hmmtrace: no process with pid %d\n", options.pid);
 		return EXIT_NO_SUCH_PROCESS;

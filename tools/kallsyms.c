@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ struct kallsyms {
 	struct symbol *symbols;		/* by address */
 	size_t count;
 	const struct symbol **by_name;	/* the same symbols, by name */
+	bool addresses_hidden;		/* every address read as 0 */
 };
 
 /* Every in-tree interval notifier user of 6.12, plus nvidia-uvm and ours. */
@@ -115,10 +117,33 @@ struct kallsyms *kallsyms_load(void)
 		complete = add_symbol(symbols, &capacity, line);
 	if (file)
 		fclose(file);
-	if (complete && sort_symbols(symbols))
+	if (complete && sort_symbols(symbols)) {
+		/* Sorted, the highest address is the last: 0 when the kernel hid them all. */
+		symbols->addresses_hidden = symbols->count &&
+					    !symbols->symbols[symbols->count - 1].address;
 		return symbols;
+	}
 	kallsyms_free(symbols);
 	return NULL;
+}
+
+int kallsyms_addresses_shown(void)
+{
+	FILE *file = fopen("/proc/kallsyms", "r");
+	unsigned long long address;
+	char line[512], type;
+	int shown = 0;
+
+	if (!file)
+		return -errno;
+	/* The first text symbol (_stext, startup_64) is never at 0 when addresses are shown. */
+	while (fgets(line, sizeof(line), file))
+		if (sscanf(line, "%llx %c", &address, &type) == 2 && (type == 't' || type == 'T')) {
+			shown = address != 0;
+			break;
+		}
+	fclose(file);
+	return shown;
 }
 
 void kallsyms_free(struct kallsyms *symbols)
@@ -136,7 +161,7 @@ void kallsyms_free(struct kallsyms *symbols)
 
 static const struct symbol *lookup(const struct kallsyms *symbols, uint64_t address)
 {
-	size_t low = 0, high = symbols ? symbols->count : 0;
+	size_t low = 0, high = symbols && !symbols->addresses_hidden ? symbols->count : 0;
 
 	/* The last symbol at or below the address. */
 	while (low < high) {

@@ -16,6 +16,14 @@ struct kallsyms *kallsyms_load(void);
 void kallsyms_free(struct kallsyms *symbols);
 
 /*
+ * Whether /proc/kallsyms shows this user its addresses: 1, or 0 when the
+ * kernel prints every one as 0 (kernel.kptr_restrict), or -errno when it
+ * cannot be read. Symbols loaded without addresses name nothing: their
+ * callbacks go by address, never by a wrong name.
+ */
+int kallsyms_addresses_shown(void);
+
+/*
  * Name the driver an ops->invalidate callback belongs to ("sim_mirror",
  * "amdgpu gfx userptr", ...), or its bare symbol when the table does not know
  * it. If symbol_name is not NULL it receives "symbol [module]".
