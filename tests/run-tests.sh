@@ -77,11 +77,11 @@ run_on_kernel() {
 	[ $status -eq 0 ] || fail "$variant-lab" "the $variant kernel's lab run exited with status $status"
 }
 
-# Our kernel without the patches: hmmtrace's fentry and kprobe fallback.
 # What every other kernel runs (the patched one runs all of tests/lab/test-*.sh):
 # the hmmtrace suite, the static binary alone, and the privilege checks.
 stock_kernel_scripts=(tests/lab/test-hmmtrace.sh tests/lab/test-hmmtrace-static.sh
 	tests/lab/test-hmmtrace-privileges.sh)
+# Our kernel without the patches: hmmtrace's fentry and kprobe fallback.
 run_on_kernel stock "the same kernel without our patches" "${stock_kernel_scripts[@]}"
 # Debian's own kernel, the production case: no patches, no test_hmm.
 run_on_kernel debian "Debian's stock kernel" tests/lab/test-sim-mirror.sh "${stock_kernel_scripts[@]}"
