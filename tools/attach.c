@@ -7,7 +7,7 @@
  * BTF for its target, so in fentry mode a callback whose module has none
  * (built against headers without vmlinux, as DKMS modules often are) takes
  * kprobe mode's callback handlers: each hook gets the best mechanism it
- * allows.
+ * allows, and the session records which (session->hooks).
  *
  * The session owns what it opened: session_open() leaves nothing behind
  * when it fails, and session_destroy() releases the rest.
@@ -325,6 +325,37 @@ static void append_callback(char *list, size_t size, const struct kallsyms_callb
 		 note ? note : "");
 }
 
+/* The hook, for the model's envelope; the table has room for every mode's. */
+static void record_hook(struct session *session, const char *name, enum hmmtrace_mode mechanism)
+{
+	struct hook *hook;
+
+	for (size_t index = 0; index < session->hook_count; index++)
+		if (!strcmp(session->hooks[index].name, name))
+			return;	/* the return side of a function already recorded */
+	if (session->hook_count == ARRAY_SIZE(session->hooks))
+		return;
+	hook = &session->hooks[session->hook_count++];
+	snprintf(hook->name, sizeof(hook->name), "%s", name);
+	hook->mechanism = mechanism;
+}
+
+/* The table's hooks that were loaded, and so attached with the skeleton. */
+static void record_fixed_hooks(struct session *session)
+{
+	for (size_t index = 0; index < ARRAY_SIZE(handlers); index++) {
+		const struct handler *handler = &handlers[index];
+		struct bpf_program *program;
+
+		if (handler->mode != session->mode || handler->kind != TARGET_FIXED)
+			continue;
+		program = bpf_object__find_program_by_name(session->skeleton->obj,
+							   handler->program);
+		if (program && bpf_program__autoload(program))
+			record_hook(session, handler->target, session->mode);
+	}
+}
+
 static struct bpf_link *attach_callback(struct session *session, enum hmmtrace_mode mechanism,
 					size_t slot, bool on_return, const char *symbol)
 {
@@ -354,7 +385,7 @@ static int attach_callbacks(struct session *session, const struct callbacks *cal
 		const struct kallsyms_callback *callback = &callbacks->attached[index];
 		enum hmmtrace_mode mechanism = callbacks->mechanism[index];
 		struct bpf_link *entry, *exit_side = NULL;
-		char note[64];
+		char note[64], name[sizeof(session->hooks[0].name)] = "";
 
 		entry = attach_callback(session, mechanism, index, false, callback->symbol);
 		if (entry)
@@ -368,6 +399,8 @@ static int attach_callbacks(struct session *session, const struct callbacks *cal
 		session->links[session->link_count++] = entry;
 		session->links[session->link_count++] = exit_side;
 		append_callback(session->callbacks, sizeof(session->callbacks), callback, NULL);
+		append_callback(name, sizeof(name), callback, NULL);
+		record_hook(session, name, mechanism);
 	}
 	if (failed[0])
 		fprintf(stderr, "hmmtrace: cannot attach to %s: their invalidations are not seen\n",
@@ -384,6 +417,7 @@ static void session_detach(struct session *session)
 	session->links = NULL;
 	session->link_count = 0;
 	session->callbacks[0] = '\0';
+	session->hook_count = 0;
 	hmmtrace_bpf__destroy(session->skeleton);
 	session->skeleton = NULL;
 }
@@ -491,6 +525,8 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 		status = hmmtrace_bpf__load(session->skeleton);
 	if (!status)
 		status = hmmtrace_bpf__attach(session->skeleton);
+	if (!status)
+		record_fixed_hooks(session);
 	if (!status && callbacks->attached_count)
 		status = attach_callbacks(session, callbacks);
 	if (!status)
