@@ -78,9 +78,11 @@ run_on_kernel() {
 }
 
 # Our kernel without the patches: hmmtrace's fentry and kprobe fallback.
-run_on_kernel stock "the same kernel without our patches" tests/lab/test-hmmtrace.sh
+run_on_kernel stock "the same kernel without our patches" tests/lab/test-hmmtrace.sh \
+	tests/lab/test-hmmtrace-no-btf-modules.sh
 # Debian's own kernel, the production case: no patches, no test_hmm.
-run_on_kernel debian "Debian's stock kernel" tests/lab/test-sim-mirror.sh tests/lab/test-hmmtrace.sh
+run_on_kernel debian "Debian's stock kernel" tests/lab/test-sim-mirror.sh tests/lab/test-hmmtrace.sh \
+	tests/lab/test-hmmtrace-no-btf-modules.sh
 
 cat "$results_dir"/*.results >"$results_dir/all.results"
 count() { grep -c "^$1"$'\t' "$results_dir/all.results"; }
