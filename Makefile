@@ -50,6 +50,10 @@ TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
 DRIVER_SOURCES := $(wildcard kernel/drivers/sim_mirror/*.[ch]) kernel/drivers/sim_mirror/Kbuild
 KERNEL_DIRECTORY = $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)
 DRIVER := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)/sim_mirror.ko
+# The same module without its BTF, as a module built against headers that
+# ship no vmlinux (Debian 12's 6.1, DKMS drivers) has none: fentry cannot
+# aim at its callback, a kprobe can.
+DRIVER_WITHOUT_BTF := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)-no-btf/sim_mirror.ko
 
 .PHONY: all deps kernel lab check demo bench clean test-programs driver hmmtrace \
 	vmlinux-header install uninstall
@@ -156,12 +160,16 @@ $(BUILD)/bench/interval_cost: tests/bench/interval_cost.c $(HMMTRACE_SOURCES) $(
 	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $< $(filter-out tools/hmmtrace.c,$(HMMTRACE_SOURCES)) \
 		-o $@ $(LIBBPF_LIBS) -lm
 
-driver: $(DRIVER)
+driver: $(DRIVER) $(DRIVER_WITHOUT_BTF)
 
 $(DRIVER): $(DRIVER_SOURCES) $(KERNEL_DIRECTORY)/kernel.release
 	mkdir -p $(@D)
 	cp $(DRIVER_SOURCES) $(@D)/
 	$(MAKE) -C $$(cat $(KERNEL_DIRECTORY)/build-tree) M=$(abspath $(@D)) modules
+
+$(DRIVER_WITHOUT_BTF): $(DRIVER)
+	mkdir -p $(@D)
+	objcopy --remove-section=.BTF $< $@
 
 # hmmtrace. STATIC=1 links libbpf and what it needs (libelf, zlib, and zstd
 # where libelf uses it: pkg-config says) into one self-contained binary, in

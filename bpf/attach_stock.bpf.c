@@ -3,7 +3,7 @@
  * The stock modes, on kernels without kernel/patches: the exported notifier
  * functions of bpf/handlers.h and the drivers' invalidate callbacks, with
  * fentry/fexit (BTF-typed arguments) or kprobe/kretprobe; user space loads
- * one family. The entry side of a function remembers its arguments and
+ * one family, and in fentry mode kprobes for callbacks without BTF. The entry side of a function remembers its arguments and
  * time, the return side counts (bpf/counting.bpf.h).
  *
  * read_retry and check_retry are inlined there, so read_retry collisions
@@ -164,7 +164,8 @@ HMMTRACE_STOCK_HANDLERS(STOCK_HANDLERS)
 /*
  * The drivers' invalidate callbacks: in fentry mode one pair per callback
  * slot, each aimed by user space at its callback; in kprobe mode one pair
- * attached to them all.
+ * attached to them all, which fentry mode also attaches to the callbacks
+ * of modules without BTF.
  */
 #define CALLBACK_ARGUMENTS struct mmu_interval_notifier *interval_sub,		\
 			   const struct mmu_notifier_range *range,		\

@@ -56,7 +56,8 @@ enum hmmtrace_handler_use {
  * The drivers' invalidate callbacks, found at run time: X(slot) is the pair
  * fentry_callback_<slot>/fexit_callback_<slot>, aimed at one callback each
  * in fentry mode. Kprobe mode attaches its one pair,
- * kprobe_callback/kretprobe_callback, to every callback.
+ * kprobe_callback/kretprobe_callback, to every callback, and fentry mode
+ * to each callback that fentry cannot aim at: one in a module without BTF.
  */
 #define HMMTRACE_CALLBACK_SLOTS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define HMMTRACE_CALLBACK_SLOT_COUNT 8

@@ -78,9 +78,10 @@ run_on_kernel() {
 }
 
 # What every other kernel runs (the patched one runs all of tests/lab/test-*.sh):
-# the hmmtrace suite, the static binary alone, and the privilege checks.
+# the hmmtrace suite, the static binary alone, the privilege checks, and
+# hmmtrace beside a module without BTF.
 stock_kernel_scripts=(tests/lab/test-hmmtrace.sh tests/lab/test-hmmtrace-static.sh
-	tests/lab/test-hmmtrace-privileges.sh)
+	tests/lab/test-hmmtrace-privileges.sh tests/lab/test-hmmtrace-no-btf-modules.sh)
 # Our kernel without the patches: hmmtrace's fentry and kprobe fallback.
 run_on_kernel stock "the same kernel without our patches" "${stock_kernel_scripts[@]}"
 # Debian's own kernel, the production case: no patches, no test_hmm.

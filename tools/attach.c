@@ -3,7 +3,11 @@
  * Picking and attaching a mode: tp_btf, else raw_tp (our tracepoints), else
  * fentry/fexit, else kprobes (stock kernels). Each candidate is tried for
  * real, and when none works the one-line error says why each failed. Which
- * programs a mode has is the handler table of bpf/handlers.h.
+ * programs a mode has is the handler table of bpf/handlers.h. fentry needs
+ * BTF for its target, so in fentry mode a callback whose module has none
+ * (built against headers without vmlinux, as DKMS modules often are) takes
+ * kprobe mode's callback handlers: each hook gets the best mechanism it
+ * allows, and the session records which (session->hooks).
  *
  * The session owns what it opened: session_open() leaves nothing behind
  * when it fails, and session_destroy() releases the rest.
@@ -37,7 +41,7 @@ static bool kernel_btf_found = true;
 enum handler_target {
 	TARGET_FIXED,		/* the tracepoint or function named in the table */
 	TARGET_CALLBACK_SLOT,	/* fentry mode: aimed at one callback before load */
-	TARGET_EVERY_CALLBACK,	/* kprobe mode: attached to each callback */
+	TARGET_EVERY_CALLBACK,	/* kprobes attached to each callback that takes them */
 };
 
 struct handler {
@@ -181,8 +185,25 @@ struct callbacks {
 	struct kallsyms_callback driver[HMMTRACE_DRIVER_CALLBACKS];
 	size_t driver_count;		/* 0: no --driver */
 	struct kallsyms_callback attached[HMMTRACE_CALLBACK_SLOT_COUNT];
+	/* The mode's mechanism, or kprobe for a callback without BTF in fentry mode. */
+	enum hmmtrace_mode mechanism[HMMTRACE_CALLBACK_SLOT_COUNT];
 	size_t attached_count;
 };
+
+static bool callbacks_use(const struct callbacks *callbacks, enum hmmtrace_mode mechanism)
+{
+	for (size_t index = 0; index < callbacks->attached_count; index++)
+		if (callbacks->mechanism[index] == mechanism)
+			return true;
+	return false;
+}
+
+/* Whether a handler serves the mode: its own, or fentry mode's kprobes for callbacks without BTF. */
+static bool handler_in_mode(const struct handler *handler, enum hmmtrace_mode mode)
+{
+	return handler->mode == mode ||
+	       (handler->kind == TARGET_EVERY_CALLBACK && mode == HMMTRACE_MODE_FENTRY);
+}
 
 static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 		      const struct callbacks *callbacks)
@@ -236,14 +257,15 @@ static int choose_program(struct bpf_program *program, const struct handler *han
 
 	switch (handler->kind) {
 	case TARGET_CALLBACK_SLOT:
-		load = (size_t)handler->slot < callbacks->attached_count;
+		load = (size_t)handler->slot < callbacks->attached_count &&
+		       callbacks->mechanism[handler->slot] == HMMTRACE_MODE_FENTRY;
 		bpf_program__set_autoattach(program, false);
 		if (load && bpf_program__set_attach_target(program, 0,
 							   callbacks->attached[handler->slot].symbol))
 			return -EINVAL;
 		break;
 	case TARGET_EVERY_CALLBACK:
-		load = callbacks->attached_count > 0;
+		load = callbacks_use(callbacks, HMMTRACE_MODE_KPROBE);
 		bpf_program__set_autoattach(program, false);
 		break;
 	default:
@@ -271,7 +293,8 @@ static int choose_programs(struct session *session, const struct btf *btf,
 	for (size_t index = 0; index < ARRAY_SIZE(handlers); index++) {
 		const struct handler *handler = &handlers[index];
 
-		if (handler->mode != session->mode || !handler_wanted(handler, owners_from_mm))
+		if (!handler_in_mode(handler, session->mode) ||
+		    !handler_wanted(handler, owners_from_mm))
 			continue;
 		program = bpf_object__find_program_by_name(object, handler->program);
 		if (!program)
@@ -284,13 +307,14 @@ static int choose_programs(struct session *session, const struct btf *btf,
 	return 0;
 }
 
-/* The callback handler of the mode for SLOT (or all slots), entry or return side. */
-static struct bpf_program *callback_program(struct session *session, size_t slot, bool on_return)
+/* The callback handler of MECHANISM for SLOT (or all slots), entry or return side. */
+static struct bpf_program *callback_program(struct session *session, enum hmmtrace_mode mechanism,
+					    size_t slot, bool on_return)
 {
 	for (size_t index = 0; index < ARRAY_SIZE(handlers); index++) {
 		const struct handler *handler = &handlers[index];
 
-		if (handler->mode == session->mode && handler->on_return == on_return &&
+		if (handler->mode == mechanism && handler->on_return == on_return &&
 		    (handler->kind == TARGET_EVERY_CALLBACK ||
 		     (handler->kind == TARGET_CALLBACK_SLOT && (size_t)handler->slot == slot)))
 			return bpf_object__find_program_by_name(session->skeleton->obj,
@@ -311,16 +335,47 @@ static void append_callback(char *list, size_t size, const struct kallsyms_callb
 		 note ? note : "");
 }
 
-static struct bpf_link *attach_callback(struct session *session, size_t slot, bool on_return,
-					const char *symbol)
+/* The hook, for the model's envelope; the table has room for every mode's. */
+static void record_hook(struct session *session, const char *name, enum hmmtrace_mode mechanism)
 {
-	struct bpf_program *program = callback_program(session, slot, on_return);
+	struct hook *hook;
+
+	for (size_t index = 0; index < session->hook_count; index++)
+		if (!strcmp(session->hooks[index].name, name))
+			return;	/* the return side of a function already recorded */
+	if (session->hook_count == ARRAY_SIZE(session->hooks))
+		return;
+	hook = &session->hooks[session->hook_count++];
+	snprintf(hook->name, sizeof(hook->name), "%s", name);
+	hook->mechanism = mechanism;
+}
+
+/* The table's hooks that were loaded, and so attached with the skeleton. */
+static void record_fixed_hooks(struct session *session)
+{
+	for (size_t index = 0; index < ARRAY_SIZE(handlers); index++) {
+		const struct handler *handler = &handlers[index];
+		struct bpf_program *program;
+
+		if (handler->mode != session->mode || handler->kind != TARGET_FIXED)
+			continue;
+		program = bpf_object__find_program_by_name(session->skeleton->obj,
+							   handler->program);
+		if (program && bpf_program__autoload(program))
+			record_hook(session, handler->target, session->mode);
+	}
+}
+
+static struct bpf_link *attach_callback(struct session *session, enum hmmtrace_mode mechanism,
+					size_t slot, bool on_return, const char *symbol)
+{
+	struct bpf_program *program = callback_program(session, mechanism, slot, on_return);
 
 	if (!program) {
 		errno = ENOENT;
 		return NULL;
 	}
-	if (session->mode == HMMTRACE_MODE_KPROBE)
+	if (mechanism == HMMTRACE_MODE_KPROBE)
 		return bpf_program__attach_kprobe(program, on_return, symbol);
 	return bpf_program__attach(program);
 }
@@ -338,12 +393,13 @@ static int attach_callbacks(struct session *session, const struct callbacks *cal
 		return -ENOMEM;
 	for (size_t index = 0; index < callbacks->attached_count; index++) {
 		const struct kallsyms_callback *callback = &callbacks->attached[index];
+		enum hmmtrace_mode mechanism = callbacks->mechanism[index];
 		struct bpf_link *entry, *exit_side = NULL;
-		char note[64];
+		char note[64], name[sizeof(session->hooks[0].name)] = "";
 
-		entry = attach_callback(session, index, false, callback->symbol);
+		entry = attach_callback(session, mechanism, index, false, callback->symbol);
 		if (entry)
-			exit_side = attach_callback(session, index, true, callback->symbol);
+			exit_side = attach_callback(session, mechanism, index, true, callback->symbol);
 		if (!exit_side) {
 			snprintf(note, sizeof(note), " (%s)", strerror(errno));
 			bpf_link__destroy(entry);
@@ -353,6 +409,8 @@ static int attach_callbacks(struct session *session, const struct callbacks *cal
 		session->links[session->link_count++] = entry;
 		session->links[session->link_count++] = exit_side;
 		append_callback(session->callbacks, sizeof(session->callbacks), callback, NULL);
+		append_callback(name, sizeof(name), callback, NULL);
+		record_hook(session, name, mechanism);
 	}
 	if (failed[0])
 		fprintf(stderr, "hmmtrace: cannot attach to %s: their invalidations are not seen\n",
@@ -369,8 +427,59 @@ static void session_detach(struct session *session)
 	session->links = NULL;
 	session->link_count = 0;
 	session->callbacks[0] = '\0';
+	session->hook_count = 0;
 	hmmtrace_bpf__destroy(session->skeleton);
 	session->skeleton = NULL;
+}
+
+/* The BTF of the module last asked about: a driver's callbacks are neighbours by address. */
+struct module_btf {
+	const char *module;
+	struct btf *btf;
+};
+
+/*
+ * Whether fentry can aim at the callback: whether its function is in the
+ * BTF of vmlinux or of its module (/sys/kernel/btf/<module>), which is
+ * where libbpf looks for a target when it loads.
+ */
+static bool callback_has_btf(const struct btf *vmlinux_btf, struct module_btf *last,
+			     const struct kallsyms_callback *callback)
+{
+	const struct btf *btf = vmlinux_btf;
+
+	if (callback->module) {
+		if (!last->module || strcmp(last->module, callback->module)) {
+			btf__free(last->btf);
+			last->module = callback->module;
+			/* A split BTF only reads its base. */
+			last->btf = btf__load_module_btf(callback->module, (struct btf *)vmlinux_btf);
+		}
+		btf = last->btf;
+	}
+	return btf && btf__find_by_name_kind(btf, callback->symbol, BTF_KIND_FUNC) > 0;
+}
+
+/*
+ * Each callback's mechanism: the mode's, but a kprobe where fentry has no
+ * BTF to aim with, or may not read it: libbpf finds a module's BTF by id,
+ * which the kernel hands out only with CAP_SYS_ADMIN.
+ */
+static void choose_mechanisms(const struct btf *btf, struct callbacks *callbacks,
+			      enum hmmtrace_mode mode)
+{
+	bool module_btf_readable = privileges_module_btf_readable();
+	struct module_btf last = { NULL, NULL };
+
+	for (size_t index = 0; index < callbacks->attached_count; index++) {
+		const struct kallsyms_callback *callback = &callbacks->attached[index];
+		bool without_btf = mode == HMMTRACE_MODE_FENTRY &&
+				   ((callback->module && !module_btf_readable) ||
+				    !callback_has_btf(btf, &last, callback));
+
+		callbacks->mechanism[index] = without_btf ? HMMTRACE_MODE_KPROBE : mode;
+	}
+	btf__free(last.btf);
 }
 
 /*
@@ -378,7 +487,8 @@ static void session_detach(struct session *session)
  * --driver exactly the driver's (an unknown callback named by its symbol
  * included, which the table would not offer); as many as there are slots.
  */
-static void choose_callbacks(struct session *session, struct callbacks *callbacks)
+static void choose_callbacks(struct session *session, const struct btf *btf,
+			     struct callbacks *callbacks)
 {
 	struct kallsyms_callback known[4 * HMMTRACE_CALLBACK_SLOT_COUNT];
 	size_t count = kallsyms_known_callbacks(session->symbols, known, ARRAY_SIZE(known));
@@ -388,38 +498,25 @@ static void choose_callbacks(struct session *session, struct callbacks *callback
 		for (size_t index = 0; index < callbacks->driver_count &&
 		     index < ARRAY_SIZE(callbacks->attached); index++)
 			callbacks->attached[callbacks->attached_count++] = callbacks->driver[index];
-		return;
+	} else {
+		for (size_t index = 0; index < count &&
+		     callbacks->attached_count < ARRAY_SIZE(callbacks->attached); index++)
+			callbacks->attached[callbacks->attached_count++] = known[index];
 	}
-	for (size_t index = 0; index < count &&
-	     callbacks->attached_count < ARRAY_SIZE(callbacks->attached); index++)
-		callbacks->attached[callbacks->attached_count++] = known[index];
+	choose_mechanisms(btf, callbacks, session->mode);
 }
 
 enum mode_outcome { MODE_ATTACHED, MODE_NO_ATTACH_POINT, MODE_BPF_FAILED, MODE_NOT_PERMITTED };
 
-/*
- * fentry on a module's callback needs the module's BTF, which libbpf finds
- * by id, and the kernel hands out BTF ids only with CAP_SYS_ADMIN; WHY names
- * the first callback whose module has BTF.
- */
-static bool module_btf_needed(const struct callbacks *callbacks, char *why, size_t why_size)
+/* Whether the mode opens kprobes: all of kprobe mode's, or fentry's callbacks without BTF. */
+static bool kprobes_needed(enum hmmtrace_mode mode, const struct callbacks *callbacks)
 {
-	if (privileges_module_btf_readable())
-		return false;
-	for (size_t index = 0; index < callbacks->attached_count; index++) {
-		const struct kallsyms_callback *callback = &callbacks->attached[index];
-		char path[160];
-
-		/* A module built without BTF is no question of privilege (Debian's 6.1). */
-		if (!callback->module)
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", callback->module);
-		if (access(path, F_OK))
-			continue;
-		snprintf(why, why_size, "missing CAP_SYS_ADMIN, which fentry on %s [%s] needs to "
-			 "read its module's BTF", callback->symbol, callback->module);
+	if (mode == HMMTRACE_MODE_KPROBE)
 		return true;
-	}
+	for (size_t index = 0; mode == HMMTRACE_MODE_FENTRY && index < callbacks->attached_count;
+	     index++)
+		if (callbacks->mechanism[index] == HMMTRACE_MODE_KPROBE)
+			return true;
 	return false;
 }
 
@@ -440,9 +537,8 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 	session->mode = mode;
 	callbacks->attached_count = 0;
 	if (!mode_observes_everything(mode))
-		choose_callbacks(session, callbacks);
-	if ((mode == HMMTRACE_MODE_FENTRY && module_btf_needed(callbacks, why, why_size)) ||
-	    (mode == HMMTRACE_MODE_KPROBE && !privileges_perf_events_open(why, why_size)))
+		choose_callbacks(session, btf, callbacks);
+	if (kprobes_needed(mode, callbacks) && !privileges_perf_events_open(why, why_size))
 		return MODE_NOT_PERMITTED;
 	session->skeleton = hmmtrace_bpf__open_opts(&open_options);
 	if (!session->skeleton) {
@@ -460,6 +556,8 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 		status = hmmtrace_bpf__load(session->skeleton);
 	if (!status)
 		status = hmmtrace_bpf__attach(session->skeleton);
+	if (!status)
+		record_fixed_hooks(session);
 	if (!status && callbacks->attached_count)
 		status = attach_callbacks(session, callbacks);
 	if (!status)

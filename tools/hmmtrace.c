@@ -112,7 +112,7 @@ static const struct argp_option argument_options[] = {
 	{ "btf", OPTION_BTF, "PATH", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is "
 	  "missing", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per interval or event", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's log", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's log, and every hook with its mechanism", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", 0 },
 	{},
 };

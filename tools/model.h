@@ -152,6 +152,19 @@ struct retries_part {
 	size_t streak_count;
 };
 
+/*
+ * A kernel function or tracepoint hmmtrace is attached to, and with what:
+ * its mode's mechanism, except in fentry mode a callback whose module has
+ * no BTF, which takes a kprobe. fentry stands for fentry and fexit, kprobe
+ * for kprobe and kretprobe.
+ */
+struct hook {
+	char name[128];			/* a function, an event, or a callback's "symbol [module]" */
+	enum hmmtrace_mode mechanism;
+};
+
+#define HOOK_CAPACITY 32
+
 struct snoop_part {
 	unsigned long long events;	/* shown in the interval */
 	unsigned long long dropped;	/* in the interval */
@@ -167,6 +180,9 @@ struct model {
 	double interval_seconds;
 	const char *const *inferred;	/* NULL-terminated field names */
 	const char *const *unavailable;
+	const struct hook *hooks;	/* every hook attached, with its mechanism */
+	size_t hook_count;
+	bool show_every_hook;		/* text: list them all (-v), not only those off the mode */
 	/* Lost in the interval, and counted: enum hmmtrace_dropped. */
 	__u64 dropped[HMMTRACE_DROPPED_KINDS];
 	__u64 dropped_total[HMMTRACE_DROPPED_KINDS];

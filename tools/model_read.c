@@ -386,6 +386,9 @@ static void fill_envelope(struct model_reader *reader, double seconds, struct mo
 	model->interval_seconds = seconds;
 	model->inferred = everything ? none : inferred_in_stock_modes;
 	model->unavailable = everything ? none : unavailable_in_stock_modes;
+	model->hooks = reader->session->hooks;
+	model->hook_count = reader->session->hook_count;
+	model->show_every_hook = options.verbose;
 	model->view = views[options.subcommand];
 }
 

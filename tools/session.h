@@ -61,6 +61,9 @@ struct session {
 	struct kallsyms *symbols;
 	/* Callbacks attached in the stock modes, "symbol [module]" each. */
 	char callbacks[256];
+	/* Every hook attached, with its mechanism, for the model's envelope. */
+	struct hook hooks[HOOK_CAPACITY];
+	size_t hook_count;
 	/* enum mmu_notifier_event names from the kernel's BTF. */
 	char range_event_names[HMMTRACE_RANGE_EVENTS][24];
 	struct bpf_link **links;	/* the stock modes' callback links */

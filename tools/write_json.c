@@ -177,6 +177,18 @@ static void top_body(struct json_writer *json, const struct model *model)
 	rows(json, model);
 }
 
+/* "hooks": {"function, event or callback": "mechanism", ...}. */
+static void hooks(struct json_writer *json, const struct model *model)
+{
+	json_name(json, "hooks");
+	json_open(json, '{');
+	for (size_t index = 0; index < model->hook_count; index++) {
+		json_name(json, model->hooks[index].name);
+		json_string(json, mode_names[model->hooks[index].mechanism]);
+	}
+	json_close(json, '}');
+}
+
 static void latency_body(struct json_writer *json, const struct model *model)
 {
 	json_fields(json, "unit:s", "ns");
@@ -208,6 +220,7 @@ static void write_interval(const struct model *model)
 	json_open(json, '{');
 	json_fields(json, "time:U subcommand:s mode:s", (__u64)model->time,
 		    subcommand_names[model->subcommand], mode_names[model->mode]);
+	hooks(json, model);
 	string_list(json, "inferred", model->inferred, length_of(model->inferred));
 	string_list(json, "unavailable", model->unavailable, length_of(model->unavailable));
 	if (model->subcommand == SUBCOMMAND_TOP)

@@ -66,6 +66,31 @@ static char *put_number(char *line, double value, int width, int precision)
 	return line + length;
 }
 
+/*
+ * Under the header, "  attached with kprobe: mirror_invalidate [sim_mirror]":
+ * the hooks whose mechanism is not the mode's, or with -v every hook.
+ */
+static void write_hooks(const struct model *model)
+{
+	for (int mechanism = 0; mechanism < HMMTRACE_MODE_COUNT; mechanism++) {
+		size_t shown = 0;
+
+		if (mechanism == (int)model->mode && !model->show_every_hook)
+			continue;
+		for (size_t index = 0; index < model->hook_count; index++) {
+			if ((int)model->hooks[index].mechanism != mechanism)
+				continue;
+			if (!shown++)
+				printf("  attached with %s: %s", mode_names[mechanism],
+				       model->hooks[index].name);
+			else
+				printf(", %s", model->hooks[index].name);
+		}
+		if (shown)
+			printf("\n");
+	}
+}
+
 static void write_top_row(const struct model *model, const struct row *row)
 {
 	char line[512], *end = line;
@@ -91,6 +116,7 @@ static void write_top(const struct model *model)
 	printf("\nhmmtrace top  mode %s  by %s  interval %.1f s%s\n", mode_names[model->mode],
 	       grouping_names[model->grouping], model->interval_seconds,
 	       mode_observes_everything(model->mode) ? "" : "  (RETRY/s, WAITS inferred)");
+	write_hooks(model);
 	printf("  %-38s %-12s", "GROUP", "DRIVER");
 	for (size_t index = 0; index < COLUMNS; index++)
 		printf(" %*s", top_columns[index].width, top_columns[index].header);
@@ -145,6 +171,7 @@ static void write_latency(const struct model *model)
 
 	printf("\nhmmtrace latency  mode %s  interval %.1f s\n", mode_names[model->mode],
 	       model->interval_seconds);
+	write_hooks(model);
 	for (size_t index = 0; index < model->range_count; index++) {
 		const struct hmmtrace_histogram *delta = &model->ranges[index].delta;
 
@@ -211,6 +238,7 @@ static void write_retries(const struct model *model)
 
 	printf("\nhmmtrace retries  mode %s  interval %.1f s  livelocks reported %lu\n",
 	       mode_names[model->mode], model->interval_seconds, model->retries.livelocks);
+	write_hooks(model);
 	for (size_t index = 0; index < model->row_count; index++) {
 		const struct row *row = model->rows[index];
 

@@ -7,12 +7,13 @@
 #     names exactly what is missing: each of CAP_BPF, CAP_PERFMON and
 #     CAP_SYSLOG (which /proc/kallsyms needs to show addresses at this
 #     kernel.perf_event_paranoid; at 1 it is not needed, and that runs),
-#     CAP_SYS_ADMIN for fentry on a module's callback and for kprobes at
-#     perf_event_paranoid=3, and kernel.kptr_restrict=2, which hides the
+#     CAP_SYS_ADMIN for kprobes at perf_event_paranoid=3 (fentry's module
+#     callbacks take kprobes without it), and kernel.kptr_restrict=2, which hides the
 #     addresses from root;
 #   - with only the minimum (uid 65534, CAP_BPF, CAP_PERFMON, CAP_SYSLOG;
-#     plus CAP_SYS_ADMIN for fentry, and for kprobes at paranoid 3; at 2
-#     they do without, on Debian's kernels too) under a
+#     plus CAP_SYS_ADMIN for kprobes at paranoid 3; at 2 they do without,
+#     on Debian's kernels too, and fentry hooks its module callback with a
+#     kprobe) under a
 #     64 KiB RLIMIT_MEMLOCK, every mode of this kernel attaches and its
 #     counts, in rows named for sim_mirror, equal the storm's ground truth;
 #     so does a root run with the kernel's BTF hidden and `--btf` given a
@@ -114,28 +115,22 @@ sysctl -q kernel.kptr_restrict="$kptr_restrict"
 check hmmtrace-privileges.kptr-restrict-2 sh -c \
 	"[ $status -eq 3 ] && grep -q 'kernel.kptr_restrict=2 hides' '$work/kptr-restrict-2.err' && [ \$(wc -l <'$work/kptr-restrict-2.err') -eq 1 ] || { echo exit $status; head -c 300 '$work/kptr-restrict-2.err'; false; }"
 
-# fentry finds a module's BTF by id, which needs CAP_SYS_ADMIN; so do
-# kprobes where perf_event_open(2) is closed to everyone else (the lab's
-# kernels carry Debian's patch for that: perf_event_paranoid=3, Debian's
-# default).
+# fentry finds a module's BTF by id, which needs CAP_SYS_ADMIN: without it a
+# module's callback takes a kprobe, as one without BTF does. Kprobes need
+# CAP_SYS_ADMIN where perf_event_open(2) is closed to everyone else (the
+# lab's kernels carry Debian's patch for that: perf_event_paranoid=3,
+# Debian's default), so there both modes are refused without it.
 kprobe_capabilities=bpf,perfmon,syslog
 [ "$paranoid" -ge 3 ] && kprobe_capabilities+=,sys_admin
 if [[ " ${modes[*]} " == *" kprobe "* ]]; then
-	fentry_clause="fentry: missing CAP_SYS_ADMIN, which fentry on mirror_invalidate \[sim_mirror\] needs to read its module's BTF"
-	kprobe_clause="kprobe: missing CAP_SYS_ADMIN, which perf_event_open\(2\) needs for kprobes at kernel\.perf_event_paranoid=3"
-	if [ -e /sys/kernel/btf/sim_mirror ]; then
-		expect_refused fentry-missing-sys-admin bpf,perfmon,syslog "not permitted: $fentry_clause\$" \
-			top --mode fentry
-	else
-		# fentry cannot attach to a module without BTF, whatever the privileges.
-		modes=(kprobe)
-		skip hmmtrace-privileges.fentry "sim_mirror has no BTF on this kernel"
-	fi
+	perf_clause="missing CAP_SYS_ADMIN, which perf_event_open\(2\) needs for kprobes at kernel\.perf_event_paranoid=3"
 	sysctl -q kernel.perf_event_paranoid=3
-	expect_refused kprobe-missing-sys-admin bpf,perfmon,syslog "not permitted: $kprobe_clause\$" \
+	expect_refused fentry-missing-sys-admin bpf,perfmon,syslog "not permitted: fentry: $perf_clause\$" \
+		top --mode fentry
+	expect_refused kprobe-missing-sys-admin bpf,perfmon,syslog "not permitted: kprobe: $perf_clause\$" \
 		top --mode kprobe
-	[ ${#modes[@]} -eq 2 ] && expect_refused stock-missing-sys-admin bpf,perfmon,syslog \
-		"not permitted: .*; $fentry_clause; $kprobe_clause\$" top
+	expect_refused stock-missing-sys-admin bpf,perfmon,syslog \
+		"not permitted: .*; fentry: $perf_clause; kprobe: $perf_clause\$" top
 	sysctl -q kernel.perf_event_paranoid="$paranoid"
 fi
 
@@ -193,9 +188,8 @@ if [[ " ${modes[*]} " == *" kprobe "* ]] && [ "$paranoid" -ge 3 ]; then
 	sysctl -q kernel.perf_event_paranoid="$paranoid"
 fi
 for mode in "${modes[@]}"; do
-	capabilities=bpf,perfmon,syslog
-	[ "$mode" = fentry ] && capabilities+=,sys_admin
-	[ "$mode" = kprobe ] && capabilities=$kprobe_capabilities
+	# fentry's callback takes a kprobe without CAP_SYS_ADMIN, so it needs what kprobes do.
+	capabilities=$kprobe_capabilities
 	as_user "$capabilities"
 	start_tracer "minimum-$mode" "${user[@]}" "$hmmtrace" top --mode "$mode" -p "$storm_pid" &&
 		tracers+=("minimum-$mode")
@@ -221,6 +215,22 @@ for name in "${tracers[@]}"; do
 		"$work/$name.json" top sim_mirror "{\"rows\": [1, 1000000], \"inserts\": $inserts,
 		\"removes\": $inserts, \"invalidations\": $invalidations, \"read_begins\": $read_begins}"
 done
+# Without CAP_SYS_ADMIN (at paranoid 2) fentry's module callback is a kprobe, the rest fentry.
+if [[ " ${tracers[*]} " == *" minimum-fentry "* ]] && [ "$paranoid" -lt 3 ]; then
+	run_checker hmmtrace-privileges.minimum-fentry.hooks python3 - "$work/minimum-fentry.json" <<'EOF'
+import json, sys
+hooks = {}
+for line in open(sys.argv[1]):
+    hooks.update(json.loads(line).get("hooks", {}))
+checks = {
+    "has-hooks": (len(hooks) > 0, f"{len(hooks)} hooks"),
+    "callback-kprobe": (hooks.get("mirror_invalidate [sim_mirror]") == "kprobe", json.dumps(hooks)[:300]),
+    "read-begin-fentry": (hooks.get("mmu_interval_read_begin") == "fentry", json.dumps(hooks)[:300]),
+}
+for name, (held, detail) in checks.items():
+    print(f"{'PASS' if held else 'FAIL'}\t{name}\t{detail}")
+EOF
+fi
 if [[ " ${tracers[*]} " == *" btf-file "* ]]; then
 	check "hmmtrace-privileges.btf-file.mode-$btf_mode" \
 		grep -q "\"mode\": \"$btf_mode\"" "$work/btf-file.json"
