@@ -4,7 +4,7 @@
 #
 #   make demo     build everything, boot the lab, run a workload, show the report
 #   make check    host tests, then the lab tests; ends with `N passed, N failed, N skipped`
-#   make kernel   the lab kernel (KERNEL_VARIANT=patched|stock) in $(HMMTRACE_CACHE)
+#   make kernel   the lab kernel (KERNEL_VARIANT=patched|stock|debian|debian-6.1) in $(HMMTRACE_CACHE)
 #   make bench    overhead and behaviour benchmarks into build/bench/ (about 10 min)
 #   make lab CMD='uname -r'   run a command inside the lab guest
 #   make deps     install missing Debian packages (demo and check do it themselves)
@@ -44,9 +44,13 @@ TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
 	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier \
 	$(BUILD)/tests/json_writer_test $(BUILD)/bench/interval_cost
 
+# Debian's own kernels, the production cases (kernel/debian-kernel.sh):
+# debian is its 6.12, debian-6.1 Debian 12's default kernel.
+DEBIAN_KERNELS := debian debian-6.1
+
 # The simulated mirroring driver, built against the kernel of KERNEL_VARIANT
-# (patched, stock, or debian: Debian's own linux-image), in a copy under
-# build/ so the source tree stays clean.
+# (patched, stock, or one of DEBIAN_KERNELS), in a copy under build/ so the
+# source tree stays clean.
 DRIVER_SOURCES := $(wildcard kernel/drivers/sim_mirror/*.[ch]) kernel/drivers/sim_mirror/Kbuild
 KERNEL_DIRECTORY = $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/$(KERNEL_VARIANT)
 DRIVER := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)/sim_mirror.ko
@@ -61,7 +65,9 @@ DRIVER_WITHOUT_BTF := $(BUILD)/sim_mirror/$(KERNEL_VARIANT)-no-btf/sim_mirror.ko
 all: hmmtrace test-programs driver
 
 # Checking is one dpkg-query call, so a machine that has everything pays
-# nothing; only a missing package costs an apt-get.
+# nothing; only a missing package costs an apt-get. Debian's kernels come
+# after linux-source-6.12, which names the 6.12 release; the 6.1 release is
+# the installed one, else apt's lists name it (updated once if they cannot).
 deps:
 	@missing=$$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEBIAN_PACKAGES) 2>/dev/null | \
 		awk '$$1 == "ii" { print $$2 }' | sort | comm -13 - <(tr ' ' '\n' <<<"$(DEBIAN_PACKAGES)" | sort)); \
@@ -74,16 +80,23 @@ deps:
 		  $$sudo apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
 		{ echo "deps: apt-get could not install:" $$missing >&2; exit 1; }; \
 	fi
-	@packages=$$(kernel/debian-kernel.sh --packages); \
-	installed=$$(dpkg-query -W -f='$${db:Status-Abbrev}\n' $$packages 2>/dev/null | grep -c '^ii'); \
-	[ "$$installed" -eq 2 ] && exit 0; \
-	sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
-	echo "deps: installing Debian's stock kernel, the lab's production case:" $$packages; \
-	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$packages >/dev/null || \
-		{ echo "deps: apt-get could not install" $$packages >&2; exit 1; }
+	@sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	for variant in $(DEBIAN_KERNELS); do \
+		packages=$$(KERNEL_VARIANT=$$variant kernel/debian-kernel.sh --packages 2>/dev/null) || \
+		{ $$sudo apt-get update -q >/dev/null; \
+		  packages=$$(KERNEL_VARIANT=$$variant kernel/debian-kernel.sh --packages); } || exit 1; \
+		installed=$$(dpkg-query -W -f='$${db:Status-Abbrev}\n' $$packages 2>/dev/null | grep -c '^ii'); \
+		[ "$$installed" -eq 2 ] && continue; \
+		echo "deps: installing Debian's kernel ($$variant), a production case of the lab:" $$packages; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$packages >/dev/null || \
+			{ echo "deps: apt-get could not install" $$packages >&2; exit 1; }; \
+	done
 
 kernel:
-	@if [ "$(KERNEL_VARIANT)" = debian ]; then kernel/debian-kernel.sh; else kernel/build-kernel.sh; fi
+	@case " $(DEBIAN_KERNELS) " in \
+	*" $(KERNEL_VARIANT) "*) kernel/debian-kernel.sh ;; \
+	*) kernel/build-kernel.sh ;; \
+	esac
 
 lab:
 	@[ -n "$$CMD" ] || { echo "usage: make lab CMD='command'" >&2; exit 2; }
@@ -95,6 +108,7 @@ check: deps
 	$(MAKE) --no-print-directory hmmtrace STATIC=1
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian
+	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian-6.1
 	tests/run-tests.sh
 
 demo: deps

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Prepare Debian's stock kernel, the production case, for the lab:
-# linux-image-<release> and linux-headers-<release> of the same 6.12 release
-# as linux-source-6.12 (make deps installs them). The result is a kernel
-# directory like the ones kernel/build-kernel.sh makes:
+# Prepare one of Debian's own kernels, the production case, for the lab
+# (make deps installs their packages):
 #
-#   $HMMTRACE_CACHE/<source version>/debian/
+#   KERNEL_VARIANT=debian      Debian's 6.12: linux-image-<release> and
+#                              linux-headers-<release> of the same release as
+#                              linux-source-6.12
+#   KERNEL_VARIANT=debian-6.1  Debian 12's default kernel, 6.1:
+#                              linux-image-6.1.0-<abi>-amd64 and its headers
+#
+# The 6.1 ABI number moves with Debian's point releases. The release is the
+# newest 6.1.0-*-amd64 whose image and headers are both installed, so a
+# prepared machine needs neither the network nor apt's lists; on a machine
+# without one, the one linux-image-amd64 depends on (the current release).
+#
+# The result is a kernel directory like the ones kernel/build-kernel.sh makes:
+#
+#   $HMMTRACE_CACHE/<source version>/<variant>/
 #     bzImage            -> /boot/vmlinuz-<release>
 #     kernel.release
 #     build-tree         where out-of-tree modules build (the headers)
@@ -27,6 +38,32 @@ debian_release() {
 	echo "${version%%-*}+deb12-amd64"
 }
 
+# The newest 6.1.0-<abi>-amd64 with image and headers installed, else the
+# one the linux-image-amd64 metapackage depends on.
+debian_6_1_release() {
+	local release
+	release=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 'linux-headers-6.1.0-*-amd64' 2>/dev/null |
+		awk '$1 == "ii" { sub("^linux-headers-", "", $2); print $2 }' | sort -V |
+		while read -r release; do
+			[ -f "/boot/vmlinuz-$release" ] && echo "$release"
+		done | tail -n 1)
+	if [ -z "$release" ]; then
+		release=$(apt-cache depends linux-image-amd64 2>/dev/null |
+			sed -n 's/^ *Depends: linux-image-\(6\.1\.0-[0-9]*-amd64\)$/\1/p' | head -n 1)
+	fi
+	[ -n "$release" ] ||
+		die "no linux-image-6.1.0-*-amd64 is installed and apt does not know linux-image-amd64: run 'apt-get update', then 'make deps'"
+	echo "$release"
+}
+
+variant_release() {
+	case $variant in
+	debian) debian_release "$(source_version)" ;;
+	debian-6.1) debian_6_1_release ;;
+	*) die "KERNEL_VARIANT must be 'debian' or 'debian-6.1', not '$variant'" ;;
+	esac
+}
+
 # Print the module files NAME needs, dependencies first, from modules.dep.
 resolve_module() {
 	local modules_directory=$1 name=$2 line file dependency
@@ -41,18 +78,16 @@ resolve_module() {
 }
 
 main_debian() {
-	local version release out modules_directory
-	version=$(source_version)
+	local release out modules_directory
+	release=$(variant_release)
 	if [ "${1:-}" = --packages ]; then
-		release=$(debian_release "$version")
 		echo "linux-image-$release linux-headers-$release"
 		return
 	fi
-	release=$(debian_release "$version")
 	modules_directory=/lib/modules/$release
 	[ -f "/boot/vmlinuz-$release" ] && [ -d "/usr/src/linux-headers-$release" ] ||
 		die "linux-image-$release and linux-headers-$release are missing: run 'make deps'"
-	out=$cache_root/$version/debian
+	out=$cache_root/$(source_version)/$variant
 	mkdir -p "$out"
 	ln -sfn "/boot/vmlinuz-$release" "$out/bzImage"
 	echo "$release" >"$out/kernel.release"

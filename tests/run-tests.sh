@@ -3,7 +3,7 @@
 #
 # The test runner behind `make check`: host unit tests, then the lab tests in
 # one guest boot of our kernel, then hmmtrace's fallback on the unpatched kernel and the stock-kernel tests
-# on Debian's kernel. It prints a line per test and ends with exactly one summary
+# on Debian's kernels (its 6.12 and Debian 12's default, 6.1). It prints a line per test and ends with exactly one summary
 # line, `N passed, N failed, N skipped`, and exits non-zero if anything failed.
 #
 #   TESTS=pattern   run only test scripts whose file name matches the glob
@@ -84,8 +84,11 @@ stock_kernel_scripts=(tests/lab/test-hmmtrace.sh tests/lab/test-hmmtrace-static.
 	tests/lab/test-hmmtrace-privileges.sh tests/lab/test-hmmtrace-no-btf-modules.sh)
 # Our kernel without the patches: hmmtrace's fentry and kprobe fallback.
 run_on_kernel stock "the same kernel without our patches" "${stock_kernel_scripts[@]}"
-# Debian's own kernel, the production case: no patches, no test_hmm.
+# Debian's own kernels, the production cases: no patches, no test_hmm.
 run_on_kernel debian "Debian's stock kernel" tests/lab/test-sim-mirror.sh "${stock_kernel_scripts[@]}"
+# Debian 12's default kernel: other struct layouts and helpers, CONFIG_MEMCG's
+# mm->owner, and headers without vmlinux, so sim_mirror itself has no BTF there.
+run_on_kernel debian-6.1 "Debian 12's default kernel (6.1)" tests/lab/test-sim-mirror.sh tests/lab/test-hmmtrace.sh
 
 cat "$results_dir"/*.results >"$results_dir/all.results"
 count() { grep -c "^$1"$'\t' "$results_dir/all.results"; }

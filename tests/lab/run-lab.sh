@@ -12,8 +12,8 @@
 # repository root, with tracefs, debugfs and bpffs mounted.
 #
 # Environment:
-#   KERNEL_VARIANT    patched (default), stock, or debian (Debian's own kernel,
-#                     prepared by kernel/debian-kernel.sh)
+#   KERNEL_VARIANT    patched (default), stock, debian or debian-6.1 (Debian's
+#                     own 6.12 and 6.1, prepared by kernel/debian-kernel.sh)
 #   LAB_KERNEL_DIR    a directory with bzImage and modules/ (default: the cache)
 #   LAB_TIMEOUT       seconds before a guest is killed (default 600)
 #   LAB_ACCEL         tcg (default), tcg-icount (the guest's clock counts its
