@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # hmmtrace against ground truth, in every mode this kernel offers: tp_btf
-# (and raw_tp) with our tracepoints, fentry and kprobe without them. While
+# (and raw_tp) with our tracepoints, fentry and kprobe without them, and the
+# mode it chooses by itself (a storm watched by top). While
 # hmmtrace runs, deterministic workloads print the driver's own counters,
 # and what hmmtrace reports (summed over its JSON) must equal them; on stock
 # kernels the inferred read_retry count must lie within its documented
@@ -76,29 +77,22 @@ elif modprobe mlx5_ib 2>/dev/null; then
 	other_driver="mlx5 odp"
 fi
 
-for mode in "${modes[@]}"; do
-	exact=false
-	[ "$mode" = tp_btf ] || [ "$mode" = raw_tp ] && exact=true
-
-	# The storm, deterministic, watched by all four subcommands at once; top
-	# only for the storm's pid, which must not lose the events that kworkers
-	# (faults) and the exiting process (releases, removes) deliver.
+# start_storm: the storm workload, deterministic, held until `echo go
+# >"$work/go"`, so that tracers can attach to it first; its pid in storm_pid.
+start_storm() {
 	rm -f "$work/go"
 	mkfifo "$work/go"
 	sh -c 'read -r _ <"$1"; shift; exec "$@"' gate "$work/go" \
 		"$workload" storm --iterations 3 --json >"$work/storm.truth" &
 	storm_pid=$!
-	start_tracer "$mode-storm-top" top --mode "$mode" -p "$storm_pid"
-	for subcommand in latency retries snoop; do
-		start_tracer "$mode-storm-$subcommand" "$subcommand" --mode "$mode"
-	done
-	# The link check's positive control (at the end): four tracers' links.
-	[ "$mode" = "${modes[0]}" ] && links_while_tracing=$(bpf_links)
-	echo go >"$work/go"
-	wait "$storm_pid"
-	for subcommand in top latency retries snoop; do
-		stop_tracer "$mode-storm-$subcommand"
-	done
+}
+
+# storm_expectations EXACT TOP_NAME: what the storm's truth makes of each
+# count (in inserts, invalidations, read_begins, retried, completed, mapped),
+# exactly with tracepoints (EXACT true), else within bounds that the top
+# tracer TOP_NAME's own read_retries set.
+storm_expectations() {
+	local exact=$1 top_name=$2 retries faults top_retries
 	inserts=$(truth "$work/storm.truth" inserts)
 	# The workload exits with its ranges live: one release and one unmap invalidation each.
 	invalidations=$(($(truth "$work/storm.truth" invalidations) + 2 * inserts))
@@ -118,12 +112,47 @@ for mode in "${modes[@]}"; do
 	else
 		retried="[$retries, $((retries + invalidations))]"
 		completed="[\"=$((faults + retries))-read_retries\", $faults]"
-		top_retries=$(reported "$mode-storm-top" sim_mirror read_retries)
+		top_retries=$(reported "$top_name" sim_mirror read_retries)
 		mapped="[$((faults + retries - ${top_retries:-0})), $faults]"
 	fi
-	compare "$mode-storm-top" sim_mirror "{\"inserts\": $inserts, \"removes\": $inserts,
+}
+
+compare_storm_top() {
+	compare "$1" sim_mirror "{\"inserts\": $inserts, \"removes\": $inserts,
 		\"invalidations\": $invalidations, \"read_begins\": $read_begins,
 		\"read_retries\": $retried, \"range_fault_ebusy\": 0, \"faults_completed\": $completed}"
+}
+
+exact_mode() {
+	[ "$1" = tp_btf ] || [ "$1" = raw_tp ]
+}
+
+# The modes whose storm tracer attached, in the order tried: automatic
+# choice (below) must take the first.
+attached_modes=()
+for mode in "${modes[@]}"; do
+	exact=false
+	exact_mode "$mode" && exact=true
+
+	# The storm, watched by all four subcommands at once; top only for the
+	# storm's pid, which must not lose the events that kworkers (faults) and
+	# the exiting process (releases, removes) deliver.
+	start_storm
+	start_tracer "$mode-storm-top" top --mode "$mode" -p "$storm_pid" && attached_modes+=("$mode")
+	for subcommand in latency retries snoop; do
+		start_tracer "$mode-storm-$subcommand" "$subcommand" --mode "$mode"
+	done
+	# The link check's positive control (at the end): four tracers' links,
+	# in the first mode that attached (a mode that fails has failed above).
+	[ -z "$links_while_tracing" ] && [ "${attached_modes[0]:-}" = "$mode" ] &&
+		links_while_tracing=$(bpf_links)
+	echo go >"$work/go"
+	wait "$storm_pid"
+	for subcommand in top latency retries snoop; do
+		stop_tracer "$mode-storm-$subcommand"
+	done
+	storm_expectations "$exact" "$mode-storm-top"
+	compare_storm_top "$mode-storm-top"
 	compare "$mode-storm-latency" sim_mirror "{\"invalidate.count\": $invalidations,
 		\"invalidate.histogram_total\": $invalidations,
 		\"fault_to_mapped.count\": $mapped, \"fault_to_mapped.histogram_total\": \"=fault_to_mapped.count\",
@@ -270,6 +299,30 @@ for name, (held, detail) in checks.items():
 EOF
 	fi
 done
+
+# Automatic choice, as users run it: without --mode, hmmtrace takes the
+# first mode that works here, which is the first of this kernel's modes
+# above whose tracer attached, and counts the storm as that mode does.
+start_storm
+start_tracer automatic-storm-top top -p "$storm_pid"
+echo go >"$work/go"
+wait "$storm_pid"
+stop_tracer automatic-storm-top
+chosen=$(python3 -c '
+import json, sys
+modes = {json.loads(line).get("mode") for line in open(sys.argv[1]) if line.strip()}
+print(" ".join(sorted(str(mode) for mode in modes)))' "$work/automatic-storm-top.json" 2>/dev/null)
+if [ ${#attached_modes[@]} -eq 0 ]; then
+	fail hmmtrace.automatic-storm-top.mode "no mode of ${modes[*]} attached above, so none can be expected"
+elif [ "$chosen" = "${attached_modes[0]}" ]; then
+	pass hmmtrace.automatic-storm-top.mode
+else
+	fail hmmtrace.automatic-storm-top.mode "its intervals said mode '$chosen', the first mode that attached above is ${attached_modes[0]}"
+fi
+exact=false
+exact_mode "$chosen" && exact=true
+storm_expectations "$exact" automatic-storm-top
+compare_storm_top automatic-storm-top
 rmmod sim_mirror
 
 # test_hmm: test_hmm_phases' deterministic phases, then it closes the device.
