@@ -150,16 +150,37 @@ static const char *mode_unavailable(enum hmmtrace_mode mode, const struct btf *b
 	}
 }
 
+/*
+ * Whether a struct or union has the member, also inside its anonymous structs
+ * and unions, where CO-RE finds it too: mm_struct keeps every field in one
+ * (for layout randomization), so its owner is never a direct member.
+ */
+static bool type_has_member(const struct btf *btf, const struct btf_type *type, const char *member)
+{
+	const struct btf_member *members = btf_members(type);
+
+	for (int index = 0; index < btf_vlen(type); index++) {
+		const char *name = btf__name_by_offset(btf, members[index].name_off);
+		const struct btf_type *nested;
+
+		if (name && name[0]) {
+			if (!strcmp(name, member))
+				return true;
+			continue;
+		}
+		nested = btf__type_by_id(btf, members[index].type);
+		if (nested && btf_is_composite(nested) && type_has_member(btf, nested, member))
+			return true;
+	}
+	return false;
+}
+
 /* Whether the running kernel's struct has the member (CONFIG_MEMCG's mm_struct.owner, say). */
 static bool kernel_has_member(const struct btf *btf, const char *struct_name, const char *member)
 {
 	int type_id = btf__find_by_name_kind(btf, struct_name, BTF_KIND_STRUCT);
-	const struct btf_type *type = type_id > 0 ? btf__type_by_id(btf, type_id) : NULL;
 
-	for (int index = 0; type && index < btf_vlen(type); index++)
-		if (!strcmp(btf__name_by_offset(btf, btf_members(type)[index].name_off), member))
-			return true;
-	return false;
+	return type_id > 0 && type_has_member(btf, btf__type_by_id(btf, type_id), member);
 }
 
 static bool ranges_timed(void)
