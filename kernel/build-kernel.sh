@@ -183,7 +183,7 @@ main() {
 	local version pristine tree out objects release start=$SECONDS
 	case $variant in
 	patched | stock) ;;
-	*) die "KERNEL_VARIANT must be 'patched' or 'stock', not '$variant'" ;;
+	*) die "KERNEL_VARIANT must be 'patched' or 'stock' (or Debian's: debian, debian-6.1), not '$variant'" ;;
 	esac
 	for tool in git gcc make ccache flex bison bc pahole xz; do
 		command -v "$tool" >/dev/null || die "$tool is missing: run 'make deps'"

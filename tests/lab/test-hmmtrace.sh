@@ -77,6 +77,15 @@ elif modprobe mlx5_ib 2>/dev/null; then
 	other_driver="mlx5 odp"
 fi
 
+# Whether mm->owner exists here, from the kernel's own configuration rather
+# than from the BTF reading of hmmtrace's that it checks (empty: unknown).
+kernel_config=$(cat "$LAB_KERNEL_DIR/build-tree" 2>/dev/null)/.config
+kernel_has_mm_owner=
+if [ -r "$kernel_config" ]; then
+	kernel_has_mm_owner=false
+	grep -q '^CONFIG_MEMCG=y' "$kernel_config" && kernel_has_mm_owner=true
+fi
+
 # start_storm: the storm workload, deterministic, held until `echo go
 # >"$work/go"`, so that tracers can attach to it first; its pid in storm_pid.
 start_storm() {
@@ -162,6 +171,32 @@ for mode in "${modes[@]}"; do
 	compare "$mode-storm-retries" sim_mirror "{\"livelocks\": 0, \"livelocks_reported\": 0,
 		\"faults_completed\": $completed, \"read_retries\": $retried,
 		\"retries_per_fault.histogram_total\": \"=faults_completed\"}"
+	# Range starts cost every munmap(): top hooks them only where the kernel
+	# has no mm->owner (CONFIG_MEMCG) to name the process of a kworker's
+	# event; latency, which times ranges, always does (the positive control).
+	run_checker "hmmtrace.$mode-storm" python3 - "$work/$mode-storm-top.json" \
+		"$work/$mode-storm-latency.json" "$kernel_has_mm_owner" <<'EOF'
+import json, sys
+top, latency, has_mm_owner = sys.argv[1], sys.argv[2], sys.argv[3]
+for name, path, wanted in (("latency-hooks-range-starts", latency, True),
+                           ("top-hooks-range-starts-only-without-mm-owner", top,
+                            has_mm_owner == "false")):
+    intervals, hooks = 0, set()
+    for line in open(path):
+        record = json.loads(line) if line.strip() else {}
+        if "hooks" in record:
+            intervals += 1
+            hooks |= set(record["hooks"])
+    hooked = any("invalidate_range_start" in hook for hook in hooks)
+    if has_mm_owner not in ("true", "false"):
+        print(f"FAIL\t{name}\tthe kernel's .config is unreadable: is mm->owner there?")
+    elif not intervals:
+        print(f"FAIL\t{name}\tno interval object named its hooks")
+    else:
+        print(f"{'PASS' if hooked == wanted else 'FAIL'}\t{name}\t"
+              f"range starts {'hooked' if hooked else 'not hooked'}, CONFIG_MEMCG "
+              f"{'y' if has_mm_owner == 'true' else 'off'}: {sorted(hooks)}")
+EOF
 	# No drop, and every event shown counted: the intervals' counts are the events printed.
 	compare "$mode-storm-snoop" sim_mirror "{\"dropped_total\": 0, \"interval.dropped\": 0,
 		\"events\": \"=interval.events\",
