@@ -58,7 +58,6 @@ enum counter {
 	COUNTER_EBUSY,
 	COUNTER_TIMEOUTS,
 	COUNTER_PAGES_MIRRORED,
-	COUNTER_MIGRATION_INVALIDATIONS,
 	COUNTER_COUNT
 };
 
@@ -139,8 +138,6 @@ static bool mirror_invalidate(struct mmu_interval_notifier *notifier,
 	unsigned long address;
 
 	count(range, COUNTER_INVALIDATIONS, 1);
-	if (mmu_range->event == MMU_NOTIFY_MIGRATE)
-		count(range, COUNTER_MIGRATION_INVALIDATIONS, 1);
 	if (mmu_notifier_range_blockable(mmu_range)) {
 		mutex_lock(&context->lock);
 	} else if (!mutex_trylock(&context->lock)) {

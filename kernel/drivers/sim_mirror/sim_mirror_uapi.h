@@ -76,20 +76,14 @@ struct sim_mirror_counters {
 	__u64 ebusy;			/* hmm_range_fault returned -EBUSY */
 	__u64 timeouts;			/* a fault gave up after the timeout */
 	__u64 pages_mirrored;		/* device PTEs programmed */
-	/*
-	 * Invalidations for a page migration (MMU_NOTIFY_MIGRATE), counted in
-	 * invalidations too: compaction moves pages whenever it likes, so a
-	 * workload subtracts these to predict its own count exactly.
-	 */
-	__u64 migration_invalidations;
 };
 
 /* The names of the struct sim_mirror_counters fields, in order. */
 #define SIM_MIRROR_COUNTER_NAMES {					\
 	"inserts", "removes", "invalidations", "nonblocking_failures",	\
 	"read_begins", "retries", "faults", "ebusy", "timeouts",	\
-	"pages_mirrored", "migration_invalidations" }
-#define SIM_MIRROR_COUNTER_COUNT 11
+	"pages_mirrored" }
+#define SIM_MIRROR_COUNTER_COUNT 10
 
 /* GET_COUNTERS: range_id 0 asks for the whole device. */
 struct sim_mirror_counters_query {
