@@ -109,14 +109,27 @@ second_lane() {
 }
 
 lanes=${LAB_LANES:-$(($(nproc) >= 2 ? 2 : 1))}
+if ! [[ $lanes =~ ^[1-9][0-9]*$ ]]; then
+	echo "run-tests: LAB_LANES must be a positive number, not '$lanes'" >&2
+	exit 2
+fi
 if [ "$lanes" -ge 2 ]; then
 	# The second lane's lines are shown when it is done, so that each
-	# lane's lines stay together; its results files are its own.
+	# lane's lines stay together; its results files are its own. It runs
+	# in its own process group (set -m), which Ctrl-C does not reach, so
+	# an interrupted run stops it here.
+	set -m
 	second_lane >"$results_dir/second-lane.log" 2>&1 &
 	second_lane_pid=$!
+	set +m
+	trap 'kill -TERM -- -"$second_lane_pid" 2>/dev/null; exit 130' INT
+	trap 'kill -TERM -- -"$second_lane_pid" 2>/dev/null; exit 143' TERM
 	first_lane
-	wait "$second_lane_pid"
+	status=0
+	wait "$second_lane_pid" || status=$?
+	trap - INT TERM
 	cat "$results_dir/second-lane.log"
+	[ "$status" -eq 0 ] || fail second-lane "the second lane of lab boots exited with status $status"
 else
 	first_lane
 	second_lane

@@ -532,13 +532,8 @@ enum mode_outcome { MODE_ATTACHED, MODE_NO_ATTACH_POINT, MODE_BPF_FAILED, MODE_N
 /* Whether the mode opens kprobes: all of kprobe mode's, or fentry's callbacks without BTF. */
 static bool kprobes_needed(enum hmmtrace_mode mode, const struct callbacks *callbacks)
 {
-	if (mode == HMMTRACE_MODE_KPROBE)
-		return true;
-	for (size_t index = 0; mode == HMMTRACE_MODE_FENTRY && index < callbacks->attached_count;
-	     index++)
-		if (callbacks->mechanism[index] == HMMTRACE_MODE_KPROBE)
-			return true;
-	return false;
+	return mode == HMMTRACE_MODE_KPROBE ||
+	       (mode == HMMTRACE_MODE_FENTRY && callbacks_use(callbacks, HMMTRACE_MODE_KPROBE));
 }
 
 /* Try one mode for real; WHY says what stopped it. */

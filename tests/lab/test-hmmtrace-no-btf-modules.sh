@@ -145,8 +145,9 @@ links_before=$(bpf_links)
 links_while_tracing=
 
 # sim_mirror without BTF.
-insmod "$without_btf"
-check no-btf-modules.stripped-module-has-no-btf test ! -e /sys/kernel/btf/sim_mirror
+check no-btf-modules.stripped-module-loads insmod "$without_btf"
+check no-btf-modules.stripped-module-has-no-btf sh -c \
+	'grep -q "^sim_mirror " /proc/modules && [ ! -e /sys/kernel/btf/sim_mirror ]'
 tracers=(fentry fentry_verbose automatic)
 gate_storm "$work/stripped.truth"
 start_tracer fentry top --mode fentry --json

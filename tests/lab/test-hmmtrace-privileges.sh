@@ -185,6 +185,8 @@ if [[ " ${modes[*]} " == *" kprobe "* ]] && [ "$paranoid" -ge 3 ]; then
 	as_user bpf,perfmon,syslog
 	start_tracer minimum-kprobe-paranoid-2 "${user[@]}" "$hmmtrace" top --mode kprobe \
 		-p "$storm_pid" && tracers+=(minimum-kprobe-paranoid-2)
+	start_tracer minimum-fentry-paranoid-2 "${user[@]}" "$hmmtrace" top --mode fentry \
+		-p "$storm_pid" && tracers+=(minimum-fentry-paranoid-2)
 	sysctl -q kernel.perf_event_paranoid="$paranoid"
 fi
 for mode in "${modes[@]}"; do
@@ -216,8 +218,15 @@ for name in "${tracers[@]}"; do
 		\"removes\": $inserts, \"invalidations\": $invalidations, \"read_begins\": $read_begins}"
 done
 # Without CAP_SYS_ADMIN (at paranoid 2) fentry's module callback is a kprobe, the rest fentry.
-if [[ " ${tracers[*]} " == *" minimum-fentry "* ]] && [ "$paranoid" -lt 3 ]; then
-	run_checker hmmtrace-privileges.minimum-fentry.hooks python3 - "$work/minimum-fentry.json" <<'EOF'
+fentry_without_sys_admin=minimum-fentry
+[ "$paranoid" -ge 3 ] && fentry_without_sys_admin=minimum-fentry-paranoid-2
+if [[ " ${modes[*]} " != *" fentry "* ]]; then
+	skip hmmtrace-privileges.fentry-without-sys-admin.hooks "no fentry mode on this kernel"
+elif [[ " ${tracers[*]} " != *" $fentry_without_sys_admin "* ]]; then
+	fail hmmtrace-privileges.fentry-without-sys-admin.hooks "$fentry_without_sys_admin did not attach"
+else
+	run_checker hmmtrace-privileges.fentry-without-sys-admin.hooks python3 - \
+		"$work/$fentry_without_sys_admin.json" <<'EOF'
 import json, sys
 hooks = {}
 for line in open(sys.argv[1]):
