@@ -6,12 +6,14 @@
 # `sim_mirror_workload many-ranges` subscribes 100k one-page ranges,
 # invalidates them all at once, holds them live and removes them.
 #
-# Every interval is printed on time: none lasts longer than four times -i
+# Every interval is printed in time: none lasts longer than eight times -i
 # (an interval is as long as the time since the one before it was read, so
-# a read or write that overran makes the next one long), and there
-# are at least as many as the run lasted in intervals, less two. The rows add
+# a read or write that overran makes the next one long), and there are at
+# least half as many as the run lasted in intervals, less one. The rows add
 # up to the driver's own inserts, invalidations (JSON) and removes. These are
-# deadlines, not figures: the per-interval cost is measured by `make bench`.
+# deadlines that a read which does not scale misses by minutes, loose enough
+# for a guest that shares its core (make check boots two at a time), not
+# figures: the per-interval cost is measured by `make bench`.
 #
 #   HMMTRACE_SCALE_RANGES=N   subscribe N ranges instead of 100000
 
@@ -25,11 +27,11 @@ hold_seconds=10
 # Under TCG in one host thread, which the tracer shares with the workload,
 # a whole read of 100k subscriptions' stats takes about 2 s (the kernel walks
 # and copies 139 MB), and the interval in which all of them change (the
-# invalidation of them all, their removal) 10 to 15 s: -i 5, and a deadline
-# of four intervals. Natively one interval costs 2 to 4 ms at 1k rows and
+# invalidation of them all, their removal) 10 to 15 s, and 26 to 31 s when
+# four guests shared the two cores: -i 5, and a deadline of eight intervals. Natively one interval costs 2 to 4 ms at 1k rows and
 # 0.3 to 0.6 s at 100k, all active (make bench, interval_ms_by_rows_native).
 interval_seconds=${HMMTRACE_SCALE_INTERVAL:-5}
-max_gap_seconds=$(python3 -c "print(4 * $interval_seconds)")
+max_gap_seconds=$(python3 -c "print(8 * $interval_seconds)")
 work=$(mktemp -d)
 
 for built in "$hmmtrace" "$workload" "$module"; do
@@ -170,7 +172,7 @@ for line in open(path):
         lengths.append(float(json.loads(line)["length"]))
     except (ValueError, KeyError, TypeError):
         pass
-wanted = max(1, int((stopped - attached) / interval) - 2)
+wanted = max(1, int((stopped - attached) / interval / 2) - 1)
 print(f"{'PASS' if len(lengths) >= wanted else 'FAIL'}\tintervals-printed\t"
       f"{len(lengths)} intervals in a {stopped - attached:.1f} s run, wanted {wanted} or more")
 # An interval is as long as the time since the previous one was read: one
