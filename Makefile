@@ -23,7 +23,8 @@ export CMD
 DEBIAN_PACKAGES := build-essential bc bison flex libelf-dev libssl-dev dwarves \
 	clang llvm libbpf-dev bpftool linux-source-6.12 qemu-system-x86 \
 	busybox-static cpio ccache linux-perf bpftrace kmod git xz-utils \
-	zlib1g-dev pkg-config python3 python3-ply python3-git gnuplot-nox
+	zlib1g-dev pkg-config python3 python3-ply python3-git gnuplot-nox \
+	libmicrohttpd-dev prometheus
 
 CLANG ?= clang
 # Every BPF object builds against the committed vmlinux.h (bpf/vmlinux/README.md),
@@ -169,10 +170,10 @@ $(BUILD)/tests/json_writer_test: tests/unit/json_writer_test.c tools/json_writer
 
 $(BUILD)/bench/interval_cost: tests/bench/interval_cost.c $(HMMTRACE_SOURCES) $(wildcard tools/*.h) \
 		bpf/hmmtrace.h $(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h \
-		$(BUILD)/include/hmmtrace_fields.h
+		$(BUILD)/include/hmmtrace_fields.h $(BUILD)/include/hmmtrace_metrics.h
 	mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $< $(filter-out tools/hmmtrace.c,$(HMMTRACE_SOURCES)) \
-		-o $@ $(LIBBPF_LIBS) -lm
+		-o $@ $(LIBBPF_LIBS) -lm -lpthread
 
 driver: $(DRIVER) $(DRIVER_WITHOUT_BTF)
 
@@ -188,12 +189,19 @@ $(DRIVER_WITHOUT_BTF): $(DRIVER)
 # hmmtrace. STATIC=1 links libbpf and what it needs (libelf, zlib, and zstd
 # where libelf uses it: pkg-config says) into one self-contained binary, in
 # its own directory so that toggling STATIC rebuilds.
+#
+# export serves HTTP with libmicrohttpd. Debian builds it with GnuTLS,
+# whose p11-kit has no static library, so the static binary has no HTTP
+# server: its export writes node_exporter's textfile (--textfile) only.
 ifeq ($(STATIC),1)
 HMMTRACE := $(BUILD)/static/hmmtrace
-HMMTRACE_LIBS := -static $(shell pkg-config --static --libs libbpf) -lm
+HMMTRACE_LIBS := -static $(shell pkg-config --static --libs libbpf) -lm -lpthread
+HMMTRACE_HTTP :=
 else
 HMMTRACE := $(BUILD)/hmmtrace
-HMMTRACE_LIBS := $(LIBBPF_LIBS) -lm
+HMMTRACE_LIBS := $(LIBBPF_LIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) \
+	-lm -lpthread
+HMMTRACE_HTTP := -DHMMTRACE_HTTP
 endif
 
 hmmtrace: $(HMMTRACE)
@@ -211,9 +219,14 @@ vmlinux-header:
 $(BUILD)/include/hmmtrace_events.h: tracepoints/events.json tracepoints/catalog.py | $(BUILD)/include
 	python3 tracepoints/catalog.py header >$@
 
-# The model's row fields: tools/fields.json is their one description.
+# The model's row fields: tools/fields.json is their one description; and
+# the exporter's metrics, made of them: tools/metrics.json.
 $(BUILD)/include/hmmtrace_fields.h: tools/fields.json tools/fields.py | $(BUILD)/include
 	python3 tools/fields.py header >$@.partial
+	mv $@.partial $@
+
+$(BUILD)/include/hmmtrace_metrics.h: tools/metrics.json tools/fields.json tools/fields.py | $(BUILD)/include
+	python3 tools/fields.py metrics-header >$@.partial
 	mv $@.partial $@
 
 # The BPF side: layers in bpf/*.bpf.h, one file per attach family
@@ -232,9 +245,10 @@ $(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
 
 $(HMMTRACE): $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handlers.h \
 		$(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h \
-		$(BUILD)/include/hmmtrace_fields.h
+		$(BUILD)/include/hmmtrace_fields.h $(BUILD)/include/hmmtrace_metrics.h
 	mkdir -p $(@D)
-	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ $(HMMTRACE_LIBS)
+	$(CC) $(CFLAGS) $(HMMTRACE_HTTP) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ \
+		$(HMMTRACE_LIBS)
 
 # Installing, under PREFIX with the paths the FHS and Debian expect; DESTDIR
 # stages the tree (a package build, tests/host/test-install.sh). hmmtrace

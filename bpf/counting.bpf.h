@@ -70,6 +70,8 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 	if (!lookup_subscription_event(interval_sub, btf_typed, &slot))
 		return 0;
 	stats_add(slot.stats->removes, 1);
+	if (track_live_subscriptions)
+		forget_subscription(interval_sub);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_REMOVE, interval_sub, slot.tgid, btf_typed,
 	      record->duration_ns = wait_ns, record->flags = waited ? HMMTRACE_FLAG_WAITED : 0);
 	/*
@@ -175,6 +177,8 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns());
 	} else if (!ret) {
 		fault_completed(ctx, interval_sub, &slot, bpf_ktime_get_ns());
+	} else {
+		stats_add(slot.stats->range_fault_errors, 1);
 	}
 	SNOOP(HMMTRACE_EVENT_HMM_RANGE_FAULT, interval_sub, slot.tgid, btf_typed,
 	      record->seq = KERNEL_FIELD(btf_typed, range, notifier_seq),

@@ -99,6 +99,7 @@ static __always_inline void withdraw_completion(struct hmmtrace_stats *stats,
 {
 	stats_add(stats->faults_completed, -1);
 	stats_add(stats->fault_ns, -(fault->completed_after_ns));
+	stats_add(stats->fault_retries, -(__u64)fault->summary.retries);
 	histogram_uncount(stats->fault_slots, fault->fault_slot);
 	histogram_uncount(stats->retries_per_fault_slots, fault->retries_slot);
 }
@@ -221,6 +222,7 @@ static __always_inline void fault_completed(void *ctx,
 	fault->retries_slot = log2_slot(fault->summary.retries);
 	stats_add(stats->faults_completed, 1);
 	stats_add(stats->fault_ns, fault->completed_after_ns);
+	stats_add(stats->fault_retries, fault->summary.retries);
 	histogram_count(stats->fault_slots, fault->fault_slot);
 	histogram_count(stats->retries_per_fault_slots, fault->retries_slot);
 	if (report_streaks && fault->summary.retries)

@@ -67,6 +67,19 @@ subscription_of(const struct mmu_interval_notifier *interval_sub, bool btf_typed
 	return map_lookup_or_try_init(&subscriptions, &key, &fresh);
 }
 
+/*
+ * A removed subscription's entry stays (user space names rows and retry
+ * lists with it); marking it lets the exporter count the live ones.
+ */
+static __always_inline void forget_subscription(const struct mmu_interval_notifier *interval_sub)
+{
+	__u64 key = (__u64)interval_sub;
+	struct hmmtrace_subscription *known = bpf_map_lookup_elem(&subscriptions, &key);
+
+	if (known)
+		known->removed = 1;
+}
+
 /* The group an event counts in, by the grouping user space chose. */
 static __always_inline __u64 group_of(const struct mmu_interval_notifier *interval_sub,
 				      __u64 callback, __u32 tgid)

@@ -25,13 +25,20 @@
 			(counter) += (value);				\
 	} while (0)
 
-/* bcc's log2 slot: 0 -> 0, 1 -> 1, 2..3 -> 2, 4..7 -> 3, ...; by halving, not a loop. */
+/*
+ * The ceil-log2 slot, the convention Prometheus exporters settled on
+ * (ebpf_exporter's exp2 buckets): 0 -> 0, 1 -> 1, 2 -> 2, 3..4 -> 3,
+ * 5..8 -> 4, ...: slot k >= 1 holds (2^(k-2), 2^(k-1)], so an exact power
+ * of two stays in the bucket it bounds, and each slot is one `le` bucket.
+ * The floor-log2 of value - 1, by halving, not a loop.
+ */
 static __always_inline __u32 log2_slot(__u64 value)
 {
-	__u32 slot = 1;
+	__u32 slot = 2;
 
-	if (!value)
-		return 0;
+	if (value <= 1)
+		return value;
+	value -= 1;
 	for (int shift = 32; shift; shift >>= 1) {
 		if (value >> shift) {
 			value >>= shift;

@@ -27,8 +27,9 @@ enum hmmtrace_mode {
 };
 
 /*
- * bcc-style log2 buckets: slot 0 holds 0, slot k holds [2^(k-1), 2^k - 1].
- * 40 slots reach 2^39 ns, about 9 minutes.
+ * ceil-log2 buckets (bpf/histograms.bpf.h): slot 0 holds 0, slot 1 holds 1,
+ * slot k >= 2 holds [2^(k-2) + 1, 2^(k-1)]: each slot is one Prometheus `le`
+ * bucket, le = 2^(k-1). 40 slots reach 2^38 ns, about 4.6 minutes.
  */
 #define HMMTRACE_SLOTS 40
 
@@ -51,8 +52,10 @@ struct hmmtrace_stats {
 	__u64 check_retries;
 	__u64 range_faults;		/* hmm_range_fault() calls */
 	__u64 range_fault_ebusy;
+	__u64 range_fault_errors;	/* hmm_range_fault() failures other than -EBUSY */
 	__u64 faults_completed;		/* hmm_range_fault() success that no collision undid */
 	__u64 fault_ns;			/* first read_begin to mapped, summed */
+	__u64 fault_retries;		/* go-rounds of the completed faults, summed */
 	__u64 invalidate_slots[HMMTRACE_SLOTS];
 	__u64 wait_slots[HMMTRACE_SLOTS];
 	__u64 fault_slots[HMMTRACE_SLOTS];
@@ -84,7 +87,7 @@ struct hmmtrace_subscription {
 	__u64 invalidate;		/* ops->invalidate */
 	__u64 first_seen_ns;		/* its insert, or when hmmtrace first saw it */
 	__u32 tgid;
-	__u32 padding;
+	__u32 removed;			/* its remove was seen: no longer live */
 };
 
 /* A fault in progress: one task going round on one subscription. */

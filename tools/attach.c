@@ -185,7 +185,8 @@ static bool kernel_has_member(const struct btf *btf, const char *struct_name, co
 
 static bool ranges_timed(void)
 {
-	return options.subcommand == SUBCOMMAND_LATENCY || options.subcommand == SUBCOMMAND_SNOOP;
+	return options.subcommand == SUBCOMMAND_LATENCY || options.subcommand == SUBCOMMAND_SNOOP ||
+	       options.subcommand == SUBCOMMAND_EXPORT;
 }
 
 /* See enum hmmtrace_handler_use. */
@@ -244,8 +245,10 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 	skeleton->rodata->inferred_retry_gap_ns = (__u64)(options.retry_gap_ms * 1e6);
 	skeleton->rodata->report_streaks = options.subcommand == SUBCOMMAND_RETRIES;
 	skeleton->rodata->capture_invalidators = options.subcommand == SUBCOMMAND_RETRIES;
-	skeleton->rodata->livelock_ns = options.subcommand == SUBCOMMAND_RETRIES ?
+	skeleton->rodata->livelock_ns = options.subcommand == SUBCOMMAND_RETRIES ||
+					options.subcommand == SUBCOMMAND_EXPORT ?
 					(__u64)(options.livelock_ms * 1e6) : 0;
+	skeleton->rodata->track_live_subscriptions = options.subcommand == SUBCOMMAND_EXPORT;
 	skeleton->rodata->snoop_events = options.subcommand == SUBCOMMAND_SNOOP ?
 					 options.events_mask : 0;
 	skeleton->rodata->time_ranges = ranges_timed();

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
+#include "export.h"
 #include "model_read.h"
 #include "privileges.h"
 #include "hmmtrace.skel.h"
@@ -26,7 +28,7 @@
 struct options options = {
 	.mode = -1, .interval = -1, .count = -1, .duration = -1, .livelock_ms = 100,
 	.retry_gap_ms = 10,
-	.events_mask = (1U << HMMTRACE_EVENT_COUNT) - 1, .top_rows = 10,
+	.events_mask = (1U << HMMTRACE_EVENT_COUNT) - 1, .top_rows = 10, .max_series = 200,
 };
 
 static volatile sig_atomic_t exiting;
@@ -45,11 +47,11 @@ static int print_libbpf_log(enum libbpf_print_level level, const char *format, v
 	return vfprintf(stderr, format, arguments);
 }
 
-const char *argp_program_version = "hmmtrace 0.2";
+const char *argp_program_version = "hmmtrace " HMMTRACE_VERSION;
 static const char documentation[] =
 	"Observe the MMU interval notifier: invalidations, read_begin waits, seq retries.\n"
 	"\n"
-	"USAGE: hmmtrace top|latency|retries|snoop [OPTIONS]\n"
+	"USAGE: hmmtrace top|latency|retries|snoop|export [OPTIONS]\n"
 	"\n"
 	"  top      a live table per driver, process or range, refreshed every interval\n"
 	"  latency  log2 histograms: range start->end per event, invalidate callback,\n"
@@ -57,6 +59,8 @@ static const char documentation[] =
 	"  retries  retries per fault, the top (task, range) pairs, the longest streaks,\n"
 	"           and livelocks, reported at once with stacks\n"
 	"  snoop    every event as it happens, from a ring buffer; drops are counted\n"
+	"  export   Prometheus metrics on --listen (default " EXPORT_DEFAULT_LISTEN "), /metrics,\n"
+	"           or node_exporter's textfile collector format in --textfile\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    hmmtrace top                        # one row per driver, every second\n"
@@ -66,6 +70,8 @@ static const char documentation[] =
 	"    hmmtrace retries --livelock-ms 50   # report faults retrying for 50 ms\n"
 	"    hmmtrace snoop --driver amdgpu\\ gfx -e invalidate,hmm_range_fault\n"
 	"    hmmtrace top --mode kprobe          # force the stock-kernel fallback\n"
+	"    hmmtrace export --listen 127.0.0.1:9476\n"
+	"    hmmtrace export --textfile /var/lib/prometheus/node-exporter/hmmtrace.prom\n"
 	"\n"
 	"EXIT STATUS:\n"
 	"    0  success, also when stopped by SIGINT or SIGTERM\n"
@@ -80,6 +86,8 @@ static const char documentation[] =
 	"       attached and one failed to load\n"
 	"    7  no such process\n"
 	"    8  no such driver\n"
+	"    9  export: cannot listen on --listen (the port is in use, say)\n"
+	"   10  export: cannot write --textfile\n"
 	"\v"
 	"Modes: tp_btf, raw_tp (kernels with hmmtrace's tracepoints), fentry, kprobe\n"
 	"(stock kernels: read_retry collisions and read_begin waits are inferred).\n"
@@ -87,6 +95,7 @@ static const char documentation[] =
 
 enum long_only_option {
 	OPTION_BTF = 256, OPTION_MODE, OPTION_LIVELOCK_MS, OPTION_TOP, OPTION_RETRY_GAP_MS,
+	OPTION_LISTEN, OPTION_TEXTFILE, OPTION_MAX_SERIES,
 };
 
 static const struct argp_option argument_options[] = {
@@ -103,7 +112,13 @@ static const struct argp_option argument_options[] = {
 	{ "events", 'e', "LIST", 0, "snoop: only these events (comma-separated, e.g. "
 	  "invalidate,read_retry,hmm_range_fault)", 0 },
 	{ "livelock-ms", OPTION_LIVELOCK_MS, "MS", 0,
-	  "retries: report a fault still retrying after MS milliseconds (default 100)", 0 },
+	  "retries, export: report a fault still retrying after MS milliseconds (default 100)", 0 },
+	{ "listen", OPTION_LISTEN, "ADDRESS:PORT", 0,
+	  "export: serve /metrics here (default " EXPORT_DEFAULT_LISTEN ")", 0 },
+	{ "textfile", OPTION_TEXTFILE, "PATH", 0,
+	  "export: write PATH every interval (default 15 s), atomically, instead", 0 },
+	{ "max-series", OPTION_MAX_SERIES, "N", 0,
+	  "export: groups with series of their own; the rest sum into \"other\" (default 200)", 0 },
 	{ "top", OPTION_TOP, "N", 0, "retries: rows in the top lists (default 10)", 0 },
 	{ "retry-gap-ms", OPTION_RETRY_GAP_MS, "MS", 0,
 	  "stock kernels: a read_begin within MS of the task's last successful "
@@ -237,6 +252,15 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 	case OPTION_BTF:
 		options.btf_path = argument;
 		break;
+	case OPTION_LISTEN:
+		options.listen = argument;
+		break;
+	case OPTION_TEXTFILE:
+		options.textfile = argument;
+		break;
+	case OPTION_MAX_SERIES:
+		options.max_series = parse_count(argument, 1, 100000);
+		break;
 	case 'j':
 		options.json = true;
 		break;
@@ -248,17 +272,17 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, "hmmtrace");
 		exit(EXIT_OK);
 	case ARGP_KEY_ARG:
-		index = lookup_name(argument, subcommand_names, 4);
+		index = lookup_name(argument, subcommand_names, SUBCOMMAND_COUNT);
 		if (state->arg_num > 0)
 			usage_error("unexpected argument: %s", argument);
 		if (index < 0)
-			usage_error("unknown subcommand: %s (top, latency, retries or snoop)",
+			usage_error("unknown subcommand: %s (top, latency, retries, snoop or export)",
 				   argument);
 		options.subcommand = index;
 		break;
 	case ARGP_KEY_END:
 		if (state->arg_num < 1)
-			usage_error("a subcommand is required: top, latency, retries or snoop");
+			usage_error("a subcommand is required: top, latency, retries, snoop or export");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -309,14 +333,6 @@ static int check_environment(void)
 	return EXIT_OK;
 }
 
-static double monotonic_seconds(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec + now.tv_nsec / 1e9;
-}
-
 static void sleep_seconds(double seconds)
 {
 	struct timespec pause;
@@ -349,6 +365,10 @@ static void announce(struct session *session)
 	/* Always on stderr: scripts wait for this line to know tracing has begun. */
 	fprintf(stderr, "hmmtrace: %s in %s mode; Ctrl-C to stop\n",
 		subcommand_names[options.subcommand], mode_names[session->mode]);
+	if (options.subcommand == SUBCOMMAND_EXPORT)
+		fprintf(stderr, "hmmtrace: exporting %s%s%s\n",
+			options.textfile ? "to " : "on http://", options.textfile ? options.textfile :
+			options.listen, options.textfile ? "" : "/metrics");
 	if (limits)
 		fprintf(stderr, "hmmtrace: %s (%s)\n", limits,
 			session->callbacks[0] ? session->callbacks : "no known callback is loaded");
@@ -429,6 +449,52 @@ static int run(struct model_reader *reader)
 	return written;
 }
 
+/* What export takes, checked before attaching; the other subcommands refuse its options. */
+static void check_export_options(void)
+{
+	bool export = options.subcommand == SUBCOMMAND_EXPORT;
+
+	if (!export) {
+		if (options.listen || options.textfile)
+			usage_error("--listen and --textfile are export's options");
+		return;
+	}
+	if (options.listen && options.textfile)
+		usage_error("export takes --listen or --textfile, not both");
+	if (options.grouping == HMMTRACE_BY_SUBSCRIPTION)
+		usage_error("export groups by driver or process: a series per range is unbounded");
+	if (options.json || options.count > 0)
+		usage_error("export writes Prometheus' format, without --json or --count");
+#ifndef HMMTRACE_HTTP
+	if (!options.textfile)
+		usage_error("this hmmtrace is built without libmicrohttpd (STATIC=1): export "
+			    "needs --textfile");
+#endif
+	if (!options.textfile && !options.listen)
+		options.listen = EXPORT_DEFAULT_LISTEN;
+	if (options.interval < 0)
+		options.interval = 15;
+}
+
+/* export: the socket or the textfile's directory first, so that a failure costs no attach. */
+static int open_export_output(int *listen_fd)
+{
+	int status;
+
+	*listen_fd = -1;
+	if (options.subcommand != SUBCOMMAND_EXPORT)
+		return EXIT_OK;
+	if (options.textfile) {
+		status = export_check_textfile(options.textfile);
+		return status ? -status : EXIT_OK;
+	}
+	status = export_listen_socket(options.listen);
+	if (status < 0)
+		return -status;
+	*listen_fd = status;
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp parser = {
@@ -436,7 +502,7 @@ int main(int argc, char **argv)
 	};
 	struct session session = {};
 	struct model_reader reader;
-	int status;
+	int status, listen_fd;
 
 	argp_err_exit_status = EXIT_USAGE;
 	/* getopt's own messages would take two lines; name the culprit in one. */
@@ -447,21 +513,35 @@ int main(int argc, char **argv)
 			usage_error("unknown option: %s", unknown);
 		usage_error("an option is missing its value");
 	}
+	check_export_options();
 	if (options.interval < 0)
 		options.interval = options.subcommand == SUBCOMMAND_TOP ||
 				   options.subcommand == SUBCOMMAND_SNOOP || options.count > 0 ? 1 : 0;
 	status = check_environment();
+	if (!status)
+		status = open_export_output(&listen_fd);
 	if (status)
 		return status;
 	libbpf_set_print(print_libbpf_log);
 	status = session_open(&session);
-	if (status)
+	if (status) {
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return status;
+	}
 	signal(SIGINT, handle_signal);
 	signal(SIGTERM, handle_signal);
+	signal(SIGPIPE, SIG_IGN);
 	announce(&session);
-	model_reader_init(&reader, &session, NULL, options.json ? &json_writer : &text_writer);
-	status = run(&reader);
+	if (options.subcommand == SUBCOMMAND_EXPORT) {
+		/* Livelocks are counted, not written: export has no writer of its own. */
+		model_reader_init(&reader, &session, NULL, NULL);
+		status = export_run(&reader, listen_fd, &exiting);
+	} else {
+		model_reader_init(&reader, &session, NULL,
+				  options.json ? &json_writer : &text_writer);
+		status = run(&reader);
+	}
 	model_reader_free(&reader);
 	session_destroy(&session);
 	return status;

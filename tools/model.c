@@ -12,7 +12,9 @@
 
 #include "model.h"
 
-const char *const subcommand_names[] = { "top", "latency", "retries", "snoop" };
+const char *const subcommand_names[SUBCOMMAND_COUNT] = {
+	"top", "latency", "retries", "snoop", "export",
+};
 const char *const grouping_names[] = { "driver", "process", "range" };
 
 const struct field_description row_fields[ROW_FIELD_COUNT] = ROW_FIELD_DESCRIPTIONS;
@@ -31,8 +33,8 @@ static const __u64 *stats_member(const struct hmmtrace_stats *stats, size_t offs
 	return (const __u64 *)((const char *)stats + offset);
 }
 
-static struct field_value derived_value(const struct row *row, enum field_type type,
-					enum derived_value derived)
+static struct field_value derived_value(const struct row *row, const struct hmmtrace_stats *stats,
+					enum field_type type, enum derived_value derived)
 {
 	struct field_value value = { .type = type };
 
@@ -44,26 +46,35 @@ static struct field_value derived_value(const struct row *row, enum field_type t
 		value.count = row->invalidate_p50_ns;
 	else if (derived == DERIVED_INVALIDATE_P99_NS)
 		value.count = row->invalidate_p99_ns;
+	else if (derived == DERIVED_RANGE_FAULT_SUCCESSES)
+		value.count = stats->range_faults - stats->range_fault_ebusy -
+			      stats->range_fault_errors;
 	else
-		value.count = row->delta.read_retries + row->delta.range_fault_ebusy;
+		value.count = stats->read_retries + stats->range_fault_ebusy;
 	return value;
 }
 
-struct field_value row_value(const struct row *row, enum row_field field)
+struct field_value row_value_of(const struct row *row, const struct hmmtrace_stats *stats,
+				enum row_field field)
 {
 	const struct field_description *description = &row_fields[field];
 	struct field_value value = { .type = description->type };
 
 	if (description->source == ROW_SOURCE_DERIVED)
-		return derived_value(row, description->type, description->derived);
+		return derived_value(row, stats, description->type, description->derived);
 	if (description->source == ROW_SOURCE_COUNTER) {
-		value.count = *stats_member(&row->delta, description->counter);
+		value.count = *stats_member(stats, description->counter);
 		return value;
 	}
-	value.histogram.slots = stats_member(&row->delta, description->slots);
+	value.histogram.slots = stats_member(stats, description->slots);
 	if (description->type == FIELD_TIMED_HISTOGRAM)
-		value.histogram.count = *stats_member(&row->delta, description->counter);
+		value.histogram.count = *stats_member(stats, description->counter);
 	return value;
+}
+
+struct field_value row_value(const struct row *row, enum row_field field)
+{
+	return row_value_of(row, &row->delta, field);
 }
 
 __u64 slots_total(const __u64 *slots)
@@ -75,15 +86,15 @@ __u64 slots_total(const __u64 *slots)
 	return total;
 }
 
-/* bcc's log2 buckets: slot 0 holds 0, slot k holds [2^(k-1), 2^k - 1]. */
+/* ceil-log2 buckets: slot 0 holds 0, slot 1 holds 1, slot k >= 2 holds [2^(k-2) + 1, 2^(k-1)]. */
 __u64 slot_low(int slot)
 {
-	return slot ? 1ULL << (slot - 1) : 0;
+	return slot >= 2 ? (1ULL << (slot - 2)) + 1 : (__u64)slot;
 }
 
 __u64 slot_high(int slot)
 {
-	return slot ? (1ULL << slot) - 1 : 0;
+	return slot >= 1 ? 1ULL << (slot - 1) : 0;
 }
 
 /* The upper bound of the log2 bucket below which FRACTION of the values fall. */

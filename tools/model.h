@@ -7,19 +7,25 @@
  * maps once per interval; the writers (write_text.c, write_json.c) only
  * render it. Events that are printed as they come (snoop's records,
  * livelock reports) are models of their own, at the end of this file.
+ * `export` reads the same model cumulatively: every row seen since start,
+ * with its totals held monotonic for Prometheus (export_read.c).
  */
 #ifndef HMMTRACE_MODEL_H
 #define HMMTRACE_MODEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 #include <linux/types.h>
 
 #include "hmmtrace.h"
 #include "hmmtrace_events.h"
 
-enum subcommand { SUBCOMMAND_TOP, SUBCOMMAND_LATENCY, SUBCOMMAND_RETRIES, SUBCOMMAND_SNOOP };
+enum subcommand {
+	SUBCOMMAND_TOP, SUBCOMMAND_LATENCY, SUBCOMMAND_RETRIES, SUBCOMMAND_SNOOP, SUBCOMMAND_EXPORT,
+	SUBCOMMAND_COUNT,
+};
 
 extern const char *const subcommand_names[];
 extern const char *const grouping_names[];
@@ -49,6 +55,7 @@ enum derived_value {
 	DERIVED_RETRY_RATIO,
 	DERIVED_STORM,
 	DERIVED_GO_ROUNDS,
+	DERIVED_RANGE_FAULT_SUCCESSES,
 };
 
 /* enum row_field and the tables below come from tools/fields.json. */
@@ -105,17 +112,25 @@ struct row {
 	unsigned long read_number;	/* the read that last saw this group */
 	char name[160];
 	char driver[64];
+	/* export: what was last exported, never less than before (export_read.c) */
+	struct hmmtrace_stats *reported;
+	__u64 livelocks;		/* reported by the BPF side, since start */
+	__u32 livelocked_faults;	/* retrying past --livelock-ms now */
+	__u32 live_subscriptions;
 	/* What the name was made from, so that it is made again only when that changes. */
 	struct hmmtrace_subscription named_from;
 	unsigned long named;		/* the read that named it */
 };
 
+/* A field of the interval (row->delta), or of STATS (the totals, say). */
 struct field_value row_value(const struct row *row, enum row_field field);
+struct field_value row_value_of(const struct row *row, const struct hmmtrace_stats *stats,
+				enum row_field field);
 
 /* Range start -> end latency of one enum mmu_notifier_event. */
 struct range_latency {
 	const char *event;		/* "unmap", "clear", ... as the kernel's BTF names it */
-	struct hmmtrace_histogram delta;
+	struct hmmtrace_histogram histogram;	/* of the interval; export: since start */
 };
 
 /* A (task, subscription) pair that retried, for `retries`. */
@@ -171,6 +186,27 @@ struct snoop_part {
 	unsigned long long dropped_total;
 };
 
+/* A BPF program's run time, as the kernel accounts it (kernel.bpf_stats_enabled). */
+struct program_runs {
+	const char *name;
+	__u64 run_time_ns;
+	__u64 run_count;
+};
+
+/* What export adds: the exporter's own state. */
+struct export_part {
+	const char *kernel_release;
+	const char *version;
+	double start_time;		/* since the epoch */
+	double read_started;		/* CLOCK_MONOTONIC, for the scrape's duration */
+	bool bpf_stats_enabled;
+	const struct program_runs *programs;
+	size_t program_count;
+	size_t series_folded;		/* groups summed into the `other` row */
+	const char *const *may_be_inferred;	/* fields a stock mode infers */
+	const char *const *may_be_unavailable;	/* fields a stock mode cannot see */
+};
+
 struct model {
 	/* The envelope. */
 	time_t time;
@@ -196,6 +232,7 @@ struct model {
 	/* retries, snoop */
 	struct retries_part retries;
 	struct snoop_part snoop;
+	struct export_part export;
 };
 
 bool mode_observes_everything(enum hmmtrace_mode mode);
@@ -244,6 +281,9 @@ struct writer {
 };
 
 extern const struct writer text_writer, json_writer;
+
+/* The Prometheus text exposition format (0.0.4), of an export model. */
+void prometheus_write(FILE *output, const struct model *model);
 
 
 /*

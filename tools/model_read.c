@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "grow.h"
 #include "model_read.h"
 #include "hmmtrace.skel.h"
@@ -22,7 +24,7 @@
 #define SUBSCRIPTION_LOOKUPS_MAX 256
 
 static const char *const inferred_in_stock_modes[] = {
-	"read_retries", "read_begin_waits", NULL,
+	"read_retries", "read_begin_waits", "read_begin_wait_ns", NULL,
 };
 static const char *const unavailable_in_stock_modes[] = {
 	"check_retries", "insert_deferred", "remove_wait", NULL,
@@ -62,6 +64,7 @@ void model_reader_free(struct model_reader *reader)
 	row_table_free(&reader->table);
 	free(reader->shown);
 	retries_free(&reader->retries);
+	export_free(&reader->export);
 	reader->shown = NULL;
 }
 
@@ -156,9 +159,14 @@ static void derive(struct row *row, double seconds)
 		     row->retry_ratio >= 1.0;
 }
 
-/* The active rows of this read, in first-seen order. */
+/*
+ * The active rows of this read, in first-seen order; export takes every row
+ * seen since start, since a series must not vanish between scrapes.
+ */
 static int collect_active(struct model_reader *reader, double seconds, struct model *model)
 {
+	bool every_row = model->subcommand == SUBCOMMAND_EXPORT;
+
 	struct row_table *table = &reader->table;
 
 	if (grow(&reader->shown, &reader->shown_capacity, table->count, sizeof(*reader->shown)))
@@ -168,7 +176,7 @@ static int collect_active(struct model_reader *reader, double seconds, struct mo
 	for (size_t index = 0; index < table->count; index++) {
 		struct row *row = table->rows[index];
 
-		if (row->read_number != reader->read_number || !row_active(row))
+		if (!every_row && (row->read_number != reader->read_number || !row_active(row)))
 			continue;
 		derive(row, seconds);
 		model->rows[model->row_count++] = row;
@@ -222,6 +230,7 @@ static int name_subscription_rows(struct model_reader *reader, struct model *mod
 	int status = 0;
 
 	if (model->row_count > SUBSCRIPTION_LOOKUPS_MAX) {
+		/* (export never groups by subscription) */
 		status = map_for_each(subscriptions_fd, false, name_from_subscription, reader);
 	} else {
 		for (size_t index = 0; index < model->row_count; index++) {
@@ -352,10 +361,13 @@ static int take_range_event(void *context, const void *key, const void *value)
 	before = &walk->reader->range_totals[event];
 	range = &walk->model->ranges[walk->model->range_count];
 	per_cpu_sum((__u64 *)&total, value, sizeof(total), sizeof(total), walk->cpus);
-	subtract((__u64 *)&range->delta, (const __u64 *)&total, (const __u64 *)before,
-		 COUNTERS(total));
+	if (walk->model->subcommand == SUBCOMMAND_EXPORT)
+		range->histogram = total;
+	else
+		subtract((__u64 *)&range->histogram, (const __u64 *)&total, (const __u64 *)before,
+			 COUNTERS(total));
 	*before = total;
-	if (range->delta.count) {
+	if (range->histogram.count) {
 		range->event = walk->reader->session->range_event_names[event];
 		walk->model->range_count++;
 	}
@@ -375,6 +387,7 @@ static void fill_envelope(struct model_reader *reader, double seconds, struct mo
 	static const struct row_view *const views[] = {
 		[SUBCOMMAND_TOP] = &top_row_view, [SUBCOMMAND_LATENCY] = &latency_row_view,
 		[SUBCOMMAND_RETRIES] = &retries_row_view, [SUBCOMMAND_SNOOP] = NULL,
+		[SUBCOMMAND_EXPORT] = NULL,
 	};
 	bool everything = mode_observes_everything(reader->session->mode);
 
@@ -390,6 +403,9 @@ static void fill_envelope(struct model_reader *reader, double seconds, struct mo
 	model->hook_count = reader->session->hook_count;
 	model->show_every_hook = options.verbose;
 	model->view = views[options.subcommand];
+	model->export.read_started = monotonic_seconds();
+	model->export.may_be_inferred = inferred_in_stock_modes;
+	model->export.may_be_unavailable = unavailable_in_stock_modes;
 }
 
 static int take_dropped(void *context, const void *key, const void *value)
@@ -422,8 +438,11 @@ int model_read(struct model_reader *reader, double seconds, struct model *model)
 		return 0;
 	}
 	status = read_rows(reader, seconds, model);
-	if (!status && model->subcommand == SUBCOMMAND_LATENCY)
+	if (!status && (model->subcommand == SUBCOMMAND_LATENCY ||
+			model->subcommand == SUBCOMMAND_EXPORT))
 		status = read_ranges(reader, model);
+	if (!status && model->subcommand == SUBCOMMAND_EXPORT)
+		status = export_read(reader, model);
 	if (!status && model->subcommand == SUBCOMMAND_RETRIES)
 		status = retries_read(reader, &model->retries);
 	return status;

@@ -35,6 +35,17 @@ struct snoop_state {
 	unsigned long long events_shown;	/* since the last interval */
 };
 
+/* export_read.c: what the exporter keeps between scrapes. */
+struct export_state {
+	struct row other;		/* the groups over --max-series, summed */
+	struct program_runs *programs;
+	size_t program_count;
+	size_t program_capacity;
+	char kernel_release[65];
+	double start_time;
+	bool folding_said;
+};
+
 /* The maps a model is read from, by file descriptor. */
 struct model_maps {
 	struct group_maps groups;
@@ -65,6 +76,7 @@ struct model_reader {
 	size_t shown_capacity;
 	struct retries_state retries;
 	struct snoop_state snoop;
+	struct export_state export;
 };
 
 /* The session's maps, or MAPS when not NULL (the bench makes its own). */
@@ -79,6 +91,13 @@ int model_read(struct model_reader *reader, double seconds, struct model *model)
 int retries_handle_report(void *context, void *record, size_t size);
 int retries_read(struct model_reader *reader, struct retries_part *part);
 void retries_free(struct retries_state *state);
+
+/* retries.c: per group, the faults retrying past --livelock-ms now (export). */
+int retries_count_livelocked(struct model_reader *reader, __u64 livelock_ns);
+
+/* export_read.c */
+int export_read(struct model_reader *reader, struct model *model);
+void export_free(struct export_state *state);
 
 /* snoop.c */
 int snoop_handle_event(void *context, void *record, size_t size);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -158,6 +159,19 @@ static int invalidator_addresses(struct model_reader *reader,
 	return HMMTRACE_STACK_DEPTH;
 }
 
+/* The livelock counts in its group's row, which export serves. */
+static void count_livelock(struct model_reader *reader, const struct hmmtrace_report *report)
+{
+	__u64 group = options.grouping == HMMTRACE_BY_PROCESS ? report->tgid :
+		      options.grouping == HMMTRACE_BY_SUBSCRIPTION ? report->interval_sub :
+		      report->callback;
+	struct row *row = row_table_get(&reader->table, group);
+
+	reader->retries.livelocks++;
+	if (row)
+		row->livelocks++;
+}
+
 static void write_livelock(struct model_reader *reader, const struct hmmtrace_report *report)
 {
 	static struct symbolized_stack kernel, user, invalidator;
@@ -169,9 +183,12 @@ static void write_livelock(struct model_reader *reader, const struct hmmtrace_re
 		.callback = callback,
 	};
 
+	count_livelock(reader, report);
+	/* export counts them; it has no stacks to show. */
+	if (!reader->writer || !reader->writer->livelock)
+		return;
 	kallsyms_driver(session->symbols, report->callback, driver, sizeof(driver), callback,
 			sizeof(callback));
-	reader->retries.livelocks++;
 	symbolize_kernel_stack(session->symbols, report->kernel_stack,
 			       report->kernel_stack_bytes > 0 ? report->kernel_stack_bytes / 8 : 0,
 			       &kernel);
@@ -282,6 +299,50 @@ static int list_pairs(struct model_reader *reader, const struct fault_list *faul
 		state->pair_count++;
 	}
 	return 0;
+}
+
+struct livelocked_walk {
+	struct model_reader *reader;
+	__u64 livelock_ns;
+	__u64 now_ns;
+};
+
+/*
+ * A fault retrying for longer than the livelock threshold that went round
+ * within the last second: a fault abandoned at the driver's timeout is no
+ * longer livelocked, though its entry stays.
+ */
+static int count_livelocked_fault(void *context, const void *key, const void *value)
+{
+	struct livelocked_walk *walk = context;
+	const struct hmmtrace_fault_key *fault_key = key;
+	const struct hmmtrace_fault_summary *fault = value;
+	struct hmmtrace_subscription info;
+	struct row *row;
+	__u64 group;
+
+	if (fault->completed || !fault->retries ||
+	    fault->last_retry_ns - fault->started_ns < walk->livelock_ns ||
+	    walk->now_ns - fault->last_retry_ns > 1000000000ULL)
+		return 0;
+	if (bpf_map_lookup_elem(walk->reader->maps.subscriptions, &fault_key->interval_sub, &info))
+		return 0;
+	group = options.grouping == HMMTRACE_BY_PROCESS ? info.tgid : info.invalidate;
+	row = row_table_find(&walk->reader->table, group);
+	if (row)
+		row->livelocked_faults++;
+	return 0;
+}
+
+int retries_count_livelocked(struct model_reader *reader, __u64 livelock_ns)
+{
+	struct livelocked_walk walk = { .reader = reader, .livelock_ns = livelock_ns };
+	struct timespec now;
+
+	/* The BPF side's clock, bpf_ktime_get_ns(). */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	walk.now_ns = (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec;
+	return map_for_each(reader->maps.faults, false, count_livelocked_fault, &walk);
 }
 
 /* A streak that never completed: still retrying, or abandoned at the driver's timeout. */

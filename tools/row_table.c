@@ -81,8 +81,10 @@ struct row *row_table_get(struct row_table *table, __u64 group)
 
 void row_table_free(struct row_table *table)
 {
-	for (size_t index = 0; index < table->count; index++)
+	for (size_t index = 0; index < table->count; index++) {
+		free(table->rows[index]->reported);
 		free(table->rows[index]);
+	}
 	free(table->rows);
 	free(table->buckets);
 	*table = (struct row_table){};

@@ -16,15 +16,19 @@
 #include "kallsyms.h"
 #include "model.h"
 
+#define HMMTRACE_VERSION "0.3"
+
 /*
- * Distinct exit codes, 0 to 8 in this order, as --help and the man page
+ * Distinct exit codes, 0 to 10 in this order, as --help and the man page
  * list them: success (also after SIGINT or SIGTERM), a failure while
  * tracing, bad usage, not permitted, no kernel BTF, no attach point, BPF
- * load or attach failed, no such process, no such driver.
+ * load or attach failed, no such process, no such driver; and export's:
+ * cannot listen (the port in use, say), cannot write the textfile.
  */
 enum exit_code {
 	EXIT_OK, EXIT_FAILURE_AT_RUN, EXIT_USAGE, EXIT_NOT_PERMITTED, EXIT_NO_BTF,
 	EXIT_NO_ATTACH_POINT, EXIT_BPF_FAILED, EXIT_NO_SUCH_PROCESS, EXIT_NO_SUCH_DRIVER,
+	EXIT_CANNOT_LISTEN, EXIT_CANNOT_WRITE,
 };
 
 enum sort_column {
@@ -47,6 +51,9 @@ struct options {
 	double retry_gap_ms;		/* stock kernels' retry inference window */
 	unsigned int events_mask;	/* snoop: 1 << enum hmmtrace_event */
 	unsigned int top_rows;
+	const char *listen;		/* export: ADDRESS:PORT */
+	const char *textfile;		/* export: instead, this file */
+	unsigned int max_series;	/* export: groups with their own series */
 	bool json;
 	bool verbose;
 };

@@ -111,10 +111,10 @@ static void range_latencies(struct json_writer *json, const struct model *model)
 		const struct range_latency *range = &model->ranges[index];
 
 		json_open(json, '{');
-		json_fields(json, "event:s count:U total_ns:U", range->event, range->delta.count,
-			    range->delta.total_ns);
+		json_fields(json, "event:s count:U total_ns:U", range->event, range->histogram.count,
+			    range->histogram.total_ns);
 		json_name(json, "histogram");
-		histogram(json, range->delta.slots);
+		histogram(json, range->histogram.slots);
 		json_close(json, '}');
 	}
 	json_close(json, ']');

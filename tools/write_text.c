@@ -173,7 +173,7 @@ static void write_latency(const struct model *model)
 	       model->interval_seconds);
 	write_hooks(model);
 	for (size_t index = 0; index < model->range_count; index++) {
-		const struct hmmtrace_histogram *delta = &model->ranges[index].delta;
+		const struct hmmtrace_histogram *delta = &model->ranges[index].histogram;
 
 		snprintf(title, sizeof(title), "invalidation range start -> end, event %s: %llu "
 			 "ranges, average %.1f us", model->ranges[index].event,
