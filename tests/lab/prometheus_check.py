@@ -306,10 +306,8 @@ def dashboard_expressions(path):
     return substituted
 
 
-def left_operand(expression):
-    """The part of an alert's expression before its first top-level
-    comparison (the threshold), outside brackets, braces and strings; the
-    whole expression when there is none."""
+def top_level(expression):
+    """The positions in EXPRESSION outside brackets, braces and strings."""
     depth, quote, index = 0, None, 0
     while index < len(expression):
         character = expression[index]
@@ -325,11 +323,35 @@ def left_operand(expression):
         elif character in ")]}":
             depth -= 1
         elif depth == 0:
-            match = COMPARISON.match(expression, index)
-            if match and not expression[:index].rstrip().endswith(("=", "!")):
-                return expression[:index].strip()
+            yield index
         index += 1
-    return expression.strip()
+
+
+SET_OPERATOR = re.compile(r"\b(or|and|unless)\b\s*(?:(?:on|ignoring)\s*\([^)]*\)\s*)?")
+
+
+def thresholds_removed(expression):
+    """The operands of an alert's expression with their thresholds taken off:
+    each branch of a top-level or/and/unless, up to its first top-level
+    comparison (the threshold). A branch without one is kept whole."""
+    branches, start, skip_to = [], 0, 0
+    for index in top_level(expression):
+        if index < skip_to:
+            continue
+        match = SET_OPERATOR.match(expression, index)
+        if match and (index == 0 or not (expression[index - 1].isalnum() or expression[index - 1] in "_:")):
+            branches.append(expression[start:index])
+            start = skip_to = match.end()
+    branches.append(expression[start:])
+    operands = []
+    for branch in branches:
+        cut = len(branch)
+        for index in top_level(branch):
+            if COMPARISON.match(branch, index) and not branch[:index].rstrip().endswith(("=", "!")):
+                cut = index
+                break
+        operands.append(branch[:cut].strip())
+    return [operand for operand in operands if operand]
 
 
 def rules(path):
@@ -339,16 +361,23 @@ def rules(path):
     return [rule for group in document.get("groups", []) for rule in group.get("rules", [])]
 
 
-def check_expressions(prometheus, start, end, rules_path, dashboard_path):
-    """Each expression, over the whole run every second, has a sample."""
+def rule_expressions(rule_list):
+    """Each recording rule's expression and the series it records; each
+    alert's expression left of its threshold (the whole one is false, so
+    empty, whenever the alert is not pending)."""
     expressions = []
-    for rule in rules(rules_path):
+    for rule in rule_list:
         if "record" in rule:
             expressions.append((f"record {rule['record']}", rule["expr"]))
             expressions.append((f"record {rule['record']} (recorded)", rule["record"]))
         else:
-            expressions.append((f"alert {rule['alert']} (left of its threshold)", left_operand(rule["expr"])))
-    expressions += dashboard_expressions(dashboard_path)
+            for number, operand in enumerate(thresholds_removed(rule["expr"]), 1):
+                expressions.append((f"alert {rule['alert']} operand {number} (without its threshold)", operand))
+    return expressions
+
+
+def check_expressions(prometheus, start, end, source, expressions):
+    """Each expression, over the whole run every second, has a sample."""
     empty, errors = [], []
     for where, expression in expressions:
         try:
@@ -356,26 +385,26 @@ def check_expressions(prometheus, start, end, rules_path, dashboard_path):
                 empty.append(f"{where}: {expression}")
         except (RuntimeError, OSError) as error:
             errors.append(f"{where}: {error}")
-    report(expressions and not empty and not errors, "expressions.non-empty",
+    report(expressions and not empty and not errors, f"{source}.expressions-have-samples",
            f"{len(expressions) - len(empty) - len(errors)} of {len(expressions)} expressions had samples; "
            f"empty: {empty}; errors: {errors}")
-    return rules(rules_path)
 
 
 def check_livelock_alert(prometheus, phases, rule_list):
     """The livelock alert fires during or just after the livelock phase, and
-    not during storm or race: the firing is the quiet phases' control."""
-    names = [rule["alert"] for rule in rule_list
-             if "alert" in rule and "livelock" in rule["expr"]]
-    report(len(names) == 1, "alert.livelock-rule", f"alerts on livelocks: {names}")
+    is neither pending nor firing during storm or race: its firing is the
+    quiet phases' control."""
+    names = [rule["alert"] for rule in rule_list if "livelock" in rule.get("alert", "").lower()]
+    report(len(names) == 1, "alert.livelock-rule", f"alerts named for livelocks: {names}")
     if len(names) != 1:
         return
     firing = f'ALERTS{{alertname="{names[0]}", alertstate="firing"}}'
+    run_start = min(start for start, _ in phases.values())
     start, end = phases["livelock"]
     deadline, first = end + ALERT_GRACE_SECONDS, None
     while first is None:
         now = time.time()
-        samples = [when for _, values in prometheus.series_range(firing, start, min(now, deadline))
+        samples = [when for _, values in prometheus.series_range(firing, run_start, min(now, deadline))
                    for when, _ in values]
         if samples:
             first = min(samples)
@@ -383,14 +412,16 @@ def check_livelock_alert(prometheus, phases, rule_list):
             break
         else:
             time.sleep(1)
-    report(first is not None, "alert.livelock-fires",
-           f"{names[0]} firing {first - start:.1f} s after the livelock phase started ({end - start:.1f} s long)"
-           if first is not None else f"{names[0]} never firing within {ALERT_GRACE_SECONDS} s of the phase's end")
+    report(first is not None and first >= start, "alert.livelock-fires-after-the-livelock",
+           f"{names[0]} first firing {first - start:+.1f} s from the livelock phase's start "
+           f"(it lasted {end - start:.1f} s)" if first is not None
+           else f"{names[0]} never firing within {ALERT_GRACE_SECONDS} s of the phase's end")
+    active = f'ALERTS{{alertname="{names[0]}"}}'
     for quiet in ("storm", "race"):
         quiet_start, quiet_end = phases[quiet]
-        samples = sum(len(values) for _, values in prometheus.series_range(firing, quiet_start, quiet_end))
+        samples = sum(len(values) for _, values in prometheus.series_range(active, quiet_start, quiet_end))
         report(samples == 0, f"alert.livelock-quiet-during-{quiet}",
-               f"{samples} firing samples in {quiet_end - quiet_start:.1f} s of {quiet}")
+               f"{samples} pending or firing samples in {quiet_end - quiet_start:.1f} s of {quiet}")
 
 
 # The exporter itself: bodies, concurrency and stalled clients.
@@ -506,9 +537,8 @@ def main():
     if at is None:
         return
     at += 0.001
-    count = prometheus.total('{job="hmmtrace", __name__=~"hmmtrace_.+"}', at)
     series = len(prometheus.instant('{job="hmmtrace", __name__=~"hmmtrace_.+"}', at))
-    report(series > 0, "series-scraped", f"{series} hmmtrace series in Prometheus ({count} summed)")
+    report(series > 0, "series-scraped", f"{series} hmmtrace series in Prometheus")
     mode = check_mode(prometheus, at, os.path.join(work, "top.json"))
     exact = mode in EXACT_MODES
     check_inferred(prometheus, at, exact)
@@ -517,13 +547,16 @@ def main():
     check_families(prometheus, at, at - run_start)
     rules_path = os.path.join(REPOSITORY, "dashboards", "prometheus", "hmmtrace-rules.yml")
     dashboard_path = os.path.join(REPOSITORY, "dashboards", "grafana", "hmmtrace.json")
-    missing = [path for path in (rules_path, dashboard_path) if not os.path.exists(path)]
-    if missing:
-        for name in ("expressions.non-empty", "alert.livelock-fires"):
-            report("SKIP", name, f"not in this tree: {missing}")
+    if os.path.exists(rules_path):
+        rule_list = rules(rules_path)
+        check_expressions(prometheus, run_start, at, "rules", rule_expressions(rule_list))
+        check_livelock_alert(prometheus, phases, rule_list)
     else:
-        check_livelock_alert(prometheus, phases,
-                             check_expressions(prometheus, run_start, at, rules_path, dashboard_path))
+        report("SKIP", "rules", f"{rules_path} is not in this tree")
+    if os.path.exists(dashboard_path):
+        check_expressions(prometheus, run_start, at, "dashboard", dashboard_expressions(dashboard_path))
+    else:
+        report("SKIP", "dashboard", f"{dashboard_path} is not in this tree")
     status, body = scrape(exporter)
     check_promtool(body)
     check_concurrent_scrapes(exporter)
