@@ -25,7 +25,6 @@ under TCG.
 """
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import urllib.request
 
 REPOSITORY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import expressions  # noqa: E402
+import exposition  # noqa: E402
 import hmmtrace_totals  # noqa: E402
 
 DRIVER = "sim_mirror"
@@ -298,123 +299,54 @@ def check_families(prometheus, at, run_seconds):
                 resets[name] = total
     report(counted > 0 and not resets, "families.no-counter-resets",
            f"{counted} cumulative families ({series} series) over {int(run_seconds)} s; resets: {resets}")
+    # The control: resets() over the same range sees the live-subscriptions
+    # gauge fall as each workload exits and removes its ranges.
+    falls = prometheus.total(f"resets({selector('hmmtrace_subscriptions')}[{int(run_seconds) + 2}s])", at)
+    report(falls is not None and falls > 0, "families.no-counter-resets.control",
+           f"resets() of hmmtrace_subscriptions over the run: {falls}")
 
 
-# Expressions of the dashboard and the rules.
-DASHBOARD_VARIABLES = (("$__rate_interval", "4s"), ("${__rate_interval}", "4s"),
-                       ("$__interval", "1s"), ("${__interval}", "1s"))
-COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)")
-
-
-def dashboard_expressions(path):
-    with open(path) as file:
-        dashboard = json.load(file)
+# Expressions of the rules and the dashboard, as tests/lab/expressions.py
+# (helper of the dashboards' tests) lists them: each with the probe to
+# evaluate, for an alert its measured operands without the threshold.
+def all_expressions(rules_path, dashboard_path):
+    entries = list(expressions.rule_expressions(rules_path))
+    entries += expressions.dashboard_expressions(dashboard_path)
     found = []
-
-    def panels(items):
-        for panel in items:
-            yield panel
-            yield from panels(panel.get("panels", []))
-
-    for panel in panels(dashboard.get("panels", [])):
-        for target in panel.get("targets", []):
-            if target.get("expr"):
-                found.append((f"panel {panel.get('id')} {panel.get('title', '')!r}", target["expr"]))
-    for annotation in dashboard.get("annotations", {}).get("list", []):
-        expression = annotation.get("expr") or annotation.get("target", {}).get("expr")
-        if expression:
-            found.append((f"annotation {annotation.get('name', '')!r}", expression))
-    substituted = []
-    for where, expression in found:
-        for variable, value in DASHBOARD_VARIABLES:
-            expression = expression.replace(variable, value)
-        expression = re.sub(r"\$\{?(instance|driver)\}?", ".*", expression)
-        substituted.append((where, expression))
-    return substituted
+    for entry in entries:
+        where = f"{entry['source']} {entry['kind']} {entry['name']}"
+        found.append((where, entry["probe"], entry.get("may_be_empty", False)))
+        if entry["kind"] == "record":
+            # What the rule recorded, as Prometheus evaluated it.
+            found.append((where + " (recorded)", entry["name"], False))
+    return found
 
 
-def top_level(expression):
-    """The positions in EXPRESSION outside brackets, braces and strings."""
-    depth, quote, index = 0, None, 0
-    while index < len(expression):
-        character = expression[index]
-        if quote:
-            if character == "\\":
-                index += 1
-            elif character == quote:
-                quote = None
-        elif character in "\"'`":
-            quote = character
-        elif character in "([{":
-            depth += 1
-        elif character in ")]}":
-            depth -= 1
-        elif depth == 0:
-            yield index
-        index += 1
-
-
-SET_OPERATOR = re.compile(r"\b(or|and|unless)\b\s*(?:(?:on|ignoring)\s*\([^)]*\)\s*)?")
-
-
-def thresholds_removed(expression):
-    """The operands of an alert's expression with their thresholds taken off:
-    each branch of a top-level or/and/unless, up to its first top-level
-    comparison (the threshold). A branch without one is kept whole."""
-    branches, start, skip_to = [], 0, 0
-    for index in top_level(expression):
-        if index < skip_to:
-            continue
-        match = SET_OPERATOR.match(expression, index)
-        if match and (index == 0 or not (expression[index - 1].isalnum() or expression[index - 1] in "_:")):
-            branches.append(expression[start:index])
-            start = skip_to = match.end()
-    branches.append(expression[start:])
-    operands = []
-    for branch in branches:
-        cut = len(branch)
-        for index in top_level(branch):
-            if COMPARISON.match(branch, index) and not branch[:index].rstrip().endswith(("=", "!")):
-                cut = index
-                break
-        operands.append(branch[:cut].strip())
-    return [operand for operand in operands if operand]
-
-
-def rules(path):
-    import yaml  # Debian's python3-yaml; the rules are YAML.
+def read_rules(path):
+    import yaml  # PyYAML, Debian's python3-yaml, as expressions.py needs it.
     with open(path) as file:
         document = yaml.safe_load(file)
     return [rule for group in document.get("groups", []) for rule in group.get("rules", [])]
 
 
-def rule_expressions(rule_list):
-    """Each recording rule's expression and the series it records; each
-    alert's expression left of its threshold (the whole one is false, so
-    empty, whenever the alert is not pending)."""
-    expressions = []
-    for rule in rule_list:
-        if "record" in rule:
-            expressions.append((f"record {rule['record']}", rule["expr"]))
-            expressions.append((f"record {rule['record']} (recorded)", rule["record"]))
-        else:
-            for number, operand in enumerate(thresholds_removed(rule["expr"]), 1):
-                expressions.append((f"alert {rule['alert']} operand {number} (without its threshold)", operand))
-    return expressions
-
-
-def check_expressions(prometheus, start, end, source, expressions):
+def check_expressions(prometheus, start, end, found):
     """Each expression, over the whole run every second, has a sample."""
-    empty, errors = [], []
-    for where, expression in expressions:
+    empty, errors, allowed = [], [], 0
+    for where, expression, may_be_empty in found:
         try:
             if not any(values for _, values in prometheus.series_range(expression, start, end)):
-                empty.append(f"{where}: {expression}")
+                if may_be_empty:
+                    allowed += 1
+                else:
+                    empty.append(f"{where}: {expression}")
         except (RuntimeError, OSError) as error:
             errors.append(f"{where}: {error}")
-    report(expressions and not empty and not errors, f"{source}.expressions-have-samples",
-           f"{len(expressions) - len(empty) - len(errors)} of {len(expressions)} expressions had samples; "
-           f"empty: {empty}; errors: {errors}")
+    for source in ("rules", "dashboard"):
+        counted = [entry for entry in found if entry[0].startswith(source + " ")]
+        failed = [text for text in empty + errors if text.startswith(source + " ")]
+        report(counted and not failed, f"{source}.expressions-have-samples",
+               f"{len(counted) - len(failed)} of {len(counted)} expressions had samples "
+               f"({allowed} allowed empty in all); empty or failed: {failed}")
 
 
 def check_livelock_alert(prometheus, phases, rule_list):
@@ -452,21 +384,9 @@ def check_livelock_alert(prometheus, phases, rule_list):
 
 
 # The exporter itself: bodies, concurrency and stalled clients.
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
-
-
 def series_names(body):
-    """The series of a body (name and labels), or None when a line is neither
-    a comment nor a sample."""
-    names = set()
-    for line in body.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = SAMPLE.match(line)
-        if not match:
-            return None
-        names.add(match.group(1))
-    return names
+    """The series of a body: each sample's name and labels."""
+    return {(name, tuple(sorted(labels.items()))) for name, labels, _ in exposition.samples(body)}
 
 
 def scrape(url, timeout=30):
@@ -497,7 +417,7 @@ def check_concurrent_scrapes(exporter):
         try:
             status, body = scrape(exporter)
             bodies[index] = series_names(body) if status == 200 else None
-        except OSError as error:
+        except (OSError, ValueError) as error:
             failures.append(str(error))
 
     threads = [threading.Thread(target=one, args=(index,)) for index in range(CONCURRENT_SCRAPES)]
@@ -527,8 +447,8 @@ def check_stalled_clients(exporter):
     started = time.monotonic()
     try:
         status, body = scrape(exporter, timeout=20)
-        names = series_names(body) or set()
-    except OSError as error:
+        names = series_names(body)
+    except (OSError, ValueError) as error:
         status, names = str(error), set()
     elapsed = time.monotonic() - started
     still_connected = 0
@@ -576,16 +496,8 @@ def main():
     check_families(prometheus, at, at - run_start)
     rules_path = os.path.join(REPOSITORY, "dashboards", "prometheus", "hmmtrace-rules.yml")
     dashboard_path = os.path.join(REPOSITORY, "dashboards", "grafana", "hmmtrace.json")
-    if os.path.exists(rules_path):
-        rule_list = rules(rules_path)
-        check_expressions(prometheus, run_start, at, "rules", rule_expressions(rule_list))
-        check_livelock_alert(prometheus, phases, rule_list)
-    else:
-        report("SKIP", "rules", f"{rules_path} is not in this tree")
-    if os.path.exists(dashboard_path):
-        check_expressions(prometheus, run_start, at, "dashboard", dashboard_expressions(dashboard_path))
-    else:
-        report("SKIP", "dashboard", f"{dashboard_path} is not in this tree")
+    check_expressions(prometheus, run_start, at, all_expressions(rules_path, dashboard_path))
+    check_livelock_alert(prometheus, phases, read_rules(rules_path))
     status, body = scrape(exporter)
     check_promtool(body)
     check_concurrent_scrapes(exporter)
