@@ -379,8 +379,10 @@ def check_livelock_alert(prometheus, phases, rule_list):
     for quiet in ("storm", "race"):
         quiet_start, quiet_end = phases[quiet]
         samples = sum(len(values) for _, values in prometheus.series_range(active, quiet_start, quiet_end))
+        reported = prometheus.total(selector("hmmtrace_livelocks_total"), quiet_end + 1)
         report(samples == 0, f"alert.livelock-quiet-during-{quiet}",
-               f"{samples} pending or firing samples in {quiet_end - quiet_start:.1f} s of {quiet}")
+               f"{samples} pending or firing samples in {quiet_end - quiet_start:.1f} s of {quiet}; "
+               f"livelocks counted by then: {reported}")
 
 
 # The exporter itself: bodies, concurrency and stalled clients.
