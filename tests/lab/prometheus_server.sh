@@ -7,10 +7,13 @@
 # of a run survives it.
 #
 #   prometheus_start DIRECTORY PORT TARGET [RULE_FILE]
-#                      start it (listening on 127.0.0.1:PORT, scraping
-#                      TARGET, host:port, every second); back when /-/ready
-#                      answers, with its pid in prometheus_pid and the
-#                      seconds that took in prometheus_ready_seconds
+#                      start it in the background, listening on
+#                      127.0.0.1:PORT, scraping TARGET (host:port) every
+#                      second; its pid in prometheus_pid
+#   prometheus_wait_ready
+#                      back when /-/ready answers (false if it died or took
+#                      120 s), with the seconds since the start in
+#                      prometheus_ready_seconds
 #   prometheus_get PATH  the body of an HTTP GET of PATH on it
 #   prometheus_stop    SIGTERM it and wait
 #
@@ -22,7 +25,7 @@
 prometheus_binary=${PROMETHEUS:-/usr/bin/prometheus}
 
 prometheus_start() {
-	local directory=$1 port=$2 target=$3 rule_file=${4:-} started now
+	local directory=$1 port=$2 target=$3 rule_file=${4:-}
 	mkdir -p "$directory/data" "$directory/empty"
 	{
 		echo "global:"
@@ -38,7 +41,7 @@ prometheus_start() {
 		echo "    static_configs:"
 		echo "      - targets: ['$target']"
 	} >"$directory/prometheus.yml"
-	started=$EPOCHREALTIME
+	prometheus_started=$EPOCHREALTIME
 	"$prometheus_binary" --config.file="$directory/prometheus.yml" \
 		--storage.tsdb.path="$directory/data" \
 		--web.listen-address="127.0.0.1:$port" \
@@ -48,11 +51,14 @@ prometheus_start() {
 		--log.level=warn >"$directory/prometheus.log" 2>&1 &
 	prometheus_pid=$!
 	prometheus_url=http://127.0.0.1:$port
+}
+
+prometheus_wait_ready() {
 	# Under TCG the TSDB's start and the rule loading take seconds; wait
 	# up to 120 s, and not at all once the server has died.
 	for _ in $(seq 1200); do
 		if prometheus_ready; then
-			prometheus_ready_seconds=$(awk -v start="$started" -v end="$EPOCHREALTIME" \
+			prometheus_ready_seconds=$(awk -v start="$prometheus_started" -v end="$EPOCHREALTIME" \
 				'BEGIN { printf "%.2f", end - start }')
 			return 0
 		fi

@@ -129,16 +129,17 @@ run_phases() {
 	run_checker export python3 tests/lab/prometheus_check.py "$work" "$prometheus_url" "http://$exporter_address"
 }
 
+# Prometheus starts while the exporter attaches: both take seconds under TCG.
+prometheus_start "$work/prometheus" "$prometheus_port" "$exporter_address" "$rules"
 if start_exporter; then
 	links_while=$(bpf_links)
 	if start_tracer top top "${gap[@]}"; then
-		if prometheus_start "$work/prometheus" "$prometheus_port" "$exporter_address" "$rules"; then
+		if prometheus_wait_ready; then
 			echo "prometheus ready after $prometheus_ready_seconds s"
 			run_phases
 		else
 			fail export.prometheus-starts "$(tail -c 300 "$work/prometheus/prometheus.log")"
 		fi
-		prometheus_stop
 		stop_tracer top
 	fi
 	kill -TERM "$exporter_pid"
@@ -151,5 +152,6 @@ if start_exporter; then
 	fi
 	check_links_released export.sigterm-detaches-every-link "$links_before" "$links_while" 1 "$(bpf_links)"
 fi
+prometheus_stop
 rmmod sim_mirror
 rm -rf "$work"
