@@ -135,7 +135,7 @@ if start_exporter; then
 	links_while=$(bpf_links)
 	if start_tracer top top "${gap[@]}"; then
 		if prometheus_wait_ready; then
-			echo "prometheus ready after $prometheus_ready_seconds s"
+			echo "prometheus ready $prometheus_ready_seconds s after its start (the exporter attached meanwhile)"
 			run_phases
 		else
 			fail export.prometheus-starts "$(tail -c 300 "$work/prometheus/prometheus.log")"
