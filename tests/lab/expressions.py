@@ -55,33 +55,35 @@ def recorded_names(expr):
     return set(RECORDED_NAME.findall(expr))
 
 
-def _top_level(expr):
-    """(index, depth) of each character outside strings, brackets and braces."""
+def _outside_strings(expr):
+    """(index, character, depth) of each character outside string literals;
+    a bracket's depth is the one outside it."""
     depth, quote, index = 0, None, 0
     while index < len(expr):
         char = expr[index]
         if quote:
             if char == "\\":
-                index += 2
-                continue
-            if char == quote:
+                index += 1
+            elif char == quote:
                 quote = None
         elif char in "\"'`":
             quote = char
         elif char in "([{":
+            yield index, char, depth
             depth += 1
         elif char in ")]}":
             depth -= 1
+            yield index, char, depth
         else:
-            yield index, depth
+            yield index, char, depth
         index += 1
 
 
 def _split(expr, operators, words):
     """Split expr at its top-level operators; [(operator, operand), ...], the first with None."""
     parts, start, previous, skip_to = [], 0, None, 0
-    for index, depth in _top_level(expr):
-        if depth or index < skip_to:
+    for index, char, depth in _outside_strings(expr):
+        if depth or index < skip_to or char in "()[]{}":
             continue
         for operator in operators:
             if not expr.startswith(operator, index):
@@ -89,7 +91,6 @@ def _split(expr, operators, words):
             end = index + len(operator)
             if words and (re.match(r"\w", expr[index - 1:index] or " ") or re.match(r"\w", expr[end:end + 1] or " ")):
                 continue
-            # A modifier such as on (...) or group_left (...) belongs to the operator.
             parts.append((previous, expr[start:index]))
             previous, start, skip_to = operator, end, end
             break
@@ -120,18 +121,9 @@ def _unwrap(expr):
 
 def _encloses(expr):
     """Whether expr's first parenthesis closes at its last character."""
-    depth, quote = 0, None
-    for index, char in enumerate(expr):
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "\"'`":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-            if depth == 0:
-                return index == len(expr) - 1
+    for index, char, depth in _outside_strings(expr):
+        if char in ")]}" and depth == 0:
+            return index == len(expr) - 1
     return False
 
 
