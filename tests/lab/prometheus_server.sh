@@ -7,13 +7,15 @@
 # of a run survives it.
 #
 #   prometheus_start DIRECTORY PORT TARGET [RULE_FILE]
-#                      start it in the background, listening on
-#                      127.0.0.1:PORT, scraping TARGET (host:port) every
-#                      second; its pid in prometheus_pid
-#   prometheus_wait_ready
-#                      back when /-/ready answers (false if it died or took
-#                      120 s), with the seconds since the start in
+#                      start it (listening on 127.0.0.1:PORT, scraping
+#                      TARGET, host:port, every second); back when /-/ready
+#                      answers (false if it died or took 120 s), with its
+#                      pid in prometheus_pid and the seconds that took in
 #                      prometheus_ready_seconds
+#   prometheus_launch DIRECTORY PORT TARGET [RULE_FILE]
+#   prometheus_wait_ready
+#                      the same in two steps, to do something else while
+#                      it starts (the seconds count from the launch)
 #   prometheus_get PATH  the body of an HTTP GET of PATH on it
 #   prometheus_stop    SIGTERM it and wait
 #
@@ -25,6 +27,10 @@
 prometheus_binary=${PROMETHEUS:-/usr/bin/prometheus}
 
 prometheus_start() {
+	prometheus_launch "$@" && prometheus_wait_ready
+}
+
+prometheus_launch() {
 	local directory=$1 port=$2 target=$3 rule_file=${4:-}
 	mkdir -p "$directory/data" "$directory/empty"
 	{

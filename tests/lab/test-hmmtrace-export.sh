@@ -130,7 +130,7 @@ run_phases() {
 }
 
 # Prometheus starts while the exporter attaches: both take seconds under TCG.
-prometheus_start "$work/prometheus" "$prometheus_port" "$exporter_address" "$rules"
+prometheus_launch "$work/prometheus" "$prometheus_port" "$exporter_address" "$rules"
 if start_exporter; then
 	links_while=$(bpf_links)
 	if start_tracer top top "${gap[@]}"; then
