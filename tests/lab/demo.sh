@@ -96,7 +96,9 @@ echo "================ hmmtrace retries: livelocks as they were caught, then the
 cat "$work/retries"
 echo
 echo "================ hmmtrace export: a few lines of the last scrape ($(grep -vc '^#' "$work/metrics") samples) ================"
-grep -E '^hmmtrace_(info|invalidations_total|read_retries_total|range_faults_total|livelocks_total|metric_inferred)' \
-	"$work/metrics" | head -n 14
+for metric in info invalidations_total read_retries_total livelocks_total; do
+	grep "^hmmtrace_$metric[{ ]" "$work/metrics" || true
+done
+grep '^hmmtrace_range_faults_total{driver="sim_mirror"' "$work/metrics" || true
 rmmod sim_mirror
 rmmod test_hmm
