@@ -176,6 +176,7 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 		stats_add(slot.stats->range_fault_ebusy, 1);
 		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns());
 	} else if (!ret) {
+		stats_add(slot.stats->range_fault_successes, 1);
 		fault_completed(ctx, interval_sub, &slot, bpf_ktime_get_ns());
 	} else {
 		stats_add(slot.stats->range_fault_errors, 1);

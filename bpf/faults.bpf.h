@@ -39,7 +39,6 @@ struct fault_state {
 	__u32 outcome;			/* enum fault_outcome of the latest go-round */
 	__u32 fault_slot;		/* buckets a tentative completion counted into */
 	__u32 retries_slot;
-	__u32 livelock_reported;
 };
 
 MAP(BPF_MAP_TYPE_LRU_HASH, struct hmmtrace_fault_key, struct fault_state, MAX_FAULTS)
@@ -134,8 +133,8 @@ static __always_inline void fault_retried(void *ctx,
 	fault->summary.retries++;
 	fault->summary.total_retries++;
 	fault->summary.last_retry_ns = now;
-	if (livelock_ns && !fault->livelock_reported && now - fault->livelock_clock_ns >= livelock_ns) {
-		fault->livelock_reported = 1;
+	if (livelock_ns && !fault->summary.livelocked && now - fault->livelock_clock_ns >= livelock_ns) {
+		fault->summary.livelocked = 1;
 		report(ctx, HMMTRACE_REPORT_LIVELOCK, interval_sub, &fault->summary, now);
 	}
 }
@@ -195,7 +194,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		fault_start(fault, seq, now);
 		fault->summary.retries = 0;
 		fault->summary.began_unseen = 0;
-		fault->livelock_reported = 0;
+		fault->summary.livelocked = 0;
 		set_outcome(fault, FAULT_OUTCOME_NONE);
 		return;
 	}

@@ -52,6 +52,7 @@ struct hmmtrace_stats {
 	__u64 check_retries;
 	__u64 range_faults;		/* hmm_range_fault() calls */
 	__u64 range_fault_ebusy;
+	__u64 range_fault_successes;	/* hmm_range_fault() calls that returned 0 */
 	__u64 range_fault_errors;	/* hmm_range_fault() failures other than -EBUSY */
 	__u64 faults_completed;		/* hmm_range_fault() success that no collision undid */
 	__u64 fault_ns;			/* first read_begin to mapped, summed */
@@ -110,6 +111,8 @@ struct hmmtrace_fault_summary {
 	__u32 tgid;
 	__u32 completed;		/* hmm_range_fault() succeeded; a collision may still undo it */
 	__u32 began_unseen;		/* retrying before hmmtrace attached: the start is later than true */
+	__u32 livelocked;		/* reported as a livelock, and not finished since */
+	__u32 padding;
 	char comm[16];
 };
 

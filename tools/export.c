@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <bpf/libbpf.h>
 #ifdef HMMTRACE_HTTP
 #include <microhttpd.h>
@@ -185,7 +186,8 @@ static int write_textfile(struct model_reader *reader, const char *path)
 		return EXIT_FAILURE_AT_RUN;
 	temporary_path(path, temporary, sizeof(temporary));
 	file = fopen(temporary, "w");
-	written = file && fwrite(body, 1, length, file) == length;
+	/* node_exporter runs as another user: readable by all, whatever the umask. */
+	written = file && !fchmod(fileno(file), 0644) && fwrite(body, 1, length, file) == length;
 	if (file && fclose(file))
 		written = false;
 	free(body);
@@ -212,6 +214,8 @@ static enum MHD_Result respond(struct MHD_Connection *connection, unsigned int c
 		return MHD_NO;
 	}
 	MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	result = MHD_queue_response(connection, code, response);
 	MHD_destroy_response(response);
 	return result;
@@ -225,6 +229,7 @@ static enum MHD_Result handle_request(void *context, struct MHD_Connection *conn
 	static char index_page[] = "hmmtrace exporter: metrics at /metrics\n";
 	static char not_found[] = "not found: metrics are at /metrics\n";
 	static char not_allowed[] = "only GET and HEAD\n";
+	static char failed[] = "reading the BPF maps failed: see the exporter's log\n";
 	static int first_call;
 	size_t length;
 	char *body;
@@ -249,7 +254,8 @@ static enum MHD_Result handle_request(void *context, struct MHD_Connection *conn
 			       strlen(not_found), MHD_RESPMEM_PERSISTENT);
 	body = scrape(context, &length);
 	if (!body)
-		return MHD_NO;
+		return respond(connection, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", failed,
+			       strlen(failed), MHD_RESPMEM_PERSISTENT);
 	return respond(connection, MHD_HTTP_OK, CONTENT_TYPE, body, length, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -290,6 +296,8 @@ int export_run(struct model_reader *reader, int listen_fd, volatile sig_atomic_t
 	struct MHD_Daemon *server = NULL;
 	double started = monotonic_seconds(), next_write = started + options.interval;
 	int status = EXIT_OK, polled = 0;
+
+	reader->export.start_time = (double)time(NULL);
 
 	ring = ring_buffer__new(bpf_map__fd(reader->session->skeleton->maps.reports),
 				handle_report, reader, NULL);

@@ -183,7 +183,6 @@ int export_read(struct model_reader *reader, struct model *model)
 
 		uname(&names);
 		snprintf(state->kernel_release, sizeof(state->kernel_release), "%s", names.release);
-		state->start_time = (double)time(NULL);
 	}
 	for (size_t index = 0; index < model->row_count; index++) {
 		struct row *row = model->rows[index];
@@ -196,7 +195,7 @@ int export_read(struct model_reader *reader, struct model *model)
 	}
 	status = map_for_each(reader->maps.subscriptions, false, count_live_subscription, reader);
 	if (!status)
-		status = retries_count_livelocked(reader, (__u64)(options.livelock_ms * 1e6));
+		status = retries_count_livelocked(reader);
 	if (!status)
 		status = read_programs(reader, part);
 	if (status)
@@ -208,8 +207,43 @@ int export_read(struct model_reader *reader, struct model *model)
 	return 0;
 }
 
+/*
+ * An exporter runs for weeks: a driver loaded after it started has a new
+ * group whose callback the symbols read at attach cannot name (they would
+ * name it after the last symbol below it). New groups are rare (a callback,
+ * or a process), so each read that finds one reads /proc/kallsyms again
+ * before the rows are named.
+ */
+void export_refresh_symbols(struct model_reader *reader)
+{
+	struct export_state *state = &reader->export;
+	struct session *session = reader->session;
+	struct kallsyms *fresh;
+
+	if (!state->groups_named) {
+		state->groups_named = reader->table.count;
+		return;
+	}
+	if (reader->table.count <= state->groups_named || options.grouping != HMMTRACE_BY_DRIVER)
+		return;
+	state->groups_named = reader->table.count;
+	if (grow(&state->retired_symbols, &state->retired_capacity, state->retired_count + 1,
+		 sizeof(*state->retired_symbols)))
+		return;
+	fresh = kallsyms_load();
+	if (!fresh)
+		return;
+	state->retired_symbols[state->retired_count++] = session->symbols;
+	session->symbols = fresh;
+	reader->driver_cache = (struct driver_cache){};
+}
+
 void export_free(struct export_state *state)
 {
+	for (size_t index = 0; index < state->retired_count; index++)
+		kallsyms_free(state->retired_symbols[index]);
+	free(state->retired_symbols);
 	free(state->programs);
 	state->programs = NULL;
+	state->retired_symbols = NULL;
 }

@@ -19,8 +19,7 @@ METRICS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metrics.json
 TYPES = {"count": "FIELD_COUNT", "nanoseconds": "FIELD_NANOSECONDS", "ratio": "FIELD_RATIO",
          "flag": "FIELD_FLAG", "histogram": "FIELD_HISTOGRAM",
          "timed_histogram": "FIELD_TIMED_HISTOGRAM"}
-DERIVED = {"invalidate_p50_ns", "invalidate_p99_ns", "retry_ratio", "storm", "go_rounds",
-           "range_fault_successes"}
+DERIVED = {"invalidate_p50_ns", "invalidate_p99_ns", "retry_ratio", "storm", "go_rounds"}
 METRIC_TYPES = {"counter", "gauge", "histogram"}
 METRIC_SCOPES = {"group": "METRIC_PER_GROUP", "range_event": "METRIC_PER_RANGE_EVENT",
                  "exporter": "METRIC_PER_EXPORTER"}

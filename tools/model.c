@@ -46,9 +46,6 @@ static struct field_value derived_value(const struct row *row, const struct hmmt
 		value.count = row->invalidate_p50_ns;
 	else if (derived == DERIVED_INVALIDATE_P99_NS)
 		value.count = row->invalidate_p99_ns;
-	else if (derived == DERIVED_RANGE_FAULT_SUCCESSES)
-		value.count = stats->range_faults - stats->range_fault_ebusy -
-			      stats->range_fault_errors;
 	else
 		value.count = stats->read_retries + stats->range_fault_ebusy;
 	return value;

@@ -55,7 +55,6 @@ enum derived_value {
 	DERIVED_RETRY_RATIO,
 	DERIVED_STORM,
 	DERIVED_GO_ROUNDS,
-	DERIVED_RANGE_FAULT_SUCCESSES,
 };
 
 /* enum row_field and the tables below come from tools/fields.json. */

@@ -24,7 +24,8 @@
 #define SUBSCRIPTION_LOOKUPS_MAX 256
 
 static const char *const inferred_in_stock_modes[] = {
-	"read_retries", "read_begin_waits", "read_begin_wait_ns", NULL,
+	"read_retries", "read_begin_waits", "read_begin_wait_ns", "faults_completed",
+	"fault_to_mapped", "retries_per_fault", NULL,
 };
 static const char *const unavailable_in_stock_modes[] = {
 	"check_retries", "insert_deferred", "remove_wait", NULL,
@@ -334,6 +335,8 @@ static int read_rows(struct model_reader *reader, double seconds, struct model *
 
 	reader->read_number++;
 	status = group_maps_read(&reader->maps.groups, take_group, reader);
+	if (!status && model->subcommand == SUBCOMMAND_EXPORT)
+		export_refresh_symbols(reader);
 	if (!status)
 		status = collect_active(reader, seconds, model);
 	if (!status)

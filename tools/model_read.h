@@ -44,6 +44,10 @@ struct export_state {
 	char kernel_release[65];
 	double start_time;
 	bool folding_said;
+	size_t groups_named;		/* rows when /proc/kallsyms was last read */
+	struct kallsyms **retired_symbols;	/* earlier reads, which attach.c may point into */
+	size_t retired_count;
+	size_t retired_capacity;
 };
 
 /* The maps a model is read from, by file descriptor. */
@@ -92,11 +96,12 @@ int retries_handle_report(void *context, void *record, size_t size);
 int retries_read(struct model_reader *reader, struct retries_part *part);
 void retries_free(struct retries_state *state);
 
-/* retries.c: per group, the faults retrying past --livelock-ms now (export). */
-int retries_count_livelocked(struct model_reader *reader, __u64 livelock_ns);
+/* retries.c: per group, the faults reported livelocked and retrying now (export). */
+int retries_count_livelocked(struct model_reader *reader);
 
 /* export_read.c */
 int export_read(struct model_reader *reader, struct model *model);
+void export_refresh_symbols(struct model_reader *reader);
 void export_free(struct export_state *state);
 
 /* snoop.c */

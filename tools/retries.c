@@ -303,13 +303,12 @@ static int list_pairs(struct model_reader *reader, const struct fault_list *faul
 
 struct livelocked_walk {
 	struct model_reader *reader;
-	__u64 livelock_ns;
 	__u64 now_ns;
 };
 
 /*
- * A fault retrying for longer than the livelock threshold that went round
- * within the last second: a fault abandoned at the driver's timeout is no
+ * A fault the BPF side reported as a livelock, unfinished, that went round
+ * within the last second: one abandoned at the driver's timeout is no
  * longer livelocked, though its entry stays.
  */
 static int count_livelocked_fault(void *context, const void *key, const void *value)
@@ -321,9 +320,9 @@ static int count_livelocked_fault(void *context, const void *key, const void *va
 	struct row *row;
 	__u64 group;
 
-	if (fault->completed || !fault->retries ||
-	    fault->last_retry_ns - fault->started_ns < walk->livelock_ns ||
-	    walk->now_ns - fault->last_retry_ns > 1000000000ULL)
+	/* (A retry after the clock was read is recent: signed.) */
+	if (!fault->livelocked || fault->completed ||
+	    (__s64)(walk->now_ns - fault->last_retry_ns) > 1000000000LL)
 		return 0;
 	if (bpf_map_lookup_elem(walk->reader->maps.subscriptions, &fault_key->interval_sub, &info))
 		return 0;
@@ -334,9 +333,9 @@ static int count_livelocked_fault(void *context, const void *key, const void *va
 	return 0;
 }
 
-int retries_count_livelocked(struct model_reader *reader, __u64 livelock_ns)
+int retries_count_livelocked(struct model_reader *reader)
 {
-	struct livelocked_walk walk = { .reader = reader, .livelock_ns = livelock_ns };
+	struct livelocked_walk walk = { .reader = reader };
 	struct timespec now;
 
 	/* The BPF side's clock, bpf_ktime_get_ns(). */
