@@ -24,7 +24,7 @@ DEBIAN_PACKAGES := build-essential bc bison flex libelf-dev libssl-dev dwarves \
 	clang llvm libbpf-dev bpftool linux-source-6.12 qemu-system-x86 \
 	busybox-static cpio ccache linux-perf bpftrace kmod git xz-utils \
 	zlib1g-dev pkg-config python3 python3-ply python3-git gnuplot-nox \
-	libmicrohttpd-dev prometheus
+	libmicrohttpd-dev prometheus python3-yaml
 
 CLANG ?= clang
 # Every BPF object builds against the committed vmlinux.h (bpf/vmlinux/README.md),
@@ -252,15 +252,15 @@ $(HMMTRACE): $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handle
 
 # Installing, under PREFIX with the paths the FHS and Debian expect; DESTDIR
 # stages the tree (a package build, tests/host/test-install.sh). hmmtrace
-# needs CAP_BPF, so it is an administrator's tool: sbin. What later parts
-# install has its directory here: the exporter's systemd unit in
-# SYSTEMD_UNIT_DIR (systemd reads /usr/local/lib/systemd/system as well as
-# /usr/lib/systemd/system), Grafana dashboards and Prometheus rules, data
-# that an administrator points the servers at, in
-# HMMTRACE_DATA_DIR/dashboards and HMMTRACE_DATA_DIR/prometheus, and any
-# configuration in SYSCONF_DIR (/etc for PREFIX=/usr). Each file installed
-# is in INSTALLED, which uninstall removes; it leaves the directories,
-# which other packages share.
+# needs CAP_BPF, so it is an administrator's tool: sbin. The exporter's
+# systemd unit goes in SYSTEMD_UNIT_DIR (systemd reads
+# /usr/local/lib/systemd/system as well as /usr/lib/systemd/system), and
+# reads its options from SYSCONF_DIR/default/hmmtrace-export (/etc for
+# PREFIX=/usr), which is the administrator's and not installed. The Grafana
+# dashboard and the Prometheus rules are data that an administrator points
+# the servers at: HMMTRACE_DATA_DIR/grafana and HMMTRACE_DATA_DIR/prometheus.
+# Each file installed is in INSTALLED, which uninstall removes; it leaves
+# the directories, which other packages share.
 PREFIX ?= /usr/local
 SBIN_DIR := $(PREFIX)/sbin
 DATA_DIR := $(PREFIX)/share
@@ -268,12 +268,23 @@ MAN8_DIR := $(DATA_DIR)/man/man8
 HMMTRACE_DATA_DIR := $(DATA_DIR)/hmmtrace
 SYSTEMD_UNIT_DIR := $(PREFIX)/lib/systemd/system
 SYSCONF_DIR := $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
-INSTALLED := $(SBIN_DIR)/hmmtrace $(MAN8_DIR)/hmmtrace.8
+UNIT := $(SYSTEMD_UNIT_DIR)/hmmtrace-export.service
+DASHBOARD := $(HMMTRACE_DATA_DIR)/grafana/hmmtrace.json
+RULES := $(HMMTRACE_DATA_DIR)/prometheus/hmmtrace-rules.yml
+INSTALLED := $(SBIN_DIR)/hmmtrace $(MAN8_DIR)/hmmtrace.8 $(UNIT) $(DASHBOARD) $(RULES)
 
-install: $(HMMTRACE) tools/hmmtrace.8
-	install -d $(DESTDIR)$(SBIN_DIR) $(DESTDIR)$(MAN8_DIR)
+install: $(HMMTRACE) tools/hmmtrace.8 dist/systemd/hmmtrace-export.service.in \
+		dashboards/grafana/hmmtrace.json dashboards/prometheus/hmmtrace-rules.yml
+	install -d $(DESTDIR)$(SBIN_DIR) $(DESTDIR)$(MAN8_DIR) $(DESTDIR)$(SYSTEMD_UNIT_DIR) \
+		$(DESTDIR)$(dir $(DASHBOARD)) $(DESTDIR)$(dir $(RULES))
 	install -m 0755 $(HMMTRACE) $(DESTDIR)$(SBIN_DIR)/hmmtrace
 	install -m 0644 tools/hmmtrace.8 $(DESTDIR)$(MAN8_DIR)/hmmtrace.8
+	sed -e 's|@SBIN_DIR@|$(SBIN_DIR)|g' -e 's|@SYSCONF_DIR@|$(SYSCONF_DIR)|g' \
+		dist/systemd/hmmtrace-export.service.in >$(DESTDIR)$(UNIT).partial
+	chmod 0644 $(DESTDIR)$(UNIT).partial
+	mv $(DESTDIR)$(UNIT).partial $(DESTDIR)$(UNIT)
+	install -m 0644 dashboards/grafana/hmmtrace.json $(DESTDIR)$(DASHBOARD)
+	install -m 0644 dashboards/prometheus/hmmtrace-rules.yml $(DESTDIR)$(RULES)
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))

@@ -86,12 +86,14 @@ run_on_patched_kernel() {
 	esac
 }
 
-# What the stock kernels run: the hmmtrace suite and the static binary alone
-# (every kernel runs that); on Debian's, the production cases, the privilege
-# checks, hmmtrace beside a module without BTF, and the exporter as its
-# systemd unit runs it too (Debian's 6.12 and the unpatched kernel share
-# their code, so the unpatched one skips those).
-stock_kernel_scripts=(tests/lab/test-hmmtrace.sh tests/lab/test-hmmtrace-static.sh)
+# What the stock kernels run: the hmmtrace suite, the static binary alone
+# and the exporter beside Prometheus (every kernel runs those); on Debian's,
+# the production cases, the privilege checks, hmmtrace beside a module
+# without BTF, and the exporter as its systemd unit runs it too (Debian's
+# 6.12 and the unpatched kernel share their code, so the unpatched one skips
+# those).
+stock_kernel_scripts=(tests/lab/test-hmmtrace.sh tests/lab/test-hmmtrace-static.sh
+	tests/lab/test-hmmtrace-export.sh)
 debian_kernel_scripts=(tests/lab/test-sim-mirror.sh "${stock_kernel_scripts[@]}"
 	tests/lab/test-hmmtrace-privileges.sh tests/lab/test-hmmtrace-no-btf-modules.sh
 	tests/lab/test-hmmtrace-export-unit.sh)

@@ -3,9 +3,10 @@
 #
 # make install lays out exactly the tree the Makefile promises under PREFIX
 # (default /usr/local) in a DESTDIR, with the right modes; the installed
-# binary runs; the man page formats without a warning; STATIC=1 installs
-# the static binary; and make uninstall removes what install put, and
-# nothing else.
+# binary runs; the man page formats without a warning; the exporter's
+# systemd unit names the installed paths and passes systemd-analyze verify;
+# STATIC=1 installs the static binary; and make uninstall removes what
+# install put, and nothing else.
 
 . tests/lib.sh
 
@@ -45,16 +46,64 @@ man_page_warnings() {
 	LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$1" 2>&1 >/dev/null
 }
 
+# check_unit NAME STAGE UNIT_DIRECTORY BINARY ENVIRONMENT_FILE: the installed
+# unit runs BINARY with ENVIRONMENT_FILE's options, keeps no placeholder, and
+# systemd-analyze verify finds nothing wrong with it (a unit with a typo in
+# a key is the control that it would).
+check_unit() {
+	local name=$1 stage=$2 directory=$3 binary=$4 environment=$5
+	local unit=$stage$directory/hmmtrace-export.service
+	check "install.$name.unit-runs-the-installed-binary" \
+		grep -qx "ExecStart=$binary export \$HMMTRACE_EXPORT_OPTIONS" "$unit"
+	check "install.$name.unit-reads-its-options" grep -qx "EnvironmentFile=-$environment" "$unit"
+	check "install.$name.unit-has-no-placeholder" sh -c "! grep -qE '@[A-Z_]+@' '$unit'"
+	if ! command -v systemd-analyze >/dev/null; then
+		skip "install.$name.unit-verifies" "systemd-analyze is not installed (systemd)"
+		return
+	fi
+	# verify wants the binary where the unit says: a copy of the tree at /.
+	mkdir -p "$work/verify-$name"
+	sed "s|^ExecStart=$binary|ExecStart=$stage$binary|" "$unit" >"$work/verify-$name/hmmtrace-export.service"
+	sed 's/^NoNewPrivileges=/NoNewPrivilegez=/' "$work/verify-$name/hmmtrace-export.service" \
+		>"$work/verify-$name/broken-export.service"
+	if systemd-analyze verify --man=no "$work/verify-$name/broken-export.service" >/dev/null 2>&1 &&
+	   [ -z "$(systemd-analyze verify --man=no "$work/verify-$name/broken-export.service" 2>&1)" ]; then
+		fail "install.$name.unit-verify-sees-errors" "a unit with an unknown key passed"
+		return
+	fi
+	local verified
+	verified=$(systemd-analyze verify --man=no "$work/verify-$name/hmmtrace-export.service" 2>&1)
+	if [ -z "$verified" ]; then
+		pass "install.$name.unit-verifies"
+	else
+		fail "install.$name.unit-verifies" "$(head -n 3 <<<"$verified" | tr '\n' ';')"
+	fi
+}
+
+# The control of unit-has-no-placeholder: the template has them.
+check install.unit-template-has-placeholders grep -qE '@[A-Z_]+@' dist/systemd/hmmtrace-export.service.in
+
 stage=$work/default
 if install_into default "$stage"; then
 	check_tree default "$stage" "d 755 usr
 d 755 usr/local
+d 755 usr/local/lib
+d 755 usr/local/lib/systemd
+d 755 usr/local/lib/systemd/system
 d 755 usr/local/sbin
 d 755 usr/local/share
+d 755 usr/local/share/hmmtrace
+d 755 usr/local/share/hmmtrace/grafana
+d 755 usr/local/share/hmmtrace/prometheus
 d 755 usr/local/share/man
 d 755 usr/local/share/man/man8
+f 644 usr/local/lib/systemd/system/hmmtrace-export.service
+f 644 usr/local/share/hmmtrace/grafana/hmmtrace.json
+f 644 usr/local/share/hmmtrace/prometheus/hmmtrace-rules.yml
 f 644 usr/local/share/man/man8/hmmtrace.8
 f 755 usr/local/sbin/hmmtrace"
+	check_unit default "$stage" /usr/local/lib/systemd/system /usr/local/sbin/hmmtrace \
+		/usr/local/etc/default/hmmtrace-export
 	installed=$stage/usr/local/sbin/hmmtrace
 	check install.default.is-the-build cmp "$installed" build/hmmtrace
 	help_status=0
@@ -96,12 +145,22 @@ fi
 stage=$work/usr-static
 if install_into usr-static "$stage" PREFIX=/usr STATIC=1; then
 	check_tree usr-static "$stage" "d 755 usr
+d 755 usr/lib
+d 755 usr/lib/systemd
+d 755 usr/lib/systemd/system
 d 755 usr/sbin
 d 755 usr/share
+d 755 usr/share/hmmtrace
+d 755 usr/share/hmmtrace/grafana
+d 755 usr/share/hmmtrace/prometheus
 d 755 usr/share/man
 d 755 usr/share/man/man8
+f 644 usr/lib/systemd/system/hmmtrace-export.service
+f 644 usr/share/hmmtrace/grafana/hmmtrace.json
+f 644 usr/share/hmmtrace/prometheus/hmmtrace-rules.yml
 f 644 usr/share/man/man8/hmmtrace.8
 f 755 usr/sbin/hmmtrace"
+	check_unit usr-static "$stage" /usr/lib/systemd/system /usr/sbin/hmmtrace /etc/default/hmmtrace-export
 	check install.usr-static.is-the-static-build cmp "$stage/usr/sbin/hmmtrace" build/static/hmmtrace
 	make --no-print-directory uninstall DESTDIR="$stage" PREFIX=/usr >/dev/null 2>&1
 	check install.usr-static.uninstall-leaves-no-file test -z "$(find "$stage" ! -type d)"

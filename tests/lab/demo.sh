@@ -5,12 +5,17 @@
 # retries watch two mirroring drivers (test_hmm and the simulated
 # sim_mirror) through a mixed workload: device faults and a COW storm, an
 # invalidation storm, faults racing CPU writers, the stale-seq livelock, and
-# the kernel's own hmm-tests. Then it prints what hmmtrace saw.
+# the kernel's own hmm-tests. Beside them hmmtrace export serves
+# Prometheus, which scrapes it every second and evaluates
+# dashboards/prometheus/hmmtrace-rules.yml: the demo shows the livelock
+# alert going to firing, and a few lines of one scrape. Then it prints what
+# hmmtrace saw.
 
 set -euo pipefail
+. tests/lab/prometheus_server.sh
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'prometheus_stop; rm -rf "$work"' EXIT
 
 echo "== lab guest: Linux $(uname -r), $(getconf _NPROCESSORS_ONLN) CPUs"
 read -r coherent_dev0 coherent_dev1 <<<"${LAB_COHERENT_MEMORY:-}"
@@ -28,6 +33,29 @@ for _ in $(seq 300); do
 done
 sed 's/^hmmtrace: /== hmmtrace: /' "$work/top.err"
 
+# The fleet's view: the exporter, and Prometheus beside it.
+ip link set lo up
+# Under TCG a race fault can go round for 200 ms; the livelock stalls for 1000.
+build/hmmtrace export --listen 127.0.0.1:9476 --livelock-ms 500 >/dev/null 2>"$work/export.err" &
+export_pid=$!
+for _ in $(seq 300); do
+	grep -q '^hmmtrace: exporting' "$work/export.err" && break
+	sleep 0.1
+done
+if prometheus_start "$work/prometheus" 9090 127.0.0.1:9476 "$PWD/dashboards/prometheus/hmmtrace-rules.yml"; then
+	echo "== prometheus: ready in ${prometheus_ready_seconds} s, scraping http://127.0.0.1:9476/metrics every second"
+else
+	echo "== prometheus did not start: $(tail -n 2 "$work/prometheus/prometheus.log")"
+fi
+
+# livelock_alert: the livelock alert's state, as Prometheus' API has it.
+livelock_alert() {
+	prometheus_get /api/v1/alerts 2>/dev/null | python3 -c 'import json, sys
+alerts = [alert for alert in json.load(sys.stdin)["data"]["alerts"]
+          if alert["labels"]["alertname"] == "HmmtraceFaultLivelock"]
+print(alerts[0]["state"] if alerts else "inactive")' 2>/dev/null || echo unknown
+}
+
 echo "-- test_hmm: device reads, and a COW storm from a device write (one -EBUSY per chunk)"
 build/tests/test_hmm_phases --race-seconds 2 >/dev/null
 echo "-- sim_mirror: an invalidation storm (MADV_DONTNEED and refault, 20 rounds)"
@@ -35,12 +63,29 @@ build/tests/sim_mirror_workload storm --iterations 20 >/dev/null
 echo "-- sim_mirror: device faults racing CPU writers (read_retry collisions and -EBUSY)"
 build/tests/sim_mirror_workload race --duration 3 --threads 2 --retry-window-us 2000 >/dev/null
 echo "-- sim_mirror: the stale-seq livelock bug (a fault spins on -EBUSY until the 1000 ms timeout)"
+echo "   prometheus: HmmtraceFaultLivelock is $(livelock_alert) before it"
+livelock_started=$EPOCHREALTIME
 build/tests/sim_mirror_workload livelock --duration 3 | grep -E 'longest'
+state=inactive
+for _ in $(seq 60); do
+	now=$(livelock_alert)
+	if [ "$now" != "$state" ]; then
+		echo "   prometheus: HmmtraceFaultLivelock is $now," \
+			"$(awk -v start="$livelock_started" -v end="$EPOCHREALTIME" 'BEGIN { printf "%.0f", end - start }') s after the livelock began"
+		state=$now
+	fi
+	[ "$state" = firing ] && break
+	sleep 1
+done
 echo "-- hmm-tests (tools/testing/selftests/mm/hmm-tests.c from the same source tree)"
 "$LAB_KERNEL_DIR/hmm-tests" 2>&1 | grep -E '^# Totals'
 
 kill -INT "$top_pid" "$retries_pid"
 wait "$top_pid" "$retries_pid"
+curl -s http://127.0.0.1:9476/metrics >"$work/metrics" || true
+kill -TERM "$export_pid"
+wait "$export_pid" || true
+prometheus_stop
 
 echo
 echo "================ hmmtrace top: the whole run, one row per driver ================"
@@ -49,5 +94,11 @@ cat "$work/top"
 echo
 echo "================ hmmtrace retries: livelocks as they were caught, then the summary ================"
 cat "$work/retries"
+echo
+echo "================ hmmtrace export: a few lines of the last scrape ($(grep -vc '^#' "$work/metrics") samples) ================"
+for metric in info invalidations_total read_retries_total livelocks_total; do
+	grep "^hmmtrace_$metric[{ ]" "$work/metrics" || true
+done
+grep '^hmmtrace_range_faults_total{driver="sim_mirror"' "$work/metrics" || true
 rmmod sim_mirror
 rmmod test_hmm
