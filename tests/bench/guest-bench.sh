@@ -10,6 +10,7 @@
 #   guest-bench.sh tracers       the same with each tracer on, interleaved
 #   guest-bench.sh scaling       hit and miss latency against the subscription count
 #   guest-bench.sh tool          hmmtrace's attach time, memory and CPU
+#   guest-bench.sh export        hmmtrace export's CPU, scraped once a second
 #   guest-bench.sh retries       sim_mirror's retries per fault against the race window
 #
 # BENCH_SCALE=smoke shrinks every stage to seconds (make check runs that).
@@ -36,10 +37,15 @@ emit() {
 	echo "$1" >>"$BENCH_OUTPUT"
 }
 
-# wait_for_attach FILE: until hmmtrace (or bpftrace) says it is tracing.
+# wait_for_attach FILE [PATTERN]: until hmmtrace (or bpftrace) says it is
+# tracing, or says PATTERN.
 wait_for_attach() {
 	for _ in $(seq 600); do
-		grep -q -e 'Ctrl-C' -e 'Attaching' "$1" 2>/dev/null && return 0
+		if [ $# -gt 1 ]; then
+			grep -q -e "$2" "$1" 2>/dev/null && return 0
+		else
+			grep -q -e 'Ctrl-C' -e 'Attaching' "$1" 2>/dev/null && return 0
+		fi
 		sleep 0.05
 	done
 	echo "guest-bench: the tracer did not attach: $(head -c 300 "$1")" >&2
@@ -178,6 +184,64 @@ tool)
 		wait "$pid"
 		emit "{\"stage\": \"tool\", \"round\": $round, \"attach_ms\": $(((attached - began) / 1000000)), \"rss_kib\": $rss, \"ticks_per_second\": $(getconf CLK_TCK), \"idle_ticks\": $idle_ticks, \"idle_seconds\": 3, \"storm_ticks\": $storm_ticks, \"storm_ns\": $storm_ns, \"storm\": $storm}"
 	done
+	;;
+export)
+	# hmmtrace export as Prometheus uses it, scraped once a second (by
+	# scraper.py, whose own CPU is not counted): the exporter's CPU
+	# (utime+stime) over an idle window, then over the tool stage's storm
+	# (seconds long: several scrapes). One exporter for every round, as a
+	# fleet runs it for days.
+	storm_operations=400000
+	idle_seconds=5
+	$smoke && storm_operations=2000 idle_seconds=2
+	# The guest boots with its loopback down.
+	ip link set lo up
+	"$hmmtrace" export --listen 127.0.0.1:9476 >/dev/null 2>"$work/export.err" &
+	pid=$!
+	if ! wait_for_attach "$work/export.err" 'exporting on'; then
+		stop_process "$pid"
+		exit 1
+	fi
+	: >"$work/scrapes.log"
+	python3 tests/bench/scraper.py http://127.0.0.1:9476/metrics "$work/scrapes.log" &
+	scraper_pid=$!
+	# Python takes seconds to start under TCG: the rounds begin at its first scrape.
+	for _ in $(seq 600); do
+		[ -s "$work/scrapes.log" ] && break
+		sleep 0.1
+	done
+	if [ ! -s "$work/scrapes.log" ]; then
+		echo "guest-bench: no scrape within 60 s" >&2
+		stop_process "$scraper_pid"
+		stop_process "$pid"
+		exit 1
+	fi
+	ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+	# scrapes BEGAN END: the scrapes that began between the two clocks and got a body.
+	scrapes() { awk -v began="$1" -v end="$2" '$1 >= began && $1 <= end && $2 != "failed"' \
+		"$work/scrapes.log" | wc -l; }
+	for round in $(seq 0 $((repeat - 1))); do
+		idle_began=$(ticks)
+		idle_clock=$(date +%s%N)
+		sleep "$idle_seconds"
+		idle_ticks=$(($(ticks) - idle_began))
+		idle_end=$(date +%s%N)
+		storm_began=$(ticks)
+		storm_clock=$(date +%s%N)
+		storm=$("$bench" --subscriptions 64 --operations $storm_operations --repeat 1 --only hit)
+		storm_ticks=$(($(ticks) - storm_began))
+		storm_end=$(date +%s%N)
+		emit "{\"stage\": \"export\", \"round\": $round, \"ticks_per_second\": $(getconf CLK_TCK), \"idle_ticks\": $idle_ticks, \"idle_ns\": $((idle_end - idle_clock)), \"idle_scrapes\": $(scrapes "$idle_clock" "$idle_end"), \"storm_ticks\": $storm_ticks, \"storm_ns\": $((storm_end - storm_clock)), \"storm_scrapes\": $(scrapes "$storm_clock" "$storm_end"), \"body_lines\": $(awk '$2 != "failed" {lines = $2} END {print lines + 0}' "$work/scrapes.log"), \"storm\": $storm}"
+	done
+	stop_process "$scraper_pid"
+	failed=$(awk '$2 == "failed"' "$work/scrapes.log" | wc -l)
+	status=0
+	kill -TERM "$pid"
+	wait "$pid" || status=$?
+	if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then
+		echo "guest-bench: the exporter exited with $status; $failed scrapes failed: $(grep -m 1 ' failed' "$work/scrapes.log"; tail -n 2 "$work/export.err")" >&2
+		exit 1
+	fi
 	;;
 retries)
 	windows=(0 100 500 1000 2000)

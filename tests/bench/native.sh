@@ -56,6 +56,21 @@ for rows in $interval_rows; do
 	fi
 done
 
+# One scrape of `hmmtrace export --by process` in user space: the model
+# read and the Prometheus body, with 10, 1k and 10k processes each a series
+# of their own, and 10k under the default --max-series (200).
+scrape_runs=("10" "1000" "10000" "10000 --max-series 200")
+scrape_count=9
+[ "$BENCH_SCALE" = smoke ] && scrape_runs=("10" "1000 --max-series 200") && scrape_count=2
+for run in "${scrape_runs[@]}"; do
+	# shellcheck disable=SC2086 # the run's words are its arguments
+	if result=$(build/bench/interval_cost --export --rows $run --intervals $scrape_count 2>"$work/scrape.err"); then
+		emit "{\"stage\": \"native\", \"measure\": \"scrape_cost\", \"result\": $result}"
+	else
+		emit_unavailable scrape_cost "" "$work/scrape.err"
+	fi
+done
+
 for handler in empty invalidate read_begin; do
 	if result=$("$carrier" --handler "$handler" --calls $calls --rounds $rounds 2>"$work/carrier.err"); then
 		emit "{\"stage\": \"native\", \"tracer\": \"hmmtrace\", \"result\": $result}"

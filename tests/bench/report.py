@@ -148,11 +148,14 @@ def native_costs(records):
     bpftrace = []
     unavailable = []
     interval_costs = []
+    scrape_costs = []
     for record in records:
         if "unavailable" in record:
             unavailable.append(f"{record['tracer']}: {record['unavailable']}")
         elif record.get("measure") == "interval_cost":
             interval_costs.append(record["result"])
+        elif record.get("measure") == "scrape_cost":
+            scrape_costs.append(record["result"])
         elif record["tracer"] == "hmmtrace":
             by_handler[record["result"]["handler"]] = record["result"]["handler_rounds_ns"]
         else:
@@ -167,6 +170,11 @@ def native_costs(records):
         "interval_ms_by_rows_native": [
             {"rows": cost["rows"], "text_ms": cost["text_ms"], "json_ms": cost["json_ms"]}
             for cost in sorted(interval_costs, key=lambda cost: cost["rows"])],
+        # ms per scrape of export --by process, and the body's size: median [p25, p75]
+        "scrape_ms_by_groups_native": [
+            {key: cost[key] for key in ("groups", "max_series", "samples", "lines", "bytes",
+                                        "scrape_ms")}
+            for cost in sorted(scrape_costs, key=lambda cost: (cost["groups"], -cost["max_series"]))],
     }
     mine, theirs = results["hmmtrace_handler_ns_native"], results["bpftrace_handler_ns_native"]
     results["hmmtrace_vs_bpftrace_ratio_native"] = ratio(mine and mine["median"],
@@ -184,8 +192,8 @@ def native_costs(records):
     return results
 
 
-def quartile_cell(value):
-    return f"{value['median']:.1f} [{value['p25']:.1f}, {value['p75']:.1f}]"
+def quartile_cell(value, digits=1):
+    return f"{value['median']:.{digits}f} [{value['p25']:.{digits}f}, {value['p75']:.{digits}f}]"
 
 
 def ratio(mine, theirs):
@@ -205,6 +213,28 @@ def tool_costs(records):
                                       (record["storm_ns"] / 1e9) for record in records], 2),
         "storm_events_per_s": summary([3 * record["storm"]["operations"] /
                                        (record["storm_ns"] / 1e9) for record in records], 0),
+    }
+
+
+def export_costs(records):
+    """hmmtrace export's CPU seconds per second, scraped once a second, idle and in a storm."""
+    if not records:
+        return {}
+
+    def per_second(ticks_key, ns_key):
+        return summary([record[ticks_key] / record["ticks_per_second"] / (record[ns_key] / 1e9)
+                        for record in records], 4)
+    idle_scrapes = [record for record in records if record["idle_scrapes"]]
+    return {
+        "export_cpu_seconds_per_second_idle": per_second("idle_ticks", "idle_ns"),
+        "export_cpu_seconds_per_second_storm": per_second("storm_ticks", "storm_ns"),
+        "export_storm_events_per_s": summary([3 * record["storm"]["operations"] /
+                                              (record["storm_ns"] / 1e9) for record in records], 0),
+        "export_scrapes_per_second_storm": summary([record["storm_scrapes"] / (record["storm_ns"] / 1e9)
+                                                    for record in records], 2),
+        "export_cpu_ms_per_scrape_idle": summary([1e3 * record["idle_ticks"] / record["ticks_per_second"] /
+                                                  record["idle_scrapes"] for record in idle_scrapes], 1),
+        "export_body_lines": max(record["body_lines"] for record in records),
     }
 
 
@@ -286,6 +316,7 @@ def main():
     }
     results.update(native_costs(stages.get("native", [])))
     results.update(tool_costs(stages.get("tool", [])))
+    results.update(export_costs(stages.get("export", [])))
     os.makedirs(arguments.output_dir, exist_ok=True)
     with open(os.path.join(arguments.output_dir, "results.json"), "w") as output:
         json.dump(results, output, indent=2)
@@ -347,6 +378,9 @@ def write_markdown(output_dir, results, plots):
         f"| rss_kib | {cell(results.get('rss_kib'), ' KiB')} |",
         f"| cpu_percent_idle | {cell(results.get('cpu_percent_idle'), ' %')} |",
         f"| cpu_percent_storm | {cell(results.get('cpu_percent_storm'), ' %')} at {cell(results.get('storm_events_per_s'), ' events/s')} |",
+        f"| export_cpu_seconds_per_second_idle (hmmtrace export scraped once a second; {results.get('export_body_lines', 'no')} lines a body) | {cell(results.get('export_cpu_seconds_per_second_idle'))} |",
+        f"| export_cpu_seconds_per_second_storm | {cell(results.get('export_cpu_seconds_per_second_storm'))} at {cell(results.get('export_storm_events_per_s'), ' events/s')}, {cell(results.get('export_scrapes_per_second_storm'))} scrapes/s |",
+        f"| export_cpu_ms_per_scrape_idle | {cell(results.get('export_cpu_ms_per_scrape_idle'), ' ms')} |",
         "", "## native (host kernel, getpid() carrier; not emulated)", "", "| key | value |", "|---|---|",
         f"| carrier_ns_native (the tracepoint and filter alone) | {cell(results['carrier_ns_native'], ' ns')} |",
         f"| hmmtrace_handler_ns_native (invalidate handler) | {cell(results['hmmtrace_handler_ns_native'], ' ns')} |",
@@ -362,6 +396,11 @@ def write_markdown(output_dir, results, plots):
     ]
     lines += [f"| {row['rows']} | {quartile_cell(row['text_ms'])} | {quartile_cell(row['json_ms'])} |"
               for row in results["interval_ms_by_rows_native"]]
+    lines += ["", "## export --by process, one scrape in user space (native; every process active)", "",
+              "| processes | --max-series | samples (series) | lines | bytes | ms per scrape |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {row['groups']} | {row['max_series']} | {row['samples']} | {row['lines']} | {row['bytes']} | "
+              f"{quartile_cell(row['scrape_ms'], 2)} |" for row in results["scrape_ms_by_groups_native"]]
     lines += [
         "", "## scaling", "", "| subscriptions | hit (ns) | miss (ns) |", "|---|---|---|",
     ]

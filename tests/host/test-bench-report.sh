@@ -25,6 +25,19 @@ with open(sys.argv[1], "w") as raw:
                                 10000 * scale, 5000 * scale)
             print(json.dumps({"stage": "disabled", "kernel": kernel, "clock": "instructions",
                               "process": process, "result": result}), file=raw)
+    # The exporter: 20 and 40 ticks (of 100) in 2 s idle with 2 scrapes,
+    # 50 ticks in a 5 s storm of 1e6 hits with 5 scrapes.
+    for round, idle_ticks in ((0, 20), (1, 40)):
+        print(json.dumps({"stage": "export", "round": round, "ticks_per_second": 100,
+                          "idle_ticks": idle_ticks, "idle_ns": 2e9, "idle_scrapes": 2,
+                          "storm_ticks": 50, "storm_ns": 5e9, "storm_scrapes": 5,
+                          "body_lines": 229, "storm": {"operations": 1000000}}), file=raw)
+    for groups, max_series, milliseconds in ((10000, 200, 100.0), (10, 10, 1.0), (10000, 10000, 600.0)):
+        print(json.dumps({"stage": "native", "measure": "scrape_cost", "result": {
+            "groups": groups, "max_series": max_series, "active": groups, "scrapes": 9,
+            "lines": 87 * min(groups, max_series + 1) + 124, "samples": 87 * min(groups, max_series + 1),
+            "bytes": 1, "scrape_ms": {"median": milliseconds, "p25": milliseconds, "p75": milliseconds}}}),
+            file=raw)
     for kernel, time in (("patched", 3030), ("stock", 3000)):
         result = microbench(time, time, time, time)
         print(json.dumps({"stage": "disabled", "kernel": kernel, "clock": "wall",
@@ -50,3 +63,16 @@ assert results["disabled_overhead_ratio"]["rounds"] == 8, results["disabled_over
 assert results["disabled_overhead_ratio_wall"]["median"] == round(3029 / 2999, 3), results
 PYTHON
 check bench-report.markdown grep -q '^| &nbsp;&nbsp;hit: ratio; instructions added per operation | 1.01 ' "$work/results.md"
+check bench-report.export python3 - "$work/results.json" <<'PYTHON'
+import json, sys
+results = json.load(open(sys.argv[1]))
+assert results["export_cpu_seconds_per_second_idle"]["median"] == 0.15, results
+assert results["export_cpu_seconds_per_second_storm"]["median"] == 0.1, results
+assert results["export_storm_events_per_s"]["median"] == 600000, results
+assert results["export_scrapes_per_second_storm"]["median"] == 1.0, results
+assert results["export_cpu_ms_per_scrape_idle"]["median"] == 150.0, results
+assert results["export_body_lines"] == 229, results
+rows = [(row["groups"], row["max_series"], row["samples"]) for row in results["scrape_ms_by_groups_native"]]
+assert rows == [(10, 10, 870), (10000, 10000, 870000), (10000, 200, 17487)], rows
+PYTHON
+check bench-report.export-markdown grep -q '^| 10000 | 200 | 17487 | 17611 | 1 | 100.00 \[100.00, 100.00\] |' "$work/results.md"
