@@ -25,7 +25,8 @@
  * Row I (0-based) at interval or scrape K holds (fill_stats()):
  * inserts 1, invalidations (K + 1) * (1 + I % 7) in slot 10 + I % 5 of
  * 1 us each, read_begins 5 (K + 1) of which K + 1 waited 1.5 us each and
- * K + 1 retried, range_faults 5 (K + 1) of which K + 1 -EBUSY, and
+ * K + 1 retried, range_faults 5 (K + 1) of which K + 1 -EBUSY and the rest
+ * succeeded, and
  * faults_completed 3 (K + 1), each of 1 go-round in 2^20 ns (slot 21);
  * range events 0 and 1 ended (K + 1) (E + 1) times in 4096 ns each.
  */
@@ -123,6 +124,7 @@ static void fill_stats(struct hmmtrace_stats *stats, __u32 index, int interval, 
 	stats->read_retries = rounds;
 	stats->range_faults = 5 * rounds;
 	stats->range_fault_ebusy = rounds;
+	stats->range_fault_successes = 4 * rounds;
 	fill_completions(stats, interval, withdrawn);
 }
 
