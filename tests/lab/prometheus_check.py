@@ -41,8 +41,12 @@ import hmmtrace_totals  # noqa: E402
 
 DRIVER = "sim_mirror"
 EXACT_MODES = ("tp_btf", "raw_tp")
+# What stock modes infer: the retries and waits, and so the completions
+# (a completion counts less each inferred retry) and their histograms.
 INFERRED_IN_STOCK_MODES = ("hmmtrace_read_retries_total", "hmmtrace_read_begin_waits_total",
-                           "hmmtrace_read_begin_wait_seconds_total")
+                           "hmmtrace_read_begin_wait_seconds_total",
+                           "hmmtrace_faults_completed_total", "hmmtrace_fault_duration_seconds",
+                           "hmmtrace_retries_per_fault")
 # How long after the livelock phase its alert may take to fire: the rules'
 # windows and for: are chosen to fire within 30 s of a livelock (see the
 # rules' comments); the rest is rule evaluation and scraping under TCG.
