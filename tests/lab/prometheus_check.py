@@ -55,10 +55,22 @@ CONCURRENT_SCRAPES = 20
 STALLED_CLIENTS = 4         # more than the exporter's HTTP threads (2)
 
 
+# HMMTRACE_EXPORT_EVIDENCE=DIRECTORY keeps what was compared there: every
+# result with its detail (results), and the body promtool linted (body.prom).
+EVIDENCE = os.environ.get("HMMTRACE_EXPORT_EVIDENCE")
+
+
+def keep(name, text, mode="a"):
+    if EVIDENCE:
+        with open(os.path.join(EVIDENCE, name), mode) as evidence:
+            evidence.write(text)
+
+
 def report(held, name, detail=""):
     status = held if isinstance(held, str) else "PASS" if held else "FAIL"
     detail = str(detail).replace("\t", " ").replace("\n", " ")
     print(f"{status}\t{name}\t{detail[:400]}", flush=True)
+    keep("results", f"{status}\t{name}\t{detail}\n")
 
 
 class Prometheus:
@@ -408,6 +420,7 @@ def check_promtool(body):
         return run.returncode, (run.stdout + run.stderr).strip()
 
     status, said = lint(body)
+    keep("body.prom", body, "w")
     report(status == 0 and body.count("\n") > 0, "promtool-check-metrics",
            f"exit {status} on {body.count(chr(10))} lines: {said[:300]}")
     broken = body.replace("hmmtrace_livelocks_total", "hmmtrace_livelocks")
