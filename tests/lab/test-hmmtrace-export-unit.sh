@@ -6,9 +6,9 @@
 # dist/systemd/hmmtrace-export.service.in, and RLIMIT_MEMLOCK as the unit
 # sets it. It attaches in this kernel's first mode, serves /metrics, and
 # what it serves after a storm equals the storm's ground truth; SIGTERM
-# stops it with status 0 and no link left. The control: the same user
-# without CAP_BPF and CAP_SYS_ADMIN (which implies it) is refused with
-# exit 3.
+# stops it with status 0 and no link left; and its --textfile output. The
+# control: the same user without CAP_BPF and CAP_SYS_ADMIN (which implies
+# it) is refused with exit 3.
 #
 #   HMMTRACE=PATH   test that binary instead of build/hmmtrace
 
@@ -116,5 +116,31 @@ kill -TERM "$exporter"
 wait "$exporter" || status=$?
 check export-unit.sigterm-exits-0 sh -c "[ $status -eq 0 ] || { tail -c 300 '$work/export.err'; false; }"
 check export-unit.sigterm-detaches test "$(hmmtrace_programs)" -eq 0
+# node_exporter's textfile, as a unit with UMask=0077 writes it: every
+# interval, renamed into place, readable by node_exporter's user, linted by
+# promtool, and no temporary file left after SIGTERM.
+mkdir "$work/textfile"
+(umask 077 && exec "$hmmtrace" export --textfile "$work/textfile/hmmtrace.prom" -i 1 \
+	2>"$work/textfile.err") &
+writer=$!
+for _ in $(seq 600); do
+	[ -s "$work/textfile/hmmtrace.prom" ] && break
+	kill -0 "$writer" 2>/dev/null || break
+	sleep 0.1
+done
+sleep 2
+check export-unit.textfile-written sh -c \
+	"python3 tests/lab/exposition.py '$work/textfile/hmmtrace.prom' hmmtrace_info >/dev/null || { head -c 300 '$work/textfile.err'; false; }"
+check export-unit.textfile-readable-by-all test "$(stat -c %a "$work/textfile/hmmtrace.prom" 2>/dev/null)" = 644
+if command -v promtool >/dev/null; then
+	check export-unit.textfile-lints promtool check metrics <"$work/textfile/hmmtrace.prom"
+else
+	skip export-unit.textfile-lints "promtool is missing (Debian's prometheus package)"
+fi
+status=0
+kill -TERM "$writer"
+wait "$writer" || status=$?
+check export-unit.textfile-sigterm-exits-0 test "$status" -eq 0
+check export-unit.textfile-leaves-only-its-file test "$(ls "$work/textfile")" = hmmtrace.prom
 rmmod sim_mirror
 rm -rf "$work"
