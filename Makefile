@@ -5,7 +5,7 @@
 #   make demo     build everything, boot the lab, run a workload, show the report
 #   make check    host tests, then the lab tests; ends with `N passed, N failed, N skipped`
 #   make kernel   the lab kernel (KERNEL_VARIANT=patched|stock|debian|debian-6.1) in $(HMMTRACE_CACHE)
-#   make bench    overhead and behaviour benchmarks into build/bench/ (about 13 min)
+#   make bench    overhead and behaviour benchmarks into build/bench/ (about 15 min)
 #   make lab CMD='uname -r'   run a command inside the lab guest
 #   make deps     install missing Debian packages (demo and check do it themselves)
 #   make hmmtrace [STATIC=1]   the tool; STATIC=1 links its libraries statically
