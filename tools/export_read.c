@@ -65,7 +65,8 @@ static void add_stats(struct hmmtrace_stats *sum, const struct hmmtrace_stats *p
 		into[index] += from[index];
 }
 
-static __u64 group_of_subscription(const struct hmmtrace_subscription *info)
+/* The row a subscription counts in, as the BPF side's group_of() picks it (not by range). */
+__u64 export_group_of_subscription(const struct hmmtrace_subscription *info)
 {
 	return options.grouping == HMMTRACE_BY_PROCESS ? info->tgid : info->invalidate;
 }
@@ -79,7 +80,7 @@ static int count_live_subscription(void *context, const void *key, const void *v
 	(void)key;
 	if (info->removed || (options.pid && info->tgid != (__u32)options.pid))
 		return 0;
-	row = row_table_find(&reader->table, group_of_subscription(info));
+	row = row_table_find(&reader->table, export_group_of_subscription(info));
 	if (row)
 		row->live_subscriptions++;
 	return 0;

@@ -102,6 +102,7 @@ int retries_count_livelocked(struct model_reader *reader);
 /* export_read.c */
 int export_read(struct model_reader *reader, struct model *model);
 void export_refresh_symbols(struct model_reader *reader);
+__u64 export_group_of_subscription(const struct hmmtrace_subscription *info);
 void export_free(struct export_state *state);
 
 /* snoop.c */

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "grow.h"
 #include "model_read.h"
 
@@ -318,7 +319,6 @@ static int count_livelocked_fault(void *context, const void *key, const void *va
 	const struct hmmtrace_fault_summary *fault = value;
 	struct hmmtrace_subscription info;
 	struct row *row;
-	__u64 group;
 
 	/* (A retry after the clock was read is recent: signed.) */
 	if (!fault->livelocked || fault->completed ||
@@ -326,8 +326,7 @@ static int count_livelocked_fault(void *context, const void *key, const void *va
 		return 0;
 	if (bpf_map_lookup_elem(walk->reader->maps.subscriptions, &fault_key->interval_sub, &info))
 		return 0;
-	group = options.grouping == HMMTRACE_BY_PROCESS ? info.tgid : info.invalidate;
-	row = row_table_find(&walk->reader->table, group);
+	row = row_table_find(&walk->reader->table, export_group_of_subscription(&info));
 	if (row)
 		row->livelocked_faults++;
 	return 0;
@@ -335,12 +334,8 @@ static int count_livelocked_fault(void *context, const void *key, const void *va
 
 int retries_count_livelocked(struct model_reader *reader)
 {
-	struct livelocked_walk walk = { .reader = reader };
-	struct timespec now;
+	struct livelocked_walk walk = { .reader = reader, .now_ns = monotonic_nanoseconds() };
 
-	/* The BPF side's clock, bpf_ktime_get_ns(). */
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	walk.now_ns = (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec;
 	return map_for_each(reader->maps.faults, false, count_livelocked_fault, &walk);
 }
 
