@@ -43,7 +43,7 @@ KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 
 TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
 	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier \
-	$(BUILD)/tests/json_writer_test $(BUILD)/bench/interval_cost
+	$(BUILD)/tests/json_writer_test $(BUILD)/tests/cause_names_test $(BUILD)/bench/interval_cost
 
 # Debian's own kernels, the production cases (kernel/debian-kernel.sh):
 # debian is its 6.12, debian-6.1 Debian 12's default kernel.
@@ -168,9 +168,14 @@ $(BUILD)/tests/json_writer_test: tests/unit/json_writer_test.c tools/json_writer
 		tools/format.c tools/format.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itools tests/unit/json_writer_test.c tools/json_writer.c tools/format.c -o $@ -lm
 
+$(BUILD)/tests/cause_names_test: tests/unit/cause_names_test.c tools/cause_names.c tools/cause_names.h \
+		$(BUILD)/include/hmmtrace_syscalls.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -I$(BUILD)/include -Itools tests/unit/cause_names_test.c tools/cause_names.c -o $@
+
 $(BUILD)/bench/interval_cost: tests/bench/interval_cost.c $(HMMTRACE_SOURCES) $(wildcard tools/*.h) \
 		bpf/hmmtrace.h $(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h \
-		$(BUILD)/include/hmmtrace_fields.h $(BUILD)/include/hmmtrace_metrics.h
+		$(BUILD)/include/hmmtrace_fields.h $(BUILD)/include/hmmtrace_metrics.h \
+		$(BUILD)/include/hmmtrace_syscalls.h
 	mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(BUILD)/include -Ibpf -Itools $< $(filter-out tools/hmmtrace.c,$(HMMTRACE_SOURCES)) \
 		-o $@ $(LIBBPF_LIBS) -lm -lpthread
@@ -225,6 +230,13 @@ $(BUILD)/include/hmmtrace_fields.h: tools/fields.json tools/fields.py | $(BUILD)
 	python3 tools/fields.py header >$@.partial
 	mv $@.partial $@
 
+# The syscall names causes shows, from Debian's linux-libc-dev (build-essential).
+SYSCALL_HEADER ?= /usr/include/x86_64-linux-gnu/asm/unistd_64.h
+
+$(BUILD)/include/hmmtrace_syscalls.h: $(SYSCALL_HEADER) tools/syscalls.py | $(BUILD)/include
+	python3 tools/syscalls.py $(SYSCALL_HEADER) >$@.partial
+	mv $@.partial $@
+
 $(BUILD)/include/hmmtrace_metrics.h: tools/metrics.json tools/fields.json tools/fields.py | $(BUILD)/include
 	python3 tools/fields.py metrics-header >$@.partial
 	mv $@.partial $@
@@ -245,7 +257,8 @@ $(BUILD)/include/hmmtrace.skel.h: $(BUILD)/hmmtrace.bpf.o
 
 $(HMMTRACE): $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handlers.h \
 		$(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h \
-		$(BUILD)/include/hmmtrace_fields.h $(BUILD)/include/hmmtrace_metrics.h
+		$(BUILD)/include/hmmtrace_fields.h $(BUILD)/include/hmmtrace_metrics.h \
+		$(BUILD)/include/hmmtrace_syscalls.h
 	mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HMMTRACE_HTTP) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ \
 		$(HMMTRACE_LIBS)

@@ -21,6 +21,7 @@
 
 #include "hmmtrace.h"
 #include "hmmtrace_events.h"
+#include "causes.bpf.h"
 #include "faults.bpf.h"
 #include "groups.bpf.h"
 #include "histograms.bpf.h"
@@ -105,16 +106,24 @@ static __always_inline int count_invalidate(void *ctx,
 					    const struct mmu_notifier_range *range,
 					    __u64 cur_seq, bool ret, __u64 duration_ns, bool btf_typed)
 {
+	struct invalidation_extent extent;
 	struct event_slot slot;
 	struct hmmtrace_stats *stats;
 
 	if (!lookup_subscription_event(interval_sub, btf_typed, &slot))
 		return 0;
+	extent = invalidation_extent(interval_sub, range, btf_typed);
 	stats = slot.stats;
 	stats_add(stats->invalidations, 1);
 	stats_add(stats->invalidate_failures, !ret);
 	stats_add(stats->invalidate_ns, duration_ns);
+	stats_add(stats->invalidated_pages, extent.pages);
+	stats_add(stats->invalidate_all, extent.covers_all);
 	histogram_add(stats->invalidate_slots, duration_ns);
+	if (size_histograms)
+		histogram_add(stats->invalidated_pages_slots, extent.pages);
+	if (attribute_causes)
+		count_cause(ctx, interval_sub, range, slot.group, &extent, duration_ns, btf_typed);
 	if (capture_invalidators)
 		remember_invalidator(ctx, interval_sub);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INVALIDATE, interval_sub, slot.tgid, btf_typed,
@@ -154,7 +163,7 @@ static __always_inline int count_retry(void *ctx, const struct mmu_interval_noti
 		return 0;
 	if (event == HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY) {
 		stats_add(slot.stats->read_retries, 1);
-		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns());
+		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns(), false);
 	} else {
 		/* Inside hmm_range_fault(), its -EBUSY counts the go-round. */
 		stats_add(slot.stats->check_retries, 1);
@@ -172,9 +181,11 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 	if (!lookup_fault_event(interval_sub, btf_typed, &slot))
 		return 0;
 	stats_add(slot.stats->range_faults, 1);
+	if (time_fault_sizes)
+		count_fault_size(range, slot.group, duration_ns, btf_typed);
 	if (ret == -EBUSY) {
 		stats_add(slot.stats->range_fault_ebusy, 1);
-		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns());
+		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns(), true);
 	} else if (!ret) {
 		stats_add(slot.stats->range_fault_successes, 1);
 		fault_completed(ctx, interval_sub, &slot, bpf_ktime_get_ns());

@@ -15,6 +15,7 @@
 
 #include "hmmtrace.h"
 #include "hmmtrace_events.h"
+#include "causes.bpf.h"
 #include "groups.bpf.h"
 #include "histograms.bpf.h"
 #include "kernel_access.bpf.h"
@@ -39,6 +40,9 @@ struct fault_state {
 	__u32 outcome;			/* enum fault_outcome of the latest go-round */
 	__u32 fault_slot;		/* buckets a tentative completion counted into */
 	__u32 retries_slot;
+	__u32 refault;			/* causes: it began soon after an invalidation... */
+	__u32 padding;
+	struct hmmtrace_cause_key refault_cause;	/* ...of this cause */
 };
 
 MAP(BPF_MAP_TYPE_LRU_HASH, struct hmmtrace_fault_key, struct fault_state, MAX_FAULTS)
@@ -116,10 +120,10 @@ fault_seen_retrying(const struct mmu_interval_notifier *interval_sub,
 	return map_lookup_or_try_init(&faults, &key, &fresh);
 }
 
-/* A collision or -EBUSY: the task goes round. */
+/* A collision, or -EBUSY (EBUSY): the task goes round. */
 static __always_inline void fault_retried(void *ctx,
 					  const struct mmu_interval_notifier *interval_sub,
-					  const struct event_slot *slot, __u64 now)
+					  const struct event_slot *slot, __u64 now, bool ebusy)
 {
 	struct fault_state *fault = fault_of(interval_sub, slot->subscription);
 
@@ -133,6 +137,8 @@ static __always_inline void fault_retried(void *ctx,
 	fault->summary.retries++;
 	fault->summary.total_retries++;
 	fault->summary.last_retry_ns = now;
+	if (fault->refault)
+		count_refault_go_round(&fault->refault_cause, ebusy);
 	if (livelock_ns && !fault->summary.livelocked && now - fault->livelock_clock_ns >= livelock_ns) {
 		fault->summary.livelocked = 1;
 		report(ctx, HMMTRACE_REPORT_LIVELOCK, interval_sub, &fault->summary, now);
@@ -181,7 +187,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 	}
 	if (fault && retry_inferred(fault, seq, now)) {
 		stats_add(slot->stats->read_retries, 1);
-		fault_retried(ctx, interval_sub, slot, now);
+		fault_retried(ctx, interval_sub, slot, now, false);
 		fault->livelock_clock_ns = now;
 		SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, interval_sub, slot->tgid, btf_typed,
 		      record->seq = fault->last_seq, record->flags = HMMTRACE_FLAG_INFERRED);
@@ -195,11 +201,13 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		fault->summary.retries = 0;
 		fault->summary.began_unseen = 0;
 		fault->summary.livelocked = 0;
+		fault->refault = count_refault(interval_sub, now, &fault->refault_cause);
 		set_outcome(fault, FAULT_OUTCOME_NONE);
 		return;
 	}
 	fault_start(&fresh, seq, now);
 	fault_name(&fresh, slot->subscription);
+	fresh.refault = count_refault(interval_sub, now, &fresh.refault_cause);
 	/* Without it the fault's completion cannot be told: counted as lost. */
 	if (bpf_map_update_elem(&faults, &key, &fresh, BPF_ANY))
 		count_drop(HMMTRACE_DROPPED_UNCOUNTED);

@@ -155,6 +155,7 @@ stats_slot(const struct mmu_interval_notifier *interval_sub, __u64 group, bool b
 struct event_slot {
 	struct hmmtrace_subscription *subscription;	/* events of a fault only */
 	struct hmmtrace_stats *stats;
+	__u64 group;
 	__u32 tgid;
 };
 
@@ -177,8 +178,8 @@ static __always_inline bool lookup_fault_event(const struct mmu_interval_notifie
 		return false;
 	slot->subscription = subscription;
 	slot->tgid = subscription->tgid;
-	slot->stats = stats_slot(interval_sub, group_of(interval_sub, subscription->invalidate,
-							subscription->tgid), btf_typed);
+	slot->group = group_of(interval_sub, subscription->invalidate, subscription->tgid);
+	slot->stats = stats_slot(interval_sub, slot->group, btf_typed);
 	return slot->stats != NULL;
 }
 
@@ -209,7 +210,8 @@ lookup_subscription_event(const struct mmu_interval_notifier *interval_sub,
 		return false;
 	slot->subscription = NULL;
 	slot->tgid = tgid;
-	slot->stats = stats_slot(interval_sub, group_of(interval_sub, callback, tgid), btf_typed);
+	slot->group = group_of(interval_sub, callback, tgid);
+	slot->stats = stats_slot(interval_sub, slot->group, btf_typed);
 	return slot->stats != NULL;
 }
 

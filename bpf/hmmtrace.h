@@ -57,10 +57,13 @@ struct hmmtrace_stats {
 	__u64 faults_completed;		/* hmm_range_fault() success that no collision undid */
 	__u64 fault_ns;			/* first read_begin to mapped, summed */
 	__u64 fault_retries;		/* go-rounds of the completed faults, summed */
+	__u64 invalidated_pages;	/* pages of the subscription each invalidation covered */
+	__u64 invalidate_all;		/* invalidations covering the whole subscription, and more */
 	__u64 invalidate_slots[HMMTRACE_SLOTS];
 	__u64 wait_slots[HMMTRACE_SLOTS];
 	__u64 fault_slots[HMMTRACE_SLOTS];
 	__u64 retries_per_fault_slots[HMMTRACE_SLOTS];
+	__u64 invalidated_pages_slots[HMMTRACE_SLOTS];	/* latency, export: pages per invalidation */
 };
 
 /* Groups counted in array slots before the hash (see hot_group_keys). */
@@ -89,6 +92,42 @@ struct hmmtrace_subscription {
 	__u64 first_seen_ns;		/* its insert, or when hmmtrace first saw it */
 	__u32 tgid;
 	__u32 removed;			/* its remove was seen: no longer live */
+};
+
+/*
+ * `causes`: why invalidations happen. One key per (group, cause): the
+ * range's enum mmu_notifier_event, the invalidating context and its kernel
+ * stack. User space names the entry point (the syscall, else the kernel path)
+ * and what the mm was doing from the stack.
+ */
+#define HMMTRACE_NO_SYSCALL (-1)
+
+struct hmmtrace_cause_key {
+	__u64 group;			/* the callback: causes are per driver */
+	__s32 stack_id;			/* in the stacks map; negative: not taken, or lost */
+	__s32 syscall;			/* the syscall in progress, or HMMTRACE_NO_SYSCALL */
+	__u32 context;			/* a process's tgid, or a kernel thread's pid */
+	__u16 event;			/* enum mmu_notifier_event */
+	__u16 kernel_thread;		/* the context is a kernel thread (PF_KTHREAD) */
+};
+
+/* Per CPU, cumulative since attach, like struct hmmtrace_stats. */
+struct hmmtrace_cause {
+	__u64 invalidations;
+	__u64 pages;			/* of the subscriptions, as in invalidated_pages */
+	__u64 callback_ns;
+	__u64 invalidate_all;
+	__u64 refaults;			/* new faults within --refault-ms of one of these */
+	__u64 refault_retries;		/* read_retry collisions those faults went round on */
+	__u64 refault_ebusy;		/* and their hmm_range_fault() -EBUSY */
+	char comm[16];			/* the context's, as last seen on this CPU */
+};
+
+/* `latency`: hmm_range_fault() time per driver and fault size, log2 of its pages. */
+struct hmmtrace_fault_size_key {
+	__u64 group;
+	__u32 pages_slot;		/* log2_slot() of the pages asked for */
+	__u32 padding;
 };
 
 /* A fault in progress: one task going round on one subscription. */
@@ -131,6 +170,8 @@ enum hmmtrace_dropped {
 	HMMTRACE_DROPPED_EVENTS,	/* snoop records the `events` ring had no room for */
 	HMMTRACE_DROPPED_REPORTS,	/* livelocks and streaks the `reports` ring had no room for */
 	HMMTRACE_DROPPED_UNCOUNTED,	/* events no stats slot took: the map full or out of memory */
+	HMMTRACE_DROPPED_CAUSES,	/* invalidations no causes entry took: the map full */
+	HMMTRACE_DROPPED_STACKS,	/* stacks the stacks map had no room for (counted stackless) */
 	HMMTRACE_DROPPED_KINDS,
 };
 

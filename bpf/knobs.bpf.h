@@ -31,6 +31,14 @@ const volatile __u32 snoop_events __weak;
 const volatile bool time_ranges __weak;			/* range start -> end histograms */
 /* --by range: one stats value per subscription for all CPUs, added to atomically. */
 const volatile bool shared_stats __weak;
+/* causes: charge invalidations to their causes, with kernel stacks if asked. */
+const volatile bool attribute_causes __weak;
+const volatile bool cause_stacks __weak;
+/* causes: a fault this soon after its subscription's invalidation is a refault. */
+const volatile __u64 refault_ns __weak = 10000000;
+/* latency, export: pages per invalidation; latency: fault time by fault size. */
+const volatile bool size_histograms __weak;
+const volatile bool time_fault_sizes __weak;
 /* Stock kernels: a go-round later than this after a completed fault is a new fault. */
 const volatile __u64 inferred_retry_gap_ns __weak = 10000000;
 

@@ -81,13 +81,31 @@ MAP(BPF_MAP_TYPE_LRU_HASH, __u64, __u32, MAX_PROCESSES) mm_owners SEC(".maps") _
 MAP(BPF_MAP_TYPE_LRU_HASH, __u64, struct hmmtrace_invalidator, MAX_SUBSCRIPTIONS)
 	invalidators SEC(".maps") __weak;
 
-/* The invalidating tasks' kernel stacks, by stack id (retries). */
+/* Kernel stacks by stack id: retries' invalidating tasks, causes' invalidations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 4096);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, HMMTRACE_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps") __weak;
+
+/* causes: (driver, cause) -> what its invalidations cost; see bpf/causes.bpf.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct hmmtrace_cause_key);
+	__type(value, struct hmmtrace_cause);
+} causes SEC(".maps") __weak;
+
+/* latency: (driver, log2 of pages) -> hmm_range_fault() time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct hmmtrace_fault_size_key);
+	__type(value, struct hmmtrace_histogram);
+} fault_sizes SEC(".maps") __weak;
 
 /* The snooped events; user space sizes it for snoop. */
 RING_BUFFER(4 << 20) events SEC(".maps") __weak;

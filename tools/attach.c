@@ -28,6 +28,8 @@
 
 #define ARRAY_SIZE(array) (sizeof(array) / sizeof((array)[0]))
 
+#define CAUSE_STACKS 16384
+
 const char *const mode_names[HMMTRACE_MODE_COUNT] = { "tp_btf", "raw_tp", "fentry", "kprobe" };
 
 /*
@@ -231,6 +233,9 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 		      const struct callbacks *callbacks)
 {
 	bool stock = !mode_observes_everything(mode);
+	/* export counts causes too, without stacks: they cost a stack walk per invalidation. */
+	bool causes = options.subcommand == SUBCOMMAND_CAUSES ||
+		      options.subcommand == SUBCOMMAND_EXPORT;
 	static const __u32 groups_by_grouping[] = {
 		[HMMTRACE_BY_DRIVER] = 1024, [HMMTRACE_BY_PROCESS] = 16384,
 		[HMMTRACE_BY_SUBSCRIPTION] = 262144,
@@ -252,6 +257,13 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 	skeleton->rodata->snoop_events = options.subcommand == SUBCOMMAND_SNOOP ?
 					 options.events_mask : 0;
 	skeleton->rodata->time_ranges = ranges_timed();
+	skeleton->rodata->attribute_causes = causes;
+	skeleton->rodata->cause_stacks = options.subcommand == SUBCOMMAND_CAUSES &&
+					 options.take_stacks;
+	skeleton->rodata->refault_ns = (__u64)(options.refault_ms * 1e6);
+	skeleton->rodata->size_histograms = options.subcommand == SUBCOMMAND_LATENCY ||
+					    options.subcommand == SUBCOMMAND_EXPORT;
+	skeleton->rodata->time_fault_sizes = options.subcommand == SUBCOMMAND_LATENCY;
 	bpf_map__set_max_entries(skeleton->maps.stats, groups_by_grouping[options.grouping]);
 	/* By subscription, one value for all CPUs (see stats_add() in bpf/histograms.bpf.h). */
 	if (options.grouping == HMMTRACE_BY_SUBSCRIPTION) {
@@ -259,10 +271,19 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 		bpf_map__set_type(skeleton->maps.stats, BPF_MAP_TYPE_HASH);
 	}
 	/* Maps a subcommand or mode does not use stay, nearly empty. */
-	if (options.subcommand != SUBCOMMAND_RETRIES) {
+	if (options.subcommand != SUBCOMMAND_RETRIES)
 		bpf_map__set_max_entries(skeleton->maps.invalidators, 1);
+	/* causes: a stack per distinct invalidating path; a host has a few hundred. */
+	if (skeleton->rodata->cause_stacks)
+		bpf_map__set_max_entries(skeleton->maps.stacks, CAUSE_STACKS);
+	else if (options.subcommand != SUBCOMMAND_RETRIES)
 		bpf_map__set_max_entries(skeleton->maps.stacks, 1);
+	if (!causes) {
+		bpf_map__set_max_entries(skeleton->maps.causes, 1);
+		bpf_map__set_max_entries(skeleton->maps.last_invalidations, 1);
 	}
+	if (options.subcommand != SUBCOMMAND_LATENCY)
+		bpf_map__set_max_entries(skeleton->maps.fault_sizes, 1);
 	if (!ranges_timed())
 		bpf_map__set_max_entries(skeleton->maps.range_starts, 1);
 	if (!stock)

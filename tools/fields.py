@@ -22,7 +22,10 @@ TYPES = {"count": "FIELD_COUNT", "nanoseconds": "FIELD_NANOSECONDS", "ratio": "F
 DERIVED = {"invalidate_p50_ns", "invalidate_p99_ns", "retry_ratio", "storm", "go_rounds"}
 METRIC_TYPES = {"counter", "gauge", "histogram"}
 METRIC_SCOPES = {"group": "METRIC_PER_GROUP", "range_event": "METRIC_PER_RANGE_EVENT",
-                 "exporter": "METRIC_PER_EXPORTER"}
+                 "exporter": "METRIC_PER_EXPORTER", "cause": "METRIC_PER_CAUSE"}
+# A per-cause metric's counter: a struct hmmtrace_cause member (bpf/hmmtrace.h).
+CAUSE_COUNTERS = {"invalidations", "pages", "callback_ns", "invalidate_all", "refaults",
+                  "refault_retries", "refault_ebusy"}
 # What each series of a metric may be made of, by the field's type.
 METRIC_FIELD_TYPES = {"counter": {"count", "nanoseconds"}, "gauge": {"count"},
                       "histogram": {"histogram", "timed_histogram"}}
@@ -133,11 +136,17 @@ def metric_entry(metric, fields, buckets, values):
         layout = buckets[metric["buckets"]]
         first_slot, last_slot = layout["first_slot"], layout["last_slot"]
         in_seconds = "true" if layout["unit"] == "nanoseconds" else "false"
+    cause_counter = "0"
+    if scope == "cause":
+        if metric.get("cause") not in CAUSE_COUNTERS or kind != "counter":
+            die(f"metric {name}: a per-cause counter counts one of {sorted(CAUSE_COUNTERS)}")
+        cause_counter = f"offsetof(struct hmmtrace_cause, {metric['cause']})"
+        in_seconds = "true" if metric["cause"].endswith("_ns") else "false"
     by = c_string(metric["by"]) if "by" in metric else "NULL"
     return (f"\t{{ {c_string(name)}, METRIC_{kind.upper()}, {c_string(metric['help'])}, "
             f"{METRIC_SCOPES[scope]}, {field}, {sum_field}, {value}, {by}, "
             f"{{ {', '.join(series) if series else '{ NULL, ROW_FIELD_COUNT }'} }}, {len(series)}, "
-            f"{first_slot}, {last_slot}, {in_seconds} }}, \\")
+            f"{first_slot}, {last_slot}, {in_seconds}, {cause_counter} }}, \\")
 
 
 def metrics_header(fields, metrics):

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "export.h"
+#include "flamegraph.h"
 #include "model_read.h"
 #include "privileges.h"
 #include "hmmtrace.skel.h"
@@ -29,6 +30,7 @@ struct options options = {
 	.mode = -1, .interval = -1, .count = -1, .duration = -1, .livelock_ms = 100,
 	.retry_gap_ms = 10,
 	.events_mask = (1U << HMMTRACE_EVENT_COUNT) - 1, .top_rows = 10, .max_series = 200,
+	.refault_ms = 10, .take_stacks = true,
 };
 
 static volatile sig_atomic_t exiting;
@@ -51,16 +53,20 @@ const char *argp_program_version = "hmmtrace " HMMTRACE_VERSION;
 static const char documentation[] =
 	"Observe the MMU interval notifier: invalidations, read_begin waits, seq retries.\n"
 	"\n"
-	"USAGE: hmmtrace top|latency|retries|snoop|export [OPTIONS]\n"
+	"USAGE: hmmtrace top|latency|retries|snoop|export|causes [OPTIONS]\n"
 	"\n"
 	"  top      a live table per driver, process or range, refreshed every interval\n"
 	"  latency  log2 histograms: range start->end per event, invalidate callback,\n"
-	"           read_begin wait and fault-to-mapped time, per driver\n"
+	"           read_begin wait, fault-to-mapped time and pages per invalidation,\n"
+	"           per driver; hmm_range_fault() time by fault size\n"
 	"  retries  retries per fault, the top (task, range) pairs, the longest streaks,\n"
 	"           and livelocks, reported at once with stacks\n"
 	"  snoop    every event as it happens, from a ring buffer; drops are counted\n"
 	"  export   Prometheus metrics on --listen (default " EXPORT_DEFAULT_LISTEN "), /metrics,\n"
 	"           or node_exporter's textfile collector format in --textfile\n"
+	"  causes   who invalidates, per driver: the event, the process or kernel\n"
+	"           thread, its syscall or kernel path, and what it cost: pages,\n"
+	"           callback time, refaults and their retries; stacks and flame graphs\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    hmmtrace top                        # one row per driver, every second\n"
@@ -72,6 +78,8 @@ static const char documentation[] =
 	"    hmmtrace top --mode kprobe          # force the stock-kernel fallback\n"
 	"    hmmtrace export --listen 127.0.0.1:9476\n"
 	"    hmmtrace export --textfile /var/lib/prometheus/node-exporter/hmmtrace.prom\n"
+	"    hmmtrace causes -d 10 --stacks 5   # who invalidated in 10 s, and how\n"
+	"    hmmtrace causes -d 30 --html causes.html --folded causes.folded\n"
 	"\n"
 	"EXIT STATUS:\n"
 	"    0  success, also when stopped by SIGINT or SIGTERM\n"
@@ -87,7 +95,8 @@ static const char documentation[] =
 	"    7  no such process\n"
 	"    8  no such driver\n"
 	"    9  export: cannot listen on --listen (the port is in use, say)\n"
-	"   10  export: cannot write --textfile\n"
+	"   10  cannot write --textfile (export), --folded or --html (causes)\n"
+	"   11  causes --html: the flame graph's assets are not installed\n"
 	"\v"
 	"Modes: tp_btf, raw_tp (kernels with hmmtrace's tracepoints), fentry, kprobe\n"
 	"(stock kernels: read_retry collisions and read_begin waits are inferred).\n"
@@ -95,7 +104,8 @@ static const char documentation[] =
 
 enum long_only_option {
 	OPTION_BTF = 256, OPTION_MODE, OPTION_LIVELOCK_MS, OPTION_TOP, OPTION_RETRY_GAP_MS,
-	OPTION_LISTEN, OPTION_TEXTFILE, OPTION_MAX_SERIES,
+	OPTION_LISTEN, OPTION_TEXTFILE, OPTION_MAX_SERIES, OPTION_REFAULT_MS, OPTION_STACKS,
+	OPTION_NO_STACKS, OPTION_FOLDED, OPTION_HTML, OPTION_WEIGHT,
 };
 
 static const struct argp_option argument_options[] = {
@@ -120,6 +130,18 @@ static const struct argp_option argument_options[] = {
 	{ "max-series", OPTION_MAX_SERIES, "N", 0,
 	  "export: groups with series of their own; the rest sum into \"other\" (default 200)", 0 },
 	{ "top", OPTION_TOP, "N", 0, "retries: rows in the top lists (default 10)", 0 },
+	{ "refault-ms", OPTION_REFAULT_MS, "MS", 0,
+	  "causes: a fault within MS of its range's invalidation is a refault (default 10)", 0 },
+	{ "stacks", OPTION_STACKS, "N", 0,
+	  "causes: show the N kernel stacks with most invalidations, per driver", 0 },
+	{ "no-stacks", OPTION_NO_STACKS, NULL, 0, "causes: take no kernel stacks (cheaper): the "
+	  "entry is the syscall or the kernel thread, the path unknown", 0 },
+	{ "folded", OPTION_FOLDED, "FILE", 0, "causes: write folded stacks to FILE at the end, "
+	  "for flamegraph.pl and speedscope", 0 },
+	{ "html", OPTION_HTML, "FILE", 0, "causes: write a self-contained flame graph page to FILE "
+	  "at the end", 0 },
+	{ "weight", OPTION_WEIGHT, "WHAT", 0, "causes: weigh stacks by invalidations (default) or "
+	  "time (callback time)", 0 },
 	{ "retry-gap-ms", OPTION_RETRY_GAP_MS, "MS", 0,
 	  "stock kernels: a read_begin within MS of the task's last successful "
 	  "hmm_range_fault() on a range whose seq moved is a retry (default 10)", 0 },
@@ -132,6 +154,9 @@ static const struct argp_option argument_options[] = {
 	{ "help", 'h', NULL, 0, "Show this help", 0 },
 	{},
 };
+
+static const char *const weight_names[] = { "invalidations", "time" };
+static bool refault_given;
 
 static const char *const sort_names[] = {
 	"invalidations", "p99", "waits", "retries", "ratio", "ebusy", "inserts", "removes", "group",
@@ -261,6 +286,26 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 	case OPTION_MAX_SERIES:
 		options.max_series = parse_count(argument, 1, 100000);
 		break;
+	case OPTION_REFAULT_MS:
+		refault_given = true;
+		options.refault_ms = parse_count(argument, 1, 3600000);
+		break;
+	case OPTION_STACKS:
+		options.cause_stacks = parse_count(argument, 1, 1000);
+		break;
+	case OPTION_NO_STACKS:
+		options.take_stacks = false;
+		break;
+	case OPTION_FOLDED:
+		options.folded_path = argument;
+		break;
+	case OPTION_HTML:
+		options.html_path = argument;
+		break;
+	case OPTION_WEIGHT:
+		index = parse_choice(argument, weight_names, 2, "--weight");
+		options.weight_by_time = index == 1;
+		break;
 	case 'j':
 		options.json = true;
 		break;
@@ -276,13 +321,14 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 		if (state->arg_num > 0)
 			usage_error("unexpected argument: %s", argument);
 		if (index < 0)
-			usage_error("unknown subcommand: %s (top, latency, retries, snoop or export)",
+			usage_error("unknown subcommand: %s (top, latency, retries, snoop, export or causes)",
 				   argument);
 		options.subcommand = index;
 		break;
 	case ARGP_KEY_END:
 		if (state->arg_num < 1)
-			usage_error("a subcommand is required: top, latency, retries, snoop or export");
+			usage_error("a subcommand is required: top, latency, retries, snoop, export or "
+				    "causes");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -415,7 +461,8 @@ static int run(struct model_reader *reader)
 	long intervals = 0;
 	int status = 0, written = EXIT_OK;
 
-	if (options.subcommand >= SUBCOMMAND_RETRIES && !ring) {
+	if ((options.subcommand == SUBCOMMAND_RETRIES || options.subcommand == SUBCOMMAND_SNOOP) &&
+	    !ring) {
 		fprintf(stderr, "hmmtrace: cannot open the ring buffer: %s\n", strerror(errno));
 		return EXIT_BPF_FAILED;
 	}
@@ -476,6 +523,74 @@ static void check_export_options(void)
 		options.interval = 15;
 }
 
+/* What causes takes, checked before attaching; the other subcommands refuse its options. */
+static void check_causes_options(void)
+{
+	if (options.subcommand != SUBCOMMAND_CAUSES) {
+		if (options.cause_stacks || !options.take_stacks || options.folded_path ||
+		    options.html_path || options.weight_by_time || refault_given)
+			usage_error("--stacks, --no-stacks, --folded, --html, --weight and --refault-ms "
+				    "are causes' options");
+		return;
+	}
+	if (options.grouping != HMMTRACE_BY_DRIVER)
+		usage_error("causes has a row per driver and cause: --by is not for it");
+	if (!options.take_stacks && (options.cause_stacks || options.folded_path || options.html_path))
+		usage_error("--stacks, --folded and --html show stacks: not with --no-stacks");
+}
+
+/* causes: the files the stacks go to at the end, opened first, so that a failure costs no attach. */
+static int open_causes_outputs(FILE **folded, FILE **html)
+{
+	*folded = NULL;
+	*html = NULL;
+	if (options.html_path && !flamegraph_assets_directory()) {
+		fprintf(stderr, "hmmtrace: %s\n", flamegraph_assets_missing_reason());
+		return EXIT_NO_FLAMEGRAPH_ASSETS;
+	}
+	if (options.folded_path && !(*folded = fopen(options.folded_path, "w"))) {
+		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", options.folded_path, strerror(errno));
+		return EXIT_CANNOT_WRITE;
+	}
+	if (options.html_path && !(*html = fopen(options.html_path, "w"))) {
+		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", options.html_path, strerror(errno));
+		if (*folded)
+			fclose(*folded);
+		return EXIT_CANNOT_WRITE;
+	}
+	return EXIT_OK;
+}
+
+/* causes: nothing was traced, so the files opened for the stacks go again. */
+static void discard_causes_outputs(FILE *folded, FILE *html)
+{
+	if (folded) {
+		fclose(folded);
+		unlink(options.folded_path);
+	}
+	if (html) {
+		fclose(html);
+		unlink(options.html_path);
+	}
+}
+
+/* causes: every stack since start, folded and drawn; the files close either way. */
+static int write_causes_stacks(struct model_reader *reader, FILE *folded, FILE *html)
+{
+	int status = folded || html ? causes_write_stacks(reader, folded, html) : 0;
+
+	if (folded && fclose(folded) && !status)
+		status = -errno;
+	if (html && fclose(html) && !status)
+		status = -errno;
+	if (!status)
+		return EXIT_OK;
+	fprintf(stderr, "hmmtrace: writing %s failed: %s\n",
+		options.html_path && options.folded_path ? "the stacks" :
+		options.html_path ? options.html_path : options.folded_path, strerror(-status));
+	return EXIT_CANNOT_WRITE;
+}
+
 /* export: the socket or the textfile's directory first, so that a failure costs no attach. */
 static int open_export_output(int *listen_fd)
 {
@@ -502,7 +617,8 @@ int main(int argc, char **argv)
 	};
 	struct session session = {};
 	struct model_reader reader;
-	int status, listen_fd;
+	FILE *folded = NULL, *html = NULL;
+	int status, listen_fd = -1;
 
 	argp_err_exit_status = EXIT_USAGE;
 	/* getopt's own messages would take two lines; name the culprit in one. */
@@ -514,19 +630,27 @@ int main(int argc, char **argv)
 		usage_error("an option is missing its value");
 	}
 	check_export_options();
+	check_causes_options();
 	if (options.interval < 0)
 		options.interval = options.subcommand == SUBCOMMAND_TOP ||
-				   options.subcommand == SUBCOMMAND_SNOOP || options.count > 0 ? 1 : 0;
+				   options.subcommand == SUBCOMMAND_SNOOP ||
+				   options.subcommand == SUBCOMMAND_CAUSES || options.count > 0 ? 1 : 0;
 	status = check_environment();
 	if (!status)
 		status = open_export_output(&listen_fd);
-	if (status)
+	if (!status)
+		status = open_causes_outputs(&folded, &html);
+	if (status) {
+		if (listen_fd >= 0)
+			close(listen_fd);
 		return status;
+	}
 	libbpf_set_print(print_libbpf_log);
 	status = session_open(&session);
 	if (status) {
 		if (listen_fd >= 0)
 			close(listen_fd);
+		discard_causes_outputs(folded, html);
 		return status;
 	}
 	signal(SIGINT, handle_signal);
@@ -541,6 +665,11 @@ int main(int argc, char **argv)
 		model_reader_init(&reader, &session, NULL,
 				  options.json ? &json_writer : &text_writer);
 		status = run(&reader);
+		if (options.subcommand == SUBCOMMAND_CAUSES) {
+			int written = write_causes_stacks(&reader, folded, html);
+
+			status = status ? status : written;
+		}
 	}
 	model_reader_free(&reader);
 	session_destroy(&session);

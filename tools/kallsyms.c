@@ -253,6 +253,42 @@ int kallsyms_is_bpf(const struct kallsyms *symbols, uint64_t address)
 	return symbol && symbol->module && !strcmp(symbol->module, "bpf");
 }
 
+const char *kallsyms_name(const struct kallsyms *symbols, uint64_t address)
+{
+	const struct symbol *symbol = lookup(symbols, address);
+
+	return symbol ? symbol->name : NULL;
+}
+
+static bool tracing_frame(const struct kallsyms *symbols, uint64_t address)
+{
+	static const char *const prefixes[] = {
+		"__traceiter_", "bpf_trace_run", "__bpf_prog_enter", "__bpf_prog_exit",
+		"__bpf_tramp_", "bpf_get_stack", "kprobe_", "rethook_", "arch_rethook_",
+		"__kretprobe_", "kretprobe_", "__bpf_trace_",
+	};
+	const char *name;
+
+	if (kallsyms_is_bpf(symbols, address))
+		return true;
+	name = kallsyms_name(symbols, address);
+	for (size_t index = 0; name && index < sizeof(prefixes) / sizeof(prefixes[0]); index++)
+		if (!strncmp(name, prefixes[index], strlen(prefixes[index])))
+			return true;
+	return false;
+}
+
+size_t kallsyms_first_traced_frame(const struct kallsyms *symbols, const __u64 *addresses,
+				   size_t count)
+{
+	size_t begin = 0;
+
+	for (size_t index = 0; index < count && addresses[index]; index++)
+		if (tracing_frame(symbols, addresses[index]))
+			begin = index + 1;
+	return begin;
+}
+
 /* The symbols named NAME appended to FOUND; false when they do not fit. */
 static bool add_callbacks(const struct kallsyms *symbols, const char *name,
 			  struct kallsyms_callback *found, size_t capacity, size_t *count)

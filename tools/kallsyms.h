@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
 
 struct kallsyms;
 
@@ -36,6 +37,19 @@ void kallsyms_describe(const struct kallsyms *symbols, uint64_t address, char *t
 
 /* Whether an address is in a BPF program or trampoline: hmmtrace's own frames. */
 int kallsyms_is_bpf(const struct kallsyms *symbols, uint64_t address);
+
+/* The bare name of the symbol covering a kernel text address, or NULL. */
+const char *kallsyms_name(const struct kallsyms *symbols, uint64_t address);
+
+/*
+ * Where the traced code begins in a kernel stack taken by a BPF program
+ * (innermost first, COUNT addresses at most, 0-terminated): after the last
+ * frame of the tracing machinery (the program, its trampoline, the
+ * tracepoint or kprobe plumbing), which is hmmtrace's own and often unwound
+ * unreliably.
+ */
+size_t kallsyms_first_traced_frame(const struct kallsyms *symbols, const __u64 *addresses,
+				   size_t count);
 
 /* Whether the kernel has a text symbol NAME (looked up by name, in an index built once). */
 int kallsyms_has_symbol(struct kallsyms *symbols, const char *name);

@@ -13,7 +13,7 @@
 #include "model.h"
 
 const char *const subcommand_names[SUBCOMMAND_COUNT] = {
-	"top", "latency", "retries", "snoop", "export",
+	"top", "latency", "retries", "snoop", "export", "causes",
 };
 const char *const grouping_names[] = { "driver", "process", "range" };
 

@@ -24,7 +24,7 @@
 
 enum subcommand {
 	SUBCOMMAND_TOP, SUBCOMMAND_LATENCY, SUBCOMMAND_RETRIES, SUBCOMMAND_SNOOP, SUBCOMMAND_EXPORT,
-	SUBCOMMAND_COUNT,
+	SUBCOMMAND_CAUSES, SUBCOMMAND_COUNT,
 };
 
 extern const char *const subcommand_names[];
@@ -132,6 +132,52 @@ struct range_latency {
 	struct hmmtrace_histogram histogram;	/* of the interval; export: since start */
 };
 
+/* latency: hmm_range_fault() time of one driver's faults of one log2 size. */
+struct fault_size_latency {
+	char driver[64];
+	__u64 pages_low;		/* the size's bucket, in pages */
+	__u64 pages_high;
+	struct hmmtrace_histogram histogram;	/* of the interval */
+};
+
+/*
+ * causes: one driver's invalidations of one cause in the interval. The
+ * cause is the range's event, the context (a process, or a kernel thread's
+ * class), its entry point into the kernel and what the mm was doing.
+ */
+struct cause_row {
+	char driver[64];
+	char callback[160];		/* "symbol [module]" */
+	const char *event;		/* enum mmu_notifier_event, as BTF names it */
+	char context[24];		/* comm, or the kernel thread's class */
+	bool kernel_thread;
+	__u32 pid;			/* a process's tgid; 0 for a class of kernel threads */
+	char entry[64];			/* the syscall, else the kernel path's function */
+	bool entry_is_syscall;
+	const char *path;		/* "zap", "unmap", "protection", ... (cause_names.c) */
+	struct hmmtrace_cause counts;	/* of the interval; comm unused */
+	double invalidations_per_second;
+};
+
+/* A kernel stack that invalidated one driver's subscriptions, with what it cost. */
+struct cause_stack {
+	const char *driver;
+	const char *const *frames;	/* innermost first: "symbol+0xoffset [module]" */
+	size_t depth;
+	__u64 invalidations;
+	__u64 callback_ns;
+};
+
+struct causes_part {
+	const struct cause_row *rows;	/* most invalidations first */
+	size_t row_count;
+	bool stacks_taken;		/* entry and path come from stacks */
+	const struct cause_stack *stacks;	/* --stacks: the top N per driver */
+	size_t stack_count;
+	__u64 lost;			/* invalidations no causes entry took, in the interval */
+	__u64 stacks_lost;		/* invalidations counted without their stack */
+};
+
 /* A (task, subscription) pair that retried, for `retries`. */
 struct retry_pair {
 	__u32 tid;
@@ -228,6 +274,10 @@ struct model {
 	/* latency: the range events that ended in the interval, in event order */
 	struct range_latency ranges[HMMTRACE_RANGE_EVENTS];
 	size_t range_count;
+	/* latency: hmm_range_fault() time by fault size, per driver */
+	const struct fault_size_latency *fault_sizes;
+	size_t fault_size_count;
+	struct causes_part causes;
 	/* retries, snoop */
 	struct retries_part retries;
 	struct snoop_part snoop;

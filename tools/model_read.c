@@ -57,6 +57,8 @@ void model_reader_init(struct model_reader *reader, struct session *session,
 		.faults = bpf_map__fd(skeleton->maps.faults),
 		.stacks = bpf_map__fd(skeleton->maps.stacks),
 		.dropped = bpf_map__fd(skeleton->maps.dropped),
+		.causes = bpf_map__fd(skeleton->maps.causes),
+		.fault_sizes = bpf_map__fd(skeleton->maps.fault_sizes),
 	};
 }
 
@@ -66,6 +68,8 @@ void model_reader_free(struct model_reader *reader)
 	free(reader->shown);
 	retries_free(&reader->retries);
 	export_free(&reader->export);
+	causes_free(&reader->causes);
+	fault_sizes_free(&reader->fault_sizes);
 	reader->shown = NULL;
 }
 
@@ -390,7 +394,7 @@ static void fill_envelope(struct model_reader *reader, double seconds, struct mo
 	static const struct row_view *const views[] = {
 		[SUBCOMMAND_TOP] = &top_row_view, [SUBCOMMAND_LATENCY] = &latency_row_view,
 		[SUBCOMMAND_RETRIES] = &retries_row_view, [SUBCOMMAND_SNOOP] = NULL,
-		[SUBCOMMAND_EXPORT] = NULL,
+		[SUBCOMMAND_EXPORT] = NULL, [SUBCOMMAND_CAUSES] = NULL,
 	};
 	bool everything = mode_observes_everything(reader->session->mode);
 
@@ -440,12 +444,18 @@ int model_read(struct model_reader *reader, double seconds, struct model *model)
 		snoop_read(reader, model);
 		return 0;
 	}
+	if (model->subcommand == SUBCOMMAND_CAUSES)
+		return causes_read(reader, seconds, model);
 	status = read_rows(reader, seconds, model);
 	if (!status && (model->subcommand == SUBCOMMAND_LATENCY ||
 			model->subcommand == SUBCOMMAND_EXPORT))
 		status = read_ranges(reader, model);
+	if (!status && model->subcommand == SUBCOMMAND_LATENCY)
+		status = fault_sizes_read(reader, model);
 	if (!status && model->subcommand == SUBCOMMAND_EXPORT)
 		status = export_read(reader, model);
+	if (!status && model->subcommand == SUBCOMMAND_EXPORT)
+		status = causes_read(reader, seconds, model);
 	if (!status && model->subcommand == SUBCOMMAND_RETRIES)
 		status = retries_read(reader, &model->retries);
 	return status;

@@ -50,6 +50,41 @@ struct export_state {
 	size_t retired_capacity;
 };
 
+/* causes.c: every key of the causes map seen so far, and the interval's rows. */
+struct cause_entry;
+struct stack_names;
+
+struct causes_state {
+	unsigned long read_number;
+	struct cause_entry **buckets;	/* open addressing, by key */
+	size_t bucket_count;
+	struct cause_entry **entries;	/* in the order first seen */
+	size_t count;
+	size_t capacity;
+	struct stack_names **stack_names;	/* by stack id, symbolized once */
+	size_t stack_name_count;
+	struct cause_row *rows;
+	size_t row_count;
+	size_t row_capacity;
+	struct cause_stack *stacks;
+	size_t stack_count;
+	size_t stack_capacity;
+};
+
+/* fault_sizes.c: latency's fault time by size, the totals the deltas are taken from. */
+struct fault_size_total {
+	struct hmmtrace_fault_size_key key;
+	struct hmmtrace_histogram total;
+};
+
+struct fault_sizes_state {
+	struct fault_size_total *totals;
+	size_t count;
+	size_t capacity;
+	struct fault_size_latency *shown;
+	size_t shown_capacity;
+};
+
 /* The maps a model is read from, by file descriptor. */
 struct model_maps {
 	struct group_maps groups;
@@ -58,6 +93,8 @@ struct model_maps {
 	int faults;
 	int stacks;
 	int dropped;
+	int causes;
+	int fault_sizes;
 };
 
 /* The last callback resolved to its driver. */
@@ -81,6 +118,8 @@ struct model_reader {
 	struct retries_state retries;
 	struct snoop_state snoop;
 	struct export_state export;
+	struct causes_state causes;
+	struct fault_sizes_state fault_sizes;
 };
 
 /* The session's maps, or MAPS when not NULL (the bench makes its own). */
@@ -104,6 +143,15 @@ int export_read(struct model_reader *reader, struct model *model);
 void export_refresh_symbols(struct model_reader *reader);
 __u64 export_group_of_subscription(const struct hmmtrace_subscription *info);
 void export_free(struct export_state *state);
+
+/* causes.c: the interval's causes, and at the end every stack since start, folded and drawn. */
+int causes_read(struct model_reader *reader, double seconds, struct model *model);
+int causes_write_stacks(struct model_reader *reader, FILE *folded, FILE *html);
+void causes_free(struct causes_state *state);
+
+/* fault_sizes.c */
+int fault_sizes_read(struct model_reader *reader, struct model *model);
+void fault_sizes_free(struct fault_sizes_state *state);
 
 /* snoop.c */
 int snoop_handle_event(void *context, void *record, size_t size);

@@ -89,45 +89,19 @@ static void describe_user_address(__u32 tgid, __u64 address, char *text, size_t 
 	fclose(maps);
 }
 
-/* Frames of the tracing machinery that ran hmmtrace's program, not of the traced task. */
-static bool tracing_frame(const struct kallsyms *symbols, __u64 address)
-{
-	static const char *const prefixes[] = {
-		"__traceiter_", "bpf_trace_run", "__bpf_prog_enter", "__bpf_prog_exit",
-		"__bpf_tramp_", "bpf_get_stack", "kprobe_", "rethook_", "arch_rethook_",
-		"__kretprobe_", "kretprobe_",
-	};
-	char text[256];
-
-	if (kallsyms_is_bpf(symbols, address))
-		return true;
-	kallsyms_describe(symbols, address, text, sizeof(text));
-	for (size_t index = 0; index < sizeof(prefixes) / sizeof(prefixes[0]); index++)
-		if (!strncmp(text, prefixes[index], strlen(prefixes[index])))
-			return true;
-	return false;
-}
-
 struct symbolized_stack {
 	char frames[HMMTRACE_STACK_DEPTH][320];
 	const char *pointers[HMMTRACE_STACK_DEPTH];
 	size_t depth;
 };
 
-/*
- * The stack from the traced code down. Everything above the last frame of
- * the tracing machinery is hmmtrace's own, often unwound unreliably.
- */
+/* The stack from the traced code down (see kallsyms_first_traced_frame()). */
 static void symbolize_kernel_stack(const struct kallsyms *symbols, const __u64 *addresses,
 				   int count, struct symbolized_stack *stack)
 {
-	int begin = 0;
-
 	stack->depth = 0;
-	for (int index = 0; index < count && addresses[index]; index++)
-		if (tracing_frame(symbols, addresses[index]))
-			begin = index + 1;
-	for (int index = begin; index < count && addresses[index]; index++) {
+	for (int index = kallsyms_first_traced_frame(symbols, addresses, count);
+	     index < count && addresses[index]; index++) {
 		kallsyms_describe(symbols, addresses[index], stack->frames[stack->depth],
 				  sizeof(stack->frames[0]));
 		stack->pointers[stack->depth] = stack->frames[stack->depth];

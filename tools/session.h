@@ -19,16 +19,18 @@
 #define HMMTRACE_VERSION "0.3"
 
 /*
- * Distinct exit codes, 0 to 10 in this order, as --help and the man page
+ * Distinct exit codes, 0 to 11 in this order, as --help and the man page
  * list them: success (also after SIGINT or SIGTERM), a failure while
  * tracing, bad usage, not permitted, no kernel BTF, no attach point, BPF
  * load or attach failed, no such process, no such driver; and export's:
- * cannot listen (the port in use, say), cannot write the textfile.
+ * cannot listen (the port in use, say), cannot write the textfile (also
+ * causes' --folded and --html files); causes --html without the flame
+ * graph's assets.
  */
 enum exit_code {
 	EXIT_OK, EXIT_FAILURE_AT_RUN, EXIT_USAGE, EXIT_NOT_PERMITTED, EXIT_NO_BTF,
 	EXIT_NO_ATTACH_POINT, EXIT_BPF_FAILED, EXIT_NO_SUCH_PROCESS, EXIT_NO_SUCH_DRIVER,
-	EXIT_CANNOT_LISTEN, EXIT_CANNOT_WRITE,
+	EXIT_CANNOT_LISTEN, EXIT_CANNOT_WRITE, EXIT_NO_FLAMEGRAPH_ASSETS,
 };
 
 enum sort_column {
@@ -54,6 +56,12 @@ struct options {
 	const char *listen;		/* export: ADDRESS:PORT */
 	const char *textfile;		/* export: instead, this file */
 	unsigned int max_series;	/* export: groups with their own series */
+	double refault_ms;		/* causes: a fault this soon after an invalidation refaults */
+	bool take_stacks;		/* causes: a kernel stack per invalidation (--no-stacks: none) */
+	unsigned int cause_stacks;	/* causes --stacks N: the top N stacks per driver */
+	const char *folded_path;	/* causes: folded stacks at the end, here */
+	const char *html_path;		/* causes: the flame graph page at the end, here */
+	bool weight_by_time;		/* causes: stacks weighed by callback time */
 	bool json;
 	bool verbose;
 };

@@ -120,6 +120,65 @@ static void range_latencies(struct json_writer *json, const struct model *model)
 	json_close(json, ']');
 }
 
+/* latency: "fault_sizes": hmm_range_fault() time per driver and log2 fault size. */
+static void fault_sizes(struct json_writer *json, const struct model *model)
+{
+	json_name(json, "fault_sizes");
+	json_open(json, '[');
+	for (size_t index = 0; index < model->fault_size_count; index++) {
+		const struct fault_size_latency *size = &model->fault_sizes[index];
+
+		json_open(json, '{');
+		json_fields(json, "driver:s pages_low:U pages_high:U count:U total_ns:U",
+			    size->driver, size->pages_low, size->pages_high, size->histogram.count,
+			    size->histogram.total_ns);
+		json_name(json, "histogram");
+		histogram(json, size->histogram.slots);
+		json_close(json, '}');
+	}
+	json_close(json, ']');
+}
+
+static void cause_rows(struct json_writer *json, const struct causes_part *causes)
+{
+	json_name(json, "causes");
+	json_open(json, '[');
+	for (size_t index = 0; index < causes->row_count; index++) {
+		const struct cause_row *row = &causes->rows[index];
+		const struct hmmtrace_cause *counts = &row->counts;
+
+		json_open(json, '{');
+		json_fields(json, "driver:s callback:s event:s context:s context_kind:s pid:u",
+			    row->driver, row->callback, row->event, row->context,
+			    row->kernel_thread ? "kernel_thread" : "process", row->pid);
+		json_fields(json, "entry:s entry_kind:s path:s", row->entry,
+			    row->entry_is_syscall ? "syscall" : "kernel", row->path);
+		json_fields(json, "invalidations:U invalidations_per_s:f3 pages:U callback_ns:U "
+			    "invalidate_all:U refaults:U refault_retries:U refault_ebusy:U",
+			    counts->invalidations, row->invalidations_per_second, counts->pages,
+			    counts->callback_ns, counts->invalidate_all, counts->refaults,
+			    counts->refault_retries, counts->refault_ebusy);
+		json_close(json, '}');
+	}
+	json_close(json, ']');
+}
+
+static void cause_stacks(struct json_writer *json, const struct causes_part *causes)
+{
+	json_name(json, "stacks");
+	json_open(json, '[');
+	for (size_t index = 0; index < causes->stack_count; index++) {
+		const struct cause_stack *stack = &causes->stacks[index];
+
+		json_open(json, '{');
+		json_fields(json, "driver:s invalidations:U callback_ns:U", stack->driver,
+			    stack->invalidations, stack->callback_ns);
+		string_list(json, "frames", stack->frames, stack->depth);
+		json_close(json, '}');
+	}
+	json_close(json, ']');
+}
+
 /* A subscription's "0xstart-0xlast". */
 static void range_field(struct json_writer *json, __u64 start, __u64 last)
 {
@@ -193,7 +252,18 @@ static void latency_body(struct json_writer *json, const struct model *model)
 {
 	json_fields(json, "unit:s", "ns");
 	range_latencies(json, model);
+	fault_sizes(json, model);
 	rows(json, model);
+}
+
+static void causes_body(struct json_writer *json, const struct model *model)
+{
+	const struct causes_part *causes = &model->causes;
+
+	json_fields(json, "stacks_taken:b causes_lost:U stacks_lost:U", causes->stacks_taken,
+		    causes->lost, causes->stacks_lost);
+	cause_rows(json, causes);
+	cause_stacks(json, causes);
 }
 
 static void retries_body(struct json_writer *json, const struct model *model)
@@ -213,7 +283,9 @@ static void snoop_body(struct json_writer *json, const struct model *model)
 static void write_interval(const struct model *model)
 {
 	static void (*const bodies[])(struct json_writer *json, const struct model *model) = {
-		top_body, latency_body, retries_body, snoop_body,
+		[SUBCOMMAND_TOP] = top_body, [SUBCOMMAND_LATENCY] = latency_body,
+		[SUBCOMMAND_RETRIES] = retries_body, [SUBCOMMAND_SNOOP] = snoop_body,
+		[SUBCOMMAND_CAUSES] = causes_body,
 	};
 	struct json_writer *json = writer();
 

@@ -5,6 +5,7 @@
  * and describes them. Label values and help texts are escaped here only.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,7 +15,7 @@
 #include "hmmtrace_metrics.h"
 
 enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM };
-enum metric_scope { METRIC_PER_GROUP, METRIC_PER_RANGE_EVENT, METRIC_PER_EXPORTER };
+enum metric_scope { METRIC_PER_GROUP, METRIC_PER_RANGE_EVENT, METRIC_PER_EXPORTER, METRIC_PER_CAUSE };
 
 static const char *const metric_type_names[] = { "counter", "gauge", "histogram" };
 
@@ -37,6 +38,7 @@ struct metric_description {
 	size_t series_count;
 	int first_slot, last_slot;	/* a histogram's buckets */
 	bool in_seconds;		/* nanoseconds, exported in seconds */
+	size_t cause_counter;		/* per cause: the offset in struct hmmtrace_cause */
 };
 
 static const struct metric_description metrics[METRIC_COUNT] = METRIC_DESCRIPTIONS;
@@ -242,6 +244,24 @@ static void range_event_metric(FILE *output, const struct model *model,
 	}
 }
 
+/* Per cause: driver, callback, event, context and entry; no pid, whose series are unbounded. */
+static void cause_metric(FILE *output, const struct model *model,
+			 const struct metric_description *metric)
+{
+	for (size_t index = 0; index < model->causes.row_count; index++) {
+		const struct cause_row *row = &model->causes.rows[index];
+		const char *pairs[] = { "driver", row->driver, "callback", row->callback,
+					"event", row->event, "context", row->context,
+					"entry", row->entry, NULL };
+		__u64 value = *(const __u64 *)((const char *)&row->counts + metric->cause_counter);
+
+		if (metric->in_seconds)
+			sample_nanoseconds(output, metric->name, "", pairs, value);
+		else
+			sample_count(output, metric->name, "", pairs, NULL, value);
+	}
+}
+
 /* Whether a field is in a NULL-terminated list of field names. */
 static bool listed(const char *const *names, enum row_field field)
 {
@@ -276,6 +296,8 @@ static void metric_sources(FILE *output, const struct model *model, bool unavail
 static const char *const dropped_kind_names[HMMTRACE_DROPPED_KINDS] = {
 	[HMMTRACE_DROPPED_EVENTS] = "events", [HMMTRACE_DROPPED_REPORTS] = "reports",
 	[HMMTRACE_DROPPED_UNCOUNTED] = "uncounted",
+	[HMMTRACE_DROPPED_CAUSES] = "causes",
+	[HMMTRACE_DROPPED_STACKS] = "stacks",
 };
 
 static void exporter_metric(FILE *output, const struct model *model,
@@ -360,6 +382,8 @@ void prometheus_write(FILE *output, const struct model *model)
 			group_metric(output, model, metric);
 		else if (metric->scope == METRIC_PER_RANGE_EVENT)
 			range_event_metric(output, model, metric);
+		else if (metric->scope == METRIC_PER_CAUSE)
+			cause_metric(output, model, metric);
 		else
 			exporter_metric(output, model, metric);
 	}

@@ -193,9 +193,68 @@ static void write_latency(const struct model *model)
 			if (!slots_total(value.histogram.slots))
 				continue;
 			snprintf(title, sizeof(title), "%s, %s", row_fields[shown].title, group);
-			histogram(title, "nsecs", value.histogram.slots);
+			/* Latency's untimed histogram counts pages. */
+			histogram(title, value.type == FIELD_TIMED_HISTOGRAM ? "nsecs" : "pages",
+				  value.histogram.slots);
 		}
 	}
+	for (size_t index = 0; index < model->fault_size_count; index++) {
+		const struct fault_size_latency *size = &model->fault_sizes[index];
+
+		snprintf(title, sizeof(title), "hmm_range_fault() time, driver %s, faults of %llu to "
+			 "%llu pages: %llu calls, average %.1f us", size->driver,
+			 (unsigned long long)size->pages_low, (unsigned long long)size->pages_high,
+			 (unsigned long long)size->histogram.count,
+			 size->histogram.total_ns / 1e3 / size->histogram.count);
+		histogram(title, "nsecs", size->histogram.slots);
+	}
+}
+
+static void write_cause_stacks(const struct causes_part *causes)
+{
+	for (size_t index = 0; index < causes->stack_count; index++) {
+		const struct cause_stack *stack = &causes->stacks[index];
+
+		if (!index || strcmp(stack->driver, causes->stacks[index - 1].driver))
+			printf("\nstacks that invalidated %s, most invalidations first:\n",
+			       stack->driver);
+		printf("  %llu invalidations, %.3f ms of callback time\n",
+		       (unsigned long long)stack->invalidations, stack->callback_ns / 1e6);
+		for (size_t frame = 0; frame < stack->depth; frame++)
+			printf("      %s\n", stack->frames[frame]);
+	}
+}
+
+static void write_causes(const struct model *model)
+{
+	const struct causes_part *causes = &model->causes;
+
+	printf("\nhmmtrace causes  mode %s  interval %.1f s%s\n", mode_names[model->mode],
+	       model->interval_seconds, causes->stacks_taken ? "" :
+	       "  (no stacks: entries are syscalls or threads, paths unknown)");
+	write_hooks(model);
+	printf("  %-12s %-15s %-16s %7s %-20s %-16s %9s %9s %9s %7s %8s %7s %7s\n", "DRIVER",
+	       "EVENT", "CONTEXT", "PID", "ENTRY", "PATH", "INVAL/s", "PAGES", "CB(ms)", "ALL",
+	       "REFAULT", "RETRY", "EBUSY");
+	for (size_t index = 0; index < causes->row_count; index++) {
+		const struct cause_row *row = &causes->rows[index];
+		const struct hmmtrace_cause *counts = &row->counts;
+		char pid[16] = "-";
+
+		if (!row->kernel_thread)
+			snprintf(pid, sizeof(pid), "%u", row->pid);
+		printf("  %-12.12s %-15.15s %-16.16s %7s %-20.20s %-16.16s %9.1f %9llu %9.3f %7llu "
+		       "%8llu %7llu %7llu\n", row->driver, row->event, row->context, pid, row->entry,
+		       row->path, row->invalidations_per_second,
+		       (unsigned long long)counts->pages, counts->callback_ns / 1e6,
+		       (unsigned long long)counts->invalidate_all,
+		       (unsigned long long)counts->refaults,
+		       (unsigned long long)counts->refault_retries,
+		       (unsigned long long)counts->refault_ebusy);
+	}
+	if (!causes->row_count)
+		printf("  (no invalidations)\n");
+	write_cause_stacks(causes);
 }
 
 static void write_pairs(const struct retries_part *retries)
@@ -271,6 +330,16 @@ static void write_losses(const struct model *model)
 			"stats map is full or out of memory)\n",
 			(unsigned long long)model->dropped[HMMTRACE_DROPPED_UNCOUNTED],
 			model->interval_seconds);
+	if (model->dropped[HMMTRACE_DROPPED_CAUSES])
+		fprintf(stderr, "hmmtrace: %llu invalidations were not attributed in the last %.1f s "
+			"(the causes map is full)\n",
+			(unsigned long long)model->dropped[HMMTRACE_DROPPED_CAUSES],
+			model->interval_seconds);
+	if (model->dropped[HMMTRACE_DROPPED_STACKS])
+		fprintf(stderr, "hmmtrace: %llu invalidations were counted without their stack in the "
+			"last %.1f s (the stacks map is full)\n",
+			(unsigned long long)model->dropped[HMMTRACE_DROPPED_STACKS],
+			model->interval_seconds);
 	if (model->subcommand == SUBCOMMAND_RETRIES && model->dropped[HMMTRACE_DROPPED_REPORTS])
 		fprintf(stderr, "hmmtrace: %llu retry reports dropped in the last %.1f s (the ring "
 			"buffer was full)\n",
@@ -281,7 +350,9 @@ static void write_losses(const struct model *model)
 static void write_interval(const struct model *model)
 {
 	static void (*const by_subcommand[])(const struct model *model) = {
-		write_top, write_latency, write_retries, write_snoop,
+		[SUBCOMMAND_TOP] = write_top, [SUBCOMMAND_LATENCY] = write_latency,
+		[SUBCOMMAND_RETRIES] = write_retries, [SUBCOMMAND_SNOOP] = write_snoop,
+		[SUBCOMMAND_CAUSES] = write_causes,
 	};
 
 	by_subcommand[model->subcommand](model);
