@@ -221,49 +221,31 @@ static void tree_write_json(FILE *output, const struct tree *tree, const char *t
  * where \u003c, \u003e and \u0026 mean the same, so no name can end the
  * element ("</script>") or open a comment ("<!--").
  */
-static void write_json_for_script(FILE *output, const char *json, size_t length)
+static const char *const in_script[256] = {
+	['<'] = "\\u003c", ['>'] = "\\u003e", ['&'] = "\\u0026",
+};
+
+/* HTML text or attribute values: the title and the unit. */
+static const char *const in_html[256] = {
+	['<'] = "&lt;", ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;", ['\''] = "&#39;",
+};
+
+/* LENGTH bytes of TEXT, each byte that REPLACEMENTS names replaced. */
+static void write_escaped(FILE *output, const char *text, size_t length, const char *const replacements[256])
 {
 	for (size_t index = 0; index < length; index++) {
-		switch (json[index]) {
-		case '<':
-			fputs("\\u003c", output);
-			break;
-		case '>':
-			fputs("\\u003e", output);
-			break;
-		case '&':
-			fputs("\\u0026", output);
-			break;
-		default:
-			fputc(json[index], output);
-		}
+		const char *replacement = replacements[(unsigned char)text[index]];
+
+		if (replacement)
+			fputs(replacement, output);
+		else
+			fputc(text[index], output);
 	}
 }
 
-/* TEXT as HTML text or attribute value. */
 static void write_html_text(FILE *output, const char *text)
 {
-	for (; *text; text++) {
-		switch (*text) {
-		case '<':
-			fputs("&lt;", output);
-			break;
-		case '>':
-			fputs("&gt;", output);
-			break;
-		case '&':
-			fputs("&amp;", output);
-			break;
-		case '"':
-			fputs("&quot;", output);
-			break;
-		case '\'':
-			fputs("&#39;", output);
-			break;
-		default:
-			fputc(*text, output);
-		}
-	}
+	write_escaped(output, text, strlen(text), in_html);
 }
 
 /* The asset NAME, whole, as a NUL-terminated string in *TEXT. 0, or a negative errno. */
@@ -392,7 +374,7 @@ static void write_page(FILE *output, const char *title, const char *unit, size_t
 	      "<button id=\"reset\" type=\"button\">Reset zoom</button></form>\n"
 	      "<div id=\"chart\"></div>\n<p id=\"details\"></p>\n"
 	      "<script type=\"application/json\" id=\"flamegraph-data\">", output);
-	write_json_for_script(output, json, json_length);
+	write_escaped(output, json, json_length, in_script);
 	fputs("</script>\n<script>\n", output);
 	fputs(assets[0], output);
 	fputs("\n</script>\n<script>\n", output);

@@ -89,6 +89,12 @@ else
 	fail flamegraph.hostile-name-kept-whole "the renderer failed: $(head -n 1 "$work/hostile.err")"
 fi
 
+# A title and a unit are HTML text: escaped, and shown as given.
+HMMTRACE_FLAMEGRAPH_ASSETS=$assets "$renderer" '<i>title</i> & co' '<u>units</u>' <"$work/merge.folded" \
+	>"$work/title.html" 2>"$work/title.err"
+check flamegraph.title-and-unit-are-escaped sh -c "grep -qF '<h1>&lt;i&gt;title&lt;/i&gt; &amp; co</h1>' '$work/title.html' &&
+	grep -qF '7 &lt;u&gt;units&lt;/u&gt; in all' '$work/title.html' && ! grep -qE '<i>title|<u>units' '$work/title.html'"
+
 # No stacks: still a page, which says so.
 : >"$work/empty.folded"
 if render empty "$work/empty.folded"; then
