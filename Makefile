@@ -43,7 +43,8 @@ KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 
 TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
 	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier \
-	$(BUILD)/tests/json_writer_test $(BUILD)/tests/cause_names_test $(BUILD)/bench/interval_cost
+	$(BUILD)/tests/json_writer_test $(BUILD)/tests/cause_names_test $(BUILD)/bench/interval_cost \
+	$(BUILD)/tests/flamegraph_render
 
 # Debian's own kernels, the production cases (kernel/debian-kernel.sh):
 # debian is its 6.12, debian-6.1 Debian 12's default kernel.
@@ -211,6 +212,32 @@ endif
 
 hmmtrace: $(HMMTRACE)
 
+# The flame graph page of `hmmtrace causes --html` inlines d3 and
+# d3-flame-graph (tools/README.md, "Flame graphs"): the npm packages pinned
+# in tools/flamegraph/package-lock.json, installed with `npm ci` into
+# build/flamegraph/node_modules and their three files copied beside it with
+# a LICENSES note, rebuilt only when the pins change. hmmtrace itself does
+# not need them (it says so when --html finds none), so `make hmmtrace`
+# needs no npm; `make install` installs them when they were built.
+# FLAMEGRAPH_ASSETS is where install takes them from. The renderer test
+# program (one of TEST_PROGRAMS) writes a page from folded stacks on stdin.
+FLAMEGRAPH_ASSETS := $(BUILD)/flamegraph
+FLAMEGRAPH_FILES := d3.min.js d3-flamegraph.min.js d3-flamegraph.css LICENSES
+FLAMEGRAPH_BUILT := $(addprefix $(BUILD)/flamegraph/,$(FLAMEGRAPH_FILES))
+DEBIAN_PACKAGES += npm chromium
+.PHONY: flamegraph-assets
+
+flamegraph-assets: $(FLAMEGRAPH_BUILT)
+
+$(FLAMEGRAPH_BUILT) &: tools/flamegraph/package.json tools/flamegraph/package-lock.json \
+		tools/flamegraph/build-assets.sh
+	tools/flamegraph/build-assets.sh $(BUILD)/flamegraph
+
+$(BUILD)/tests/flamegraph_render: tests/unit/flamegraph_render.c tools/flamegraph.c tools/flamegraph.h \
+		tools/json_writer.c tools/json_writer.h tools/format.c tools/format.h tools/grow.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itools tests/unit/flamegraph_render.c tools/flamegraph.c tools/json_writer.c \
+		tools/format.c -o $@ -lm
+
 # The committed vmlinux.h comes from the patched kernel's BTF: it has the
 # btf_trace_* typedefs of our tracepoints, and CO-RE relocates it on any
 # other kernel. tests/host/test-vmlinux-header.sh checks it is current.
@@ -272,6 +299,8 @@ $(HMMTRACE): $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handle
 # PREFIX=/usr), which is the administrator's and not installed. The Grafana
 # dashboard and the Prometheus rules are data that an administrator points
 # the servers at: HMMTRACE_DATA_DIR/grafana and HMMTRACE_DATA_DIR/prometheus.
+# The flame graph assets, when built (make flamegraph-assets), go in
+# HMMTRACE_DATA_DIR/flamegraph, where hmmtrace looks for them.
 # Each file installed is in INSTALLED, which uninstall removes; it leaves
 # the directories, which other packages share.
 PREFIX ?= /usr/local
@@ -285,6 +314,8 @@ UNIT := $(SYSTEMD_UNIT_DIR)/hmmtrace-export.service
 DASHBOARD := $(HMMTRACE_DATA_DIR)/grafana/hmmtrace.json
 RULES := $(HMMTRACE_DATA_DIR)/prometheus/hmmtrace-rules.yml
 INSTALLED := $(SBIN_DIR)/hmmtrace $(MAN8_DIR)/hmmtrace.8 $(UNIT) $(DASHBOARD) $(RULES)
+FLAMEGRAPH_DATA_DIR := $(HMMTRACE_DATA_DIR)/flamegraph
+INSTALLED += $(addprefix $(FLAMEGRAPH_DATA_DIR)/,$(FLAMEGRAPH_FILES))
 
 install: $(HMMTRACE) tools/hmmtrace.8 dist/systemd/hmmtrace-export.service.in \
 		dashboards/grafana/hmmtrace.json dashboards/prometheus/hmmtrace-rules.yml
@@ -298,6 +329,10 @@ install: $(HMMTRACE) tools/hmmtrace.8 dist/systemd/hmmtrace-export.service.in \
 	mv $(DESTDIR)$(UNIT).partial $(DESTDIR)$(UNIT)
 	install -m 0644 dashboards/grafana/hmmtrace.json $(DESTDIR)$(DASHBOARD)
 	install -m 0644 dashboards/prometheus/hmmtrace-rules.yml $(DESTDIR)$(RULES)
+	if (cd $(FLAMEGRAPH_ASSETS) && ls $(FLAMEGRAPH_FILES)) >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(FLAMEGRAPH_DATA_DIR) && \
+		install -m 0644 $(addprefix $(FLAMEGRAPH_ASSETS)/,$(FLAMEGRAPH_FILES)) $(DESTDIR)$(FLAMEGRAPH_DATA_DIR)/; \
+	fi
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))

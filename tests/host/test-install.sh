@@ -5,8 +5,9 @@
 # (default /usr/local) in a DESTDIR, with the right modes; the installed
 # binary runs; the man page formats without a warning; the exporter's
 # systemd unit names the installed paths and passes systemd-analyze verify;
-# STATIC=1 installs the static binary; and make uninstall removes what
-# install put, and nothing else.
+# STATIC=1 installs the static binary; the flame graph assets are installed
+# when they were built and not otherwise, where hmmtrace finds them; and
+# make uninstall removes what install put, and nothing else.
 
 . tests/lib.sh
 
@@ -30,9 +31,11 @@ install_into() {
 	fi
 }
 
-# check_tree NAME DIRECTORY EXPECTED: the staged tree is EXPECTED, entry for entry.
+# check_tree NAME DIRECTORY EXPECTED: the staged tree is EXPECTED, entry for entry
+# (in any order).
 check_tree() {
-	local name=$1 directory=$2 expected=$3
+	local name=$1 directory=$2 expected
+	expected=$(LC_ALL=C sort <<<"$3")
 	if [ "$(staged_tree "$directory")" = "$expected" ]; then
 		pass "install.$name.tree"
 	else
@@ -83,8 +86,21 @@ check_unit() {
 # The control of unit-has-no-placeholder: the template has them.
 check install.unit-template-has-placeholders grep -qE '@[A-Z_]+@' dist/systemd/hmmtrace-export.service.in
 
+# The default install without the flame graph assets (FLAMEGRAPH_ASSETS names
+# where they would be), the PREFIX=/usr one with them when npm can build them.
+mkdir -p "$work/no-flamegraph-assets"
+flamegraph_files="d3.min.js d3-flamegraph.min.js d3-flamegraph.css LICENSES"
+flamegraph_assets=
+if ! command -v npm >/dev/null; then
+	skip install.flamegraph-assets "npm is not installed (make deps installs it): the assets cannot be built"
+elif make --no-print-directory flamegraph-assets build/tests/flamegraph_render >"$work/assets.log" 2>&1; then
+	flamegraph_assets=build/flamegraph
+else
+	fail install.flamegraph-assets "make flamegraph-assets: $(tail -n 3 "$work/assets.log")"
+fi
+
 stage=$work/default
-if install_into default "$stage"; then
+if install_into default "$stage" FLAMEGRAPH_ASSETS="$work/no-flamegraph-assets"; then
 	check_tree default "$stage" "d 755 usr
 d 755 usr/local
 d 755 usr/local/lib
@@ -143,7 +159,14 @@ fi
 
 # PREFIX=/usr, as a package build would, with the static binary.
 stage=$work/usr-static
-if install_into usr-static "$stage" PREFIX=/usr STATIC=1; then
+flamegraph_tree=
+if [ -n "$flamegraph_assets" ]; then
+	flamegraph_tree=$'\nd 755 usr/share/hmmtrace/flamegraph'
+	for file in $flamegraph_files; do
+		flamegraph_tree+=$'\n'"f 644 usr/share/hmmtrace/flamegraph/$file"
+	done
+fi
+if install_into usr-static "$stage" PREFIX=/usr STATIC=1 FLAMEGRAPH_ASSETS="${flamegraph_assets:-$work/no-flamegraph-assets}"; then
 	check_tree usr-static "$stage" "d 755 usr
 d 755 usr/lib
 d 755 usr/lib/systemd
@@ -159,7 +182,18 @@ f 644 usr/lib/systemd/system/hmmtrace-export.service
 f 644 usr/share/hmmtrace/grafana/hmmtrace.json
 f 644 usr/share/hmmtrace/prometheus/hmmtrace-rules.yml
 f 644 usr/share/man/man8/hmmtrace.8
-f 755 usr/sbin/hmmtrace"
+f 755 usr/sbin/hmmtrace$flamegraph_tree"
+	if [ -n "$flamegraph_assets" ]; then
+		check install.usr-static.flamegraph-assets-are-the-build sh -c "for file in $flamegraph_files; do
+			cmp '$flamegraph_assets/'\$file '$stage/usr/share/hmmtrace/flamegraph/'\$file || exit 1; done"
+		# A binary in the installed sbin finds them, as hmmtrace causes --html would;
+		# it is taken out again before uninstall.
+		cp build/tests/flamegraph_render "$stage/usr/sbin/"
+		check install.usr-static.flamegraph-assets-are-found test \
+			"$(env -u HMMTRACE_FLAMEGRAPH_ASSETS "$stage/usr/sbin/flamegraph_render" --assets 2>&1)" = \
+			"$stage/usr/share/hmmtrace/flamegraph"
+		rm -f "$stage/usr/sbin/flamegraph_render"
+	fi
 	check_unit usr-static "$stage" /usr/lib/systemd/system /usr/sbin/hmmtrace /etc/default/hmmtrace-export
 	check install.usr-static.is-the-static-build cmp "$stage/usr/sbin/hmmtrace" build/static/hmmtrace
 	make --no-print-directory uninstall DESTDIR="$stage" PREFIX=/usr >/dev/null 2>&1
