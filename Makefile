@@ -106,7 +106,7 @@ lab:
 
 # deps first: nothing else can build on a fresh machine without it.
 check: deps
-	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver
+	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver flamegraph-assets
 	$(MAKE) --no-print-directory hmmtrace STATIC=1
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian
@@ -114,7 +114,7 @@ check: deps
 	tests/run-tests.sh
 
 demo: deps
-	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver
+	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver flamegraph-assets
 	tests/lab/run-lab.sh 'tests/lab/demo.sh'
 
 # The patched and the unpatched kernel, booted alternately; see tests/bench/README.md.

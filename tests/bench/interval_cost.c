@@ -23,7 +23,8 @@
  * before the last, to compare two scrapes of one exporter.
  *
  * Row I (0-based) at interval or scrape K holds (fill_stats()):
- * inserts 1, invalidations (K + 1) * (1 + I % 7) in slot 10 + I % 5 of
+ * inserts 1, invalidations (K + 1) * (1 + I % 7) (16 pages each, K + 1 of
+ * them covering all) in slot 10 + I % 5 of
  * 1 us each, read_begins 5 (K + 1) of which K + 1 waited 1.5 us each and
  * K + 1 retried, range_faults 5 (K + 1) of which K + 1 -EBUSY and the rest
  * succeeded, and
@@ -119,6 +120,10 @@ static void fill_stats(struct hmmtrace_stats *stats, __u32 index, int interval, 
 	stats->invalidations = rounds * (1 + index % 7);
 	stats->invalidate_slots[10 + index % 5] = stats->invalidations;
 	stats->invalidate_ns = stats->invalidations * INVALIDATE_NS;
+	/* 16 pages each: ceil-log2 slot 5 holds 9..16. */
+	stats->invalidated_pages = 16 * stats->invalidations;
+	stats->invalidated_pages_slots[5] = stats->invalidations;
+	stats->invalidate_all = rounds;
 	stats->read_begins = 5 * rounds;
 	stats->read_begin_waits = rounds;
 	stats->read_begin_wait_ns = rounds * WAIT_NS;

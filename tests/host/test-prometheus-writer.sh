@@ -99,10 +99,12 @@ def fields(index, scrape, withdrawn=False):
         "read_retries": rounds, "check_retries": 0, "range_fault_successes": 4 * rounds,
         "range_fault_ebusy": rounds, "range_fault_errors": 0, "faults_completed": completed,
         "live_subscriptions": 1, "livelocks": 0, "livelocked_faults": 0,
+        "invalidated_pages": 16 * invalidations, "invalidate_all": rounds,
         # histograms: (count, sum)
         "invalidate": (invalidations, invalidations * 1000e-9),
         "fault_to_mapped": (completed, completed * 2**20 * 1e-9),
         "retries_per_fault": (completed, completed),
+        "pages_per_invalidation": (invalidations, 16 * invalidations),
     }
 
 
@@ -193,8 +195,8 @@ every = body("every")
 check("every.samples", len(every) > 80 * groups, f"{len(every)} samples for {groups} groups")
 compare("every", every, pids, lambda pid: fields(int(pid) - 1, 1))
 series = cumulative("every", every)
-# Per group: three histograms; and the range events filled, 0 and 1.
-check("every.histogram-series", series == 3 * groups + 2, f"{series} histogram series")
+# Per group: four histograms; and the range events filled, 0 and 1.
+check("every.histogram-series", series == 4 * groups + 2, f"{series} histogram series")
 ranges = {labels["event"]: value for name, labels, value in every
           if name == "hmmtrace_range_duration_seconds_count"}
 check("every.range-events", ranges == {"event 0": 2, "event 1": 4}, f"{ranges}")

@@ -709,6 +709,8 @@ struct perf_event_context;
 
 struct mempolicy;
 
+struct numa_group;
+
 struct pipe_inode_info;
 
 struct uprobe_task;
@@ -868,6 +870,20 @@ struct task_struct {
 	short int il_prev;
 	u8 il_weight;
 	short int pref_node_fork;
+	int numa_scan_seq;
+	unsigned int numa_scan_period;
+	unsigned int numa_scan_period_max;
+	int numa_preferred_nid;
+	long unsigned int numa_migrate_retry;
+	u64 node_stamp;
+	u64 last_task_numa_placement;
+	u64 last_sum_exec_runtime;
+	struct callback_head numa_work;
+	struct numa_group *numa_group;
+	long unsigned int *numa_faults;
+	long unsigned int total_numa_faults;
+	long unsigned int numa_faults_locality[3];
+	long unsigned int numa_pages_migrated;
 	struct tlbflush_unmap_batch tlb_ubc;
 	struct pipe_inode_info *splice_pipe;
 	struct page_frag task_frag;
@@ -897,6 +913,7 @@ struct task_struct {
 	struct llist_head kretprobe_instances;
 	struct llist_head rethooks;
 	struct callback_head l1d_flush_kill;
+	long: 64;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -976,8 +993,6 @@ typedef unsigned int fop_flags_t;
 
 typedef void *fl_owner_t;
 
-struct io_uring_cmd;
-
 struct file;
 
 struct kiocb;
@@ -999,6 +1014,8 @@ struct file_lock;
 struct file_lease;
 
 struct seq_file;
+
+struct io_uring_cmd;
 
 struct file_operations {
 	struct module *owner;
@@ -1226,6 +1243,15 @@ struct page {
 	atomic_t _refcount;
 	long: 64;
 };
+
+struct orc_entry {
+	s16 sp_offset;
+	s16 bp_offset;
+	unsigned int sp_reg: 4;
+	unsigned int bp_reg: 4;
+	unsigned int type: 3;
+	unsigned int signal: 1;
+} __attribute__((packed));
 
 struct seq_operations {
 	void * (*start)(struct seq_file *, loff_t *);
@@ -2061,11 +2087,19 @@ struct mm_struct {
 		struct user_namespace *user_ns;
 		struct file *exe_file;
 		struct mmu_notifier_subscriptions *notifier_subscriptions;
+		long unsigned int numa_next_scan;
+		long unsigned int numa_scan_offset;
+		int numa_scan_seq;
 		atomic_t tlb_flush_pending;
 		atomic_t tlb_flush_batched;
 		struct uprobes_state uprobes_state;
 		atomic_long_t hugetlb_usage;
 		struct work_struct async_put_work;
+		long unsigned int ksm_merging_pages;
+		long unsigned int ksm_rmap_items;
+		atomic_long_t ksm_zero_pages;
+		long: 64;
+		long: 64;
 		long: 64;
 		long: 64;
 	};
@@ -2275,7 +2309,23 @@ struct bio_list {
 	struct bio *tail;
 };
 
-struct blk_plug {};
+struct request;
+
+struct rq_list {
+	struct request *head;
+	struct request *tail;
+};
+
+struct blk_plug {
+	struct rq_list mq_list;
+	struct rq_list cached_rqs;
+	u64 cur_ktime;
+	short unsigned int nr_ios;
+	short unsigned int rq_count;
+	bool multiple_queues;
+	bool has_elevator;
+	struct list_head cb_list;
+};
 
 struct reclaim_state {
 	long unsigned int reclaimed;
@@ -2885,6 +2935,14 @@ struct vma_lock {
 	struct rw_semaphore lock;
 };
 
+struct vma_numab_state {
+	long unsigned int next_scan;
+	long unsigned int pids_active_reset;
+	long unsigned int pids_active[2];
+	int start_scan_seq;
+	int prev_scan_seq;
+};
+
 struct anon_vma;
 
 struct vm_operations_struct;
@@ -2916,7 +2974,9 @@ struct vm_area_struct {
 	long unsigned int vm_pgoff;
 	struct file *vm_file;
 	void *vm_private_data;
+	atomic_long_t swap_readahead_info;
 	struct mempolicy *vm_policy;
+	struct vma_numab_state *numab_state;
 	struct vm_userfaultfd_ctx vm_userfaultfd_ctx;
 };
 
@@ -3335,7 +3395,11 @@ struct module_memory {
 	struct mod_tree_node mtn;
 };
 
-struct mod_arch_specific {};
+struct mod_arch_specific {
+	unsigned int num_orcs;
+	int *orc_unwind_ip;
+	struct orc_entry *orc_unwind;
+};
 
 struct mod_kallsyms {
 	Elf64_Sym *symtab;
@@ -3421,6 +3485,11 @@ struct module {
 	struct list_head target_list;
 	void (*exit)(void);
 	atomic_t refcnt;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
 	long: 64;
 };
 
@@ -3900,10 +3969,6 @@ struct delayed_call {
 	void *arg;
 };
 
-struct elevator_queue;
-
-struct blk_mq_ctx;
-
 typedef unsigned int blk_features_t;
 
 typedef unsigned int blk_flags_t;
@@ -3967,19 +4032,21 @@ struct queue_limits {
 	struct blk_integrity integrity;
 };
 
+struct elevator_queue;
+
+struct blk_mq_ops;
+
+struct blk_mq_ctx;
+
+struct gendisk;
+
 struct blk_queue_stats;
 
 struct rq_qos;
 
-struct blk_flush_queue;
-
-struct blk_mq_ops;
-
-struct request;
-
-struct gendisk;
-
 struct blk_mq_tags;
+
+struct blk_flush_queue;
 
 struct blk_mq_tag_set;
 
@@ -4286,14 +4353,14 @@ enum writeback_sync_modes {
 	WB_SYNC_ALL = 1,
 };
 
-struct swap_iocb;
-
 struct folio_batch {
 	unsigned char nr;
 	unsigned char i;
 	bool percpu_pvec_drained;
 	struct folio *folios[31];
 };
+
+struct swap_iocb;
 
 struct writeback_control {
 	long int nr_to_write;
@@ -4380,9 +4447,9 @@ struct swap_info_struct {
 	struct swap_cluster_info *cluster_info;
 	struct list_head free_clusters;
 	struct list_head full_clusters;
-	struct list_head nonfull_clusters[1];
-	struct list_head frag_clusters[1];
-	unsigned int frag_cluster_nr[1];
+	struct list_head nonfull_clusters[10];
+	struct list_head frag_clusters[10];
+	unsigned int frag_cluster_nr[10];
 	unsigned int lowest_bit;
 	unsigned int highest_bit;
 	unsigned int pages;
@@ -4506,9 +4573,9 @@ struct super_operations {
 	void (*shutdown)(struct super_block *);
 };
 
-struct iomap;
-
 struct fid;
+
+struct iomap;
 
 struct export_operations {
 	int (*encode_fh)(struct inode *, __u32 *, int *, struct inode *);
@@ -4531,8 +4598,6 @@ struct xattr_handler {
 	int (*get)(const struct xattr_handler *, struct dentry *, struct inode *, const char *, void *, size_t);
 	int (*set)(const struct xattr_handler *, struct mnt_idmap *, struct dentry *, struct inode *, const char *, const void *, size_t, int);
 };
-
-struct disk_stats;
 
 enum dl_dev_state {
 	DL_DEV_NO_DRIVER = 0,
@@ -4669,6 +4734,8 @@ struct device {
 	long unsigned int flags[1];
 };
 
+struct disk_stats;
+
 struct blk_holder_ops;
 
 struct partition_meta_info;
@@ -4774,11 +4841,6 @@ struct dir_context {
 	loff_t pos;
 };
 
-struct rq_list {
-	struct request *head;
-	struct request *tail;
-};
-
 struct io_comp_batch {
 	struct rq_list req_list;
 	bool need_ts;
@@ -4862,6 +4924,53 @@ struct filename {
 	atomic_t refcnt;
 	struct audit_names *aname;
 	const char iname[0];
+};
+
+typedef __u32 blk_opf_t;
+
+typedef u8 blk_status_t;
+
+struct bvec_iter {
+	sector_t bi_sector;
+	unsigned int bi_size;
+	unsigned int bi_idx;
+	unsigned int bi_bvec_done;
+} __attribute__((packed));
+
+typedef unsigned int blk_qc_t;
+
+typedef void bio_end_io_t(struct bio *);
+
+struct bio_vec {
+	struct page *bv_page;
+	unsigned int bv_len;
+	unsigned int bv_offset;
+};
+
+struct bio_set;
+
+struct bio {
+	struct bio *bi_next;
+	struct block_device *bi_bdev;
+	blk_opf_t bi_opf;
+	short unsigned int bi_flags;
+	short unsigned int bi_ioprio;
+	enum rw_hint bi_write_hint;
+	blk_status_t bi_status;
+	atomic_t __bi_remaining;
+	struct bvec_iter bi_iter;
+	union {
+		blk_qc_t bi_cookie;
+		unsigned int __bi_nr_segments;
+	};
+	bio_end_io_t *bi_end_io;
+	void *bi_private;
+	short unsigned int bi_vcnt;
+	short unsigned int bi_max_vecs;
+	atomic_t __bi_cnt;
+	struct bio_vec *bi_io_vec;
+	struct bio_set *bi_pool;
+	struct bio_vec bi_inline_vecs[0];
 };
 
 struct linux_binprm {
@@ -6667,55 +6776,6 @@ struct btf_record {
 	struct btf_field fields[0];
 };
 
-struct bio_vec {
-	struct page *bv_page;
-	unsigned int bv_len;
-	unsigned int bv_offset;
-};
-
-struct bvec_iter {
-	sector_t bi_sector;
-	unsigned int bi_size;
-	unsigned int bi_idx;
-	unsigned int bi_bvec_done;
-} __attribute__((packed));
-
-typedef void bio_end_io_t(struct bio *);
-
-typedef __u32 blk_opf_t;
-
-typedef u8 blk_status_t;
-
-typedef unsigned int blk_qc_t;
-
-struct bio_set;
-
-struct bio {
-	struct bio *bi_next;
-	struct block_device *bi_bdev;
-	blk_opf_t bi_opf;
-	short unsigned int bi_flags;
-	short unsigned int bi_ioprio;
-	enum rw_hint bi_write_hint;
-	blk_status_t bi_status;
-	atomic_t __bi_remaining;
-	struct bvec_iter bi_iter;
-	union {
-		blk_qc_t bi_cookie;
-		unsigned int __bi_nr_segments;
-	};
-	bio_end_io_t *bi_end_io;
-	void *bi_private;
-	short unsigned int bi_vcnt;
-	short unsigned int bi_max_vecs;
-	atomic_t __bi_cnt;
-	struct bio_vec *bi_io_vec;
-	struct bio_set *bi_pool;
-	struct bio_vec bi_inline_vecs[0];
-};
-
-struct bio_alloc_cache;
-
 typedef void *mempool_alloc_t(gfp_t, void *);
 
 typedef void mempool_free_t(void *, void *);
@@ -6733,6 +6793,8 @@ struct mempool_s {
 
 typedef struct mempool_s mempool_t;
 
+struct bio_alloc_cache;
+
 struct bio_set {
 	struct kmem_cache *bio_slab;
 	unsigned int front_pad;
@@ -6747,15 +6809,15 @@ struct bio_set {
 	struct hlist_node cpuhp_dead;
 };
 
-struct disk_events;
-
-struct badblocks;
-
 typedef unsigned int blk_mode_t;
 
 struct block_device_operations;
 
 struct timer_rand_state;
+
+struct disk_events;
+
+struct badblocks;
 
 struct blk_independent_access_ranges;
 
@@ -7817,7 +7879,7 @@ struct swap_cluster_info {
 };
 
 struct percpu_cluster {
-	unsigned int next[1];
+	unsigned int next[10];
 };
 
 enum fs_value_type {
@@ -7902,8 +7964,6 @@ struct blk_zone {
 	__u8 reserved[24];
 };
 
-struct hd_geometry;
-
 typedef int (*report_zones_cb)(struct blk_zone *, unsigned int, void *);
 
 enum blk_unique_id {
@@ -7911,6 +7971,8 @@ enum blk_unique_id {
 	BLK_UID_EUI64 = 2,
 	BLK_UID_NAA = 3,
 };
+
+struct hd_geometry;
 
 struct pr_ops;
 
@@ -7975,6 +8037,30 @@ struct blk_mq_ops {
 	void (*cleanup_rq)(struct request *);
 	bool (*busy)(struct request_queue *);
 	void (*map_queues)(struct blk_mq_tag_set *);
+	void (*show_rq)(struct seq_file *, struct request *);
+};
+
+enum pr_type {
+	PR_WRITE_EXCLUSIVE = 1,
+	PR_EXCLUSIVE_ACCESS = 2,
+	PR_WRITE_EXCLUSIVE_REG_ONLY = 3,
+	PR_EXCLUSIVE_ACCESS_REG_ONLY = 4,
+	PR_WRITE_EXCLUSIVE_ALL_REGS = 5,
+	PR_EXCLUSIVE_ACCESS_ALL_REGS = 6,
+};
+
+struct pr_keys;
+
+struct pr_held_reservation;
+
+struct pr_ops {
+	int (*pr_register)(struct block_device *, u64, u64, u32);
+	int (*pr_reserve)(struct block_device *, u64, enum pr_type, u32);
+	int (*pr_release)(struct block_device *, u64, enum pr_type);
+	int (*pr_preempt)(struct block_device *, u64, u64, enum pr_type, bool);
+	int (*pr_clear)(struct block_device *, u64);
+	int (*pr_read_keys)(struct block_device *, struct pr_keys *);
+	int (*pr_read_reservation)(struct block_device *, struct pr_held_reservation *);
 };
 
 struct in6_addr {
@@ -11400,6 +11486,82 @@ enum {
 	EVENT_FILE_FL_FREED_BIT = 11,
 };
 
+typedef __u16 __le16;
+
+typedef __u64 __le64;
+
+struct minix_super_block {
+	__u16 s_ninodes;
+	__u16 s_nzones;
+	__u16 s_imap_blocks;
+	__u16 s_zmap_blocks;
+	__u16 s_firstdatazone;
+	__u16 s_log_zone_size;
+	__u32 s_max_size;
+	__u16 s_magic;
+	__u16 s_state;
+	__u32 s_zones;
+};
+
+struct romfs_super_block {
+	__be32 word0;
+	__be32 word1;
+	__be32 size;
+	__be32 checksum;
+	char name[0];
+};
+
+struct cramfs_inode {
+	__u32 mode: 16;
+	__u32 uid: 16;
+	__u32 size: 24;
+	__u32 gid: 8;
+	__u32 namelen: 6;
+	__u32 offset: 26;
+};
+
+struct cramfs_info {
+	__u32 crc;
+	__u32 edition;
+	__u32 blocks;
+	__u32 files;
+};
+
+struct cramfs_super {
+	__u32 magic;
+	__u32 size;
+	__u32 flags;
+	__u32 future;
+	__u8 signature[16];
+	struct cramfs_info fsid;
+	__u8 name[16];
+	struct cramfs_inode root;
+};
+
+struct squashfs_super_block {
+	__le32 s_magic;
+	__le32 inodes;
+	__le32 mkfs_time;
+	__le32 block_size;
+	__le32 fragments;
+	__le16 compression;
+	__le16 block_log;
+	__le16 flags;
+	__le16 no_ids;
+	__le16 s_major;
+	__le16 s_minor;
+	__le64 root_inode;
+	__le64 bytes_used;
+	__le64 id_table_start;
+	__le64 xattr_id_table_start;
+	__le64 inode_table_start;
+	__le64 directory_table_start;
+	__le64 fragment_table_start;
+	__le64 lookup_table_start;
+};
+
+typedef int (*decompress_fn)(unsigned char *, long int, long int (*)(void *, long unsigned int), long int (*)(void *, long unsigned int), unsigned char *, long int *, void (*)(char *));
+
 struct subprocess_info {
 	struct work_struct work;
 	struct completion *complete;
@@ -11453,8 +11615,6 @@ enum state {
 	GotSymlink = 6,
 	Reset = 7,
 };
-
-typedef int (*decompress_fn)(unsigned char *, long int, long int (*)(void *, long unsigned int), long int (*)(void *, long unsigned int), unsigned char *, long int *, void (*)(char *));
 
 enum key_being_used_for {
 	VERIFYING_MODULE_SIGNATURE = 0,
@@ -11645,10 +11805,13 @@ enum node_stat_item {
 	NR_KERNEL_STACK_KB = 37,
 	NR_PAGETABLE = 38,
 	NR_SECONDARY_PAGETABLE = 39,
-	PGDEMOTE_KSWAPD = 40,
-	PGDEMOTE_DIRECT = 41,
-	PGDEMOTE_KHUGEPAGED = 42,
-	NR_VM_NODE_STAT_ITEMS = 43,
+	NR_SWAPCACHE = 40,
+	PGPROMOTE_SUCCESS = 41,
+	PGPROMOTE_CANDIDATE = 42,
+	PGDEMOTE_KSWAPD = 43,
+	PGDEMOTE_DIRECT = 44,
+	PGDEMOTE_KHUGEPAGED = 45,
+	NR_VM_NODE_STAT_ITEMS = 46,
 };
 
 struct timens_offsets {
@@ -13112,7 +13275,13 @@ struct unwind_state {
 	int graph_idx;
 	struct llist_node *kr_cur;
 	bool error;
-	long unsigned int *sp;
+	bool signal;
+	bool full_regs;
+	long unsigned int sp;
+	long unsigned int bp;
+	long unsigned int ip;
+	struct pt_regs *regs;
+	struct pt_regs *prev_regs;
 };
 
 enum extra_reg_type {
@@ -23871,17 +24040,23 @@ struct pglist_data {
 	long: 64;
 	struct cacheline_padding _pad1_;
 	struct deferred_split deferred_split_queue;
+	unsigned int nbp_rl_start;
+	long unsigned int nbp_rl_nr_cand;
+	unsigned int nbp_threshold;
+	unsigned int nbp_th_start;
+	long unsigned int nbp_th_nr_cand;
 	struct lruvec __lruvec;
 	long unsigned int flags;
 	long: 64;
 	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
 	struct cacheline_padding _pad2_;
 	struct per_cpu_nodestat *per_cpu_nodestats;
-	atomic_long_t vm_stat[43];
+	atomic_long_t vm_stat[46];
 	struct memory_tier *memtier;
-	long: 64;
-	long: 64;
-	long: 64;
 };
 
 struct per_cpu_pages {
@@ -23906,7 +24081,7 @@ struct per_cpu_zonestat {
 
 struct per_cpu_nodestat {
 	s8 stat_threshold;
-	s8 vm_node_stat_diff[43];
+	s8 vm_node_stat_diff[46];
 };
 
 struct mhp_params {
@@ -24218,54 +24393,65 @@ enum vm_event_item {
 	DROP_PAGECACHE = 45,
 	DROP_SLAB = 46,
 	OOM_KILL = 47,
-	PGMIGRATE_SUCCESS = 48,
-	PGMIGRATE_FAIL = 49,
-	THP_MIGRATION_SUCCESS = 50,
-	THP_MIGRATION_FAIL = 51,
-	THP_MIGRATION_SPLIT = 52,
-	COMPACTMIGRATE_SCANNED = 53,
-	COMPACTFREE_SCANNED = 54,
-	COMPACTISOLATED = 55,
-	COMPACTSTALL = 56,
-	COMPACTFAIL = 57,
-	COMPACTSUCCESS = 58,
-	KCOMPACTD_WAKE = 59,
-	KCOMPACTD_MIGRATE_SCANNED = 60,
-	KCOMPACTD_FREE_SCANNED = 61,
-	HTLB_BUDDY_PGALLOC = 62,
-	HTLB_BUDDY_PGALLOC_FAIL = 63,
-	UNEVICTABLE_PGCULLED = 64,
-	UNEVICTABLE_PGSCANNED = 65,
-	UNEVICTABLE_PGRESCUED = 66,
-	UNEVICTABLE_PGMLOCKED = 67,
-	UNEVICTABLE_PGMUNLOCKED = 68,
-	UNEVICTABLE_PGCLEARED = 69,
-	UNEVICTABLE_PGSTRANDED = 70,
-	THP_FAULT_ALLOC = 71,
-	THP_FAULT_FALLBACK = 72,
-	THP_FAULT_FALLBACK_CHARGE = 73,
-	THP_COLLAPSE_ALLOC = 74,
-	THP_COLLAPSE_ALLOC_FAILED = 75,
-	THP_FILE_ALLOC = 76,
-	THP_FILE_FALLBACK = 77,
-	THP_FILE_FALLBACK_CHARGE = 78,
-	THP_FILE_MAPPED = 79,
-	THP_SPLIT_PAGE = 80,
-	THP_SPLIT_PAGE_FAILED = 81,
-	THP_DEFERRED_SPLIT_PAGE = 82,
-	THP_UNDERUSED_SPLIT_PAGE = 83,
-	THP_SPLIT_PMD = 84,
-	THP_SCAN_EXCEED_NONE_PTE = 85,
-	THP_SCAN_EXCEED_SWAP_PTE = 86,
-	THP_SCAN_EXCEED_SHARED_PTE = 87,
-	THP_SPLIT_PUD = 88,
-	THP_ZERO_PAGE_ALLOC = 89,
-	THP_ZERO_PAGE_ALLOC_FAILED = 90,
-	THP_SWPOUT = 91,
-	THP_SWPOUT_FALLBACK = 92,
-	DIRECT_MAP_LEVEL2_SPLIT = 93,
-	DIRECT_MAP_LEVEL3_SPLIT = 94,
-	NR_VM_EVENT_ITEMS = 95,
+	NUMA_PTE_UPDATES = 48,
+	NUMA_HUGE_PTE_UPDATES = 49,
+	NUMA_HINT_FAULTS = 50,
+	NUMA_HINT_FAULTS_LOCAL = 51,
+	NUMA_PAGE_MIGRATE = 52,
+	PGMIGRATE_SUCCESS = 53,
+	PGMIGRATE_FAIL = 54,
+	THP_MIGRATION_SUCCESS = 55,
+	THP_MIGRATION_FAIL = 56,
+	THP_MIGRATION_SPLIT = 57,
+	COMPACTMIGRATE_SCANNED = 58,
+	COMPACTFREE_SCANNED = 59,
+	COMPACTISOLATED = 60,
+	COMPACTSTALL = 61,
+	COMPACTFAIL = 62,
+	COMPACTSUCCESS = 63,
+	KCOMPACTD_WAKE = 64,
+	KCOMPACTD_MIGRATE_SCANNED = 65,
+	KCOMPACTD_FREE_SCANNED = 66,
+	HTLB_BUDDY_PGALLOC = 67,
+	HTLB_BUDDY_PGALLOC_FAIL = 68,
+	UNEVICTABLE_PGCULLED = 69,
+	UNEVICTABLE_PGSCANNED = 70,
+	UNEVICTABLE_PGRESCUED = 71,
+	UNEVICTABLE_PGMLOCKED = 72,
+	UNEVICTABLE_PGMUNLOCKED = 73,
+	UNEVICTABLE_PGCLEARED = 74,
+	UNEVICTABLE_PGSTRANDED = 75,
+	THP_FAULT_ALLOC = 76,
+	THP_FAULT_FALLBACK = 77,
+	THP_FAULT_FALLBACK_CHARGE = 78,
+	THP_COLLAPSE_ALLOC = 79,
+	THP_COLLAPSE_ALLOC_FAILED = 80,
+	THP_FILE_ALLOC = 81,
+	THP_FILE_FALLBACK = 82,
+	THP_FILE_FALLBACK_CHARGE = 83,
+	THP_FILE_MAPPED = 84,
+	THP_SPLIT_PAGE = 85,
+	THP_SPLIT_PAGE_FAILED = 86,
+	THP_DEFERRED_SPLIT_PAGE = 87,
+	THP_UNDERUSED_SPLIT_PAGE = 88,
+	THP_SPLIT_PMD = 89,
+	THP_SCAN_EXCEED_NONE_PTE = 90,
+	THP_SCAN_EXCEED_SWAP_PTE = 91,
+	THP_SCAN_EXCEED_SHARED_PTE = 92,
+	THP_SPLIT_PUD = 93,
+	THP_ZERO_PAGE_ALLOC = 94,
+	THP_ZERO_PAGE_ALLOC_FAILED = 95,
+	THP_SWPOUT = 96,
+	THP_SWPOUT_FALLBACK = 97,
+	SWAP_RA = 98,
+	SWAP_RA_HIT = 99,
+	SWPIN_ZERO = 100,
+	SWPOUT_ZERO = 101,
+	KSM_SWPIN_COPY = 102,
+	COW_KSM = 103,
+	DIRECT_MAP_LEVEL2_SPLIT = 104,
+	DIRECT_MAP_LEVEL3_SPLIT = 105,
+	NR_VM_EVENT_ITEMS = 106,
 };
 
 struct cpa_data {
@@ -26107,9 +26293,11 @@ struct cpuidle_state;
 struct rq {
 	raw_spinlock_t __lock;
 	unsigned int nr_running;
+	unsigned int nr_numa_running;
+	unsigned int nr_preferred_running;
+	unsigned int numa_migrate_on;
 	unsigned int ttwu_pending;
 	u64 nr_switches;
-	long: 64;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -26249,6 +26437,16 @@ struct kernel_cpustat {
 struct wake_q_head {
 	struct wake_q_node *first;
 	struct wake_q_node **lastp;
+};
+
+enum numa_vmaskip_reason {
+	NUMAB_SKIP_UNSUITABLE = 0,
+	NUMAB_SKIP_SHARED_RO = 1,
+	NUMAB_SKIP_INACCESSIBLE = 2,
+	NUMAB_SKIP_SCAN_DELAY = 3,
+	NUMAB_SKIP_PID_INACTIVE = 4,
+	NUMAB_SKIP_IGNORE_PID = 5,
+	NUMAB_SKIP_SEQ_COMPLETED = 6,
 };
 
 struct trace_event_raw_sched_kthread_stop {
@@ -26403,6 +26601,15 @@ struct trace_event_raw_sched_numa_pair_template {
 	char __data[0];
 };
 
+struct trace_event_raw_sched_skip_vma_numa {
+	struct trace_entry ent;
+	long unsigned int numa_scan_offset;
+	long unsigned int vm_start;
+	long unsigned int vm_end;
+	enum numa_vmaskip_reason reason;
+	char __data[0];
+};
+
 struct trace_event_raw_sched_wake_idle_without_ipi {
 	struct trace_entry ent;
 	int cpu;
@@ -26453,6 +26660,8 @@ struct trace_event_data_offsets_sched_move_numa {};
 
 struct trace_event_data_offsets_sched_numa_pair_template {};
 
+struct trace_event_data_offsets_sched_skip_vma_numa {};
+
 struct trace_event_data_offsets_sched_wake_idle_without_ipi {};
 
 typedef void (*btf_trace_sched_kthread_stop)(void *, struct task_struct *);
@@ -26498,6 +26707,8 @@ typedef void (*btf_trace_sched_move_numa)(void *, struct task_struct *, int, int
 typedef void (*btf_trace_sched_stick_numa)(void *, struct task_struct *, int, struct task_struct *, int);
 
 typedef void (*btf_trace_sched_swap_numa)(void *, struct task_struct *, int, struct task_struct *, int);
+
+typedef void (*btf_trace_sched_skip_vma_numa)(void *, struct mm_struct *, struct vm_area_struct *, enum numa_vmaskip_reason);
 
 typedef void (*btf_trace_sched_wake_idle_without_ipi)(void *, int);
 
@@ -26643,6 +26854,16 @@ struct affinity_context {
 	struct cpumask *user_mask;
 	unsigned int flags;
 };
+
+typedef struct {
+	raw_spinlock_t *lock;
+	raw_spinlock_t *lock2;
+} class_double_raw_spinlock_t;
+
+typedef struct {
+	struct rq *lock;
+	struct rq *lock2;
+} class_double_rq_lock_t;
 
 enum io_uring_sqe_flags_bit {
 	IOSQE_FIXED_FILE_BIT = 0,
@@ -26810,6 +27031,13 @@ struct set_affinity_pending {
 	struct migration_arg arg;
 };
 
+struct migration_swap_arg {
+	struct task_struct *src_task;
+	struct task_struct *dst_task;
+	int src_cpu;
+	int dst_cpu;
+};
+
 enum {
 	cpuset = 0,
 	possible = 1,
@@ -26825,6 +27053,18 @@ enum uclamp_id {
 	UCLAMP_MIN = 0,
 	UCLAMP_MAX = 1,
 	UCLAMP_CNT = 2,
+};
+
+struct numa_group {
+	refcount_t refcount;
+	spinlock_t lock;
+	int nr_tasks;
+	pid_t gid;
+	int active_nodes;
+	struct callback_head rcu;
+	long unsigned int total_faults;
+	long unsigned int max_faults_cpu;
+	long unsigned int faults[0];
 };
 
 struct update_util_data {
@@ -26919,6 +27159,52 @@ struct asym_cap_data {
 	long unsigned int cpus[0];
 };
 
+enum numa_topology_type {
+	NUMA_DIRECT = 0,
+	NUMA_GLUELESS_MESH = 1,
+	NUMA_BACKPLANE = 2,
+};
+
+enum numa_faults_stats {
+	NUMA_MEM = 0,
+	NUMA_CPU = 1,
+	NUMA_MEMBUF = 2,
+	NUMA_CPUBUF = 3,
+};
+
+enum numa_type {
+	node_has_spare = 0,
+	node_fully_busy = 1,
+	node_overloaded = 2,
+};
+
+struct numa_stats {
+	long unsigned int load;
+	long unsigned int runnable;
+	long unsigned int util;
+	long unsigned int compute_capacity;
+	unsigned int nr_running;
+	unsigned int weight;
+	enum numa_type node_type;
+	int idle_cpu;
+};
+
+struct task_numa_env {
+	struct task_struct *p;
+	int src_cpu;
+	int src_nid;
+	int dst_cpu;
+	int dst_nid;
+	int imb_numa_nr;
+	struct numa_stats src_stats;
+	struct numa_stats dst_stats;
+	int imbalance_pct;
+	int dist;
+	struct task_struct *best_task;
+	long int best_imp;
+	int best_cpu;
+};
+
 struct energy_env {
 	long unsigned int task_busy_time;
 	long unsigned int pd_busy_time;
@@ -26984,6 +27270,8 @@ struct sg_lb_stats {
 	unsigned int group_asym_packing;
 	unsigned int group_smt_balance;
 	long unsigned int group_misfit_task_load;
+	unsigned int nr_numa_running;
+	unsigned int nr_preferred_running;
 };
 
 struct sd_lb_stats {
@@ -27033,11 +27321,6 @@ typedef struct {
 	struct rq *lock;
 	struct rq_flags rf;
 } class_rq_lock_t;
-
-typedef struct {
-	struct rq *lock;
-	struct rq *lock2;
-} class_double_rq_lock_t;
 
 struct idle_timer {
 	struct hrtimer timer;
@@ -27127,12 +27410,6 @@ enum membarrier_cmd {
 
 enum membarrier_cmd_flag {
 	MEMBARRIER_CMD_FLAG_CPU = 1,
-};
-
-enum numa_topology_type {
-	NUMA_DIRECT = 0,
-	NUMA_GLUELESS_MESH = 1,
-	NUMA_BACKPLANE = 2,
 };
 
 struct sched_clock_data {
@@ -31076,6 +31353,49 @@ enum {
 	FGRAPH_TYPE_RESERVED = 0,
 	FGRAPH_TYPE_BITMAP = 1,
 	FGRAPH_TYPE_DATA = 2,
+};
+
+enum req_op {
+	REQ_OP_READ = 0,
+	REQ_OP_WRITE = 1,
+	REQ_OP_FLUSH = 2,
+	REQ_OP_DISCARD = 3,
+	REQ_OP_SECURE_ERASE = 5,
+	REQ_OP_ZONE_APPEND = 7,
+	REQ_OP_WRITE_ZEROES = 9,
+	REQ_OP_ZONE_OPEN = 11,
+	REQ_OP_ZONE_CLOSE = 13,
+	REQ_OP_ZONE_FINISH = 15,
+	REQ_OP_ZONE_RESET = 17,
+	REQ_OP_ZONE_RESET_ALL = 19,
+	REQ_OP_DRV_IN = 34,
+	REQ_OP_DRV_OUT = 35,
+	REQ_OP_LAST = 36,
+};
+
+enum req_flag_bits {
+	__REQ_FAILFAST_DEV = 8,
+	__REQ_FAILFAST_TRANSPORT = 9,
+	__REQ_FAILFAST_DRIVER = 10,
+	__REQ_SYNC = 11,
+	__REQ_META = 12,
+	__REQ_PRIO = 13,
+	__REQ_NOMERGE = 14,
+	__REQ_IDLE = 15,
+	__REQ_INTEGRITY = 16,
+	__REQ_FUA = 17,
+	__REQ_PREFLUSH = 18,
+	__REQ_RAHEAD = 19,
+	__REQ_BACKGROUND = 20,
+	__REQ_NOWAIT = 21,
+	__REQ_POLLED = 22,
+	__REQ_ALLOC_CACHE = 23,
+	__REQ_SWAP = 24,
+	__REQ_DRV = 25,
+	__REQ_FS_PRIVATE = 26,
+	__REQ_ATOMIC = 27,
+	__REQ_NOUNMAP = 28,
+	__REQ_NR_BITS = 29,
 };
 
 typedef int (*eventfs_callback)(const char *, umode_t *, void **, const struct file_operations **);
@@ -39317,8 +39637,6 @@ typedef struct {
 	int val[2];
 } __kernel_fsid_t;
 
-typedef __u64 __le64;
-
 struct fileattr {
 	u32 flags;
 	u32 fsx_xflags;
@@ -40513,14 +40831,14 @@ struct vmap_area {
 typedef unsigned int kasan_vmalloc_flags_t;
 
 enum memcg_stat_item {
-	MEMCG_SWAP = 43,
-	MEMCG_SOCK = 44,
-	MEMCG_PERCPU_B = 45,
-	MEMCG_VMALLOC = 46,
-	MEMCG_KMEM = 47,
-	MEMCG_ZSWAP_B = 48,
-	MEMCG_ZSWAPPED = 49,
-	MEMCG_NR_STAT = 50,
+	MEMCG_SWAP = 46,
+	MEMCG_SOCK = 47,
+	MEMCG_PERCPU_B = 48,
+	MEMCG_VMALLOC = 49,
+	MEMCG_KMEM = 50,
+	MEMCG_ZSWAP_B = 51,
+	MEMCG_ZSWAPPED = 52,
+	MEMCG_NR_STAT = 53,
 };
 
 struct trace_event_raw_alloc_vmap_area {
@@ -40794,6 +41112,72 @@ typedef int cydp_t;
 struct madvise_walk_private {
 	struct mmu_gather *tlb;
 	bool pageout;
+};
+
+enum {
+	BIO_PAGE_PINNED = 0,
+	BIO_CLONED = 1,
+	BIO_BOUNCED = 2,
+	BIO_QUIET = 3,
+	BIO_CHAIN = 4,
+	BIO_REFFED = 5,
+	BIO_BPS_THROTTLED = 6,
+	BIO_TRACE_COMPLETION = 7,
+	BIO_CGROUP_ACCT = 8,
+	BIO_QOS_THROTTLED = 9,
+	BIO_QOS_MERGED = 10,
+	BIO_REMAPPED = 11,
+	BIO_ZONE_WRITE_PLUGGING = 12,
+	BIO_EMULATES_ZONE_APPEND = 13,
+	BIO_FLAG_LAST = 14,
+};
+
+struct swap_iocb {
+	struct kiocb iocb;
+	struct bio_vec bvec[32];
+	int pages;
+	int len;
+};
+
+enum {
+	PERCPU_REF_INIT_ATOMIC = 1,
+	PERCPU_REF_INIT_DEAD = 2,
+	PERCPU_REF_ALLOW_REINIT = 4,
+};
+
+union swap_header {
+	struct {
+		char reserved[4086];
+		char magic[10];
+	} magic;
+	struct {
+		char bootbits[1024];
+		__u32 version;
+		__u32 last_page;
+		__u32 nr_badpages;
+		unsigned char sws_uuid[16];
+		unsigned char sws_volume[16];
+		__u32 padding[117];
+		__u32 badpages[1];
+	} info;
+};
+
+struct swap_extent {
+	struct rb_node rb_node;
+	long unsigned int start_page;
+	long unsigned int nr_pages;
+	sector_t start_block;
+};
+
+struct swap_slots_cache {
+	bool lock_initialized;
+	struct mutex alloc_lock;
+	swp_entry_t *slots;
+	int nr;
+	int cur;
+	spinlock_t free_lock;
+	swp_entry_t *slots_ret;
+	int n_ret;
 };
 
 struct dma_block {
@@ -41083,6 +41467,180 @@ typedef void (*btf_trace_mmu_interval_read_retry)(void *, const struct mmu_inter
 
 typedef void (*btf_trace_mmu_interval_check_retry)(void *, const struct mmu_interval_notifier *, long unsigned int, long unsigned int);
 
+struct mm_slot {
+	struct hlist_node hash;
+	struct list_head mm_node;
+	struct mm_struct *mm;
+};
+
+struct trace_event_raw_ksm_scan_template {
+	struct trace_entry ent;
+	int seq;
+	u32 rmap_entries;
+	char __data[0];
+};
+
+struct trace_event_raw_ksm_enter_exit_template {
+	struct trace_entry ent;
+	void *mm;
+	char __data[0];
+};
+
+struct trace_event_raw_ksm_merge_one_page {
+	struct trace_entry ent;
+	long unsigned int pfn;
+	void *rmap_item;
+	void *mm;
+	int err;
+	char __data[0];
+};
+
+struct trace_event_raw_ksm_merge_with_ksm_page {
+	struct trace_entry ent;
+	void *ksm_page;
+	long unsigned int pfn;
+	void *rmap_item;
+	void *mm;
+	int err;
+	char __data[0];
+};
+
+struct trace_event_raw_ksm_remove_ksm_page {
+	struct trace_entry ent;
+	long unsigned int pfn;
+	char __data[0];
+};
+
+struct trace_event_raw_ksm_remove_rmap_item {
+	struct trace_entry ent;
+	long unsigned int pfn;
+	void *rmap_item;
+	void *mm;
+	char __data[0];
+};
+
+struct trace_event_raw_ksm_advisor {
+	struct trace_entry ent;
+	s64 scan_time;
+	long unsigned int pages_to_scan;
+	unsigned int cpu_percent;
+	char __data[0];
+};
+
+struct trace_event_data_offsets_ksm_scan_template {};
+
+struct trace_event_data_offsets_ksm_enter_exit_template {};
+
+struct trace_event_data_offsets_ksm_merge_one_page {};
+
+struct trace_event_data_offsets_ksm_merge_with_ksm_page {};
+
+struct trace_event_data_offsets_ksm_remove_ksm_page {};
+
+struct trace_event_data_offsets_ksm_remove_rmap_item {};
+
+struct trace_event_data_offsets_ksm_advisor {};
+
+typedef void (*btf_trace_ksm_start_scan)(void *, int, u32);
+
+typedef void (*btf_trace_ksm_stop_scan)(void *, int, u32);
+
+typedef void (*btf_trace_ksm_enter)(void *, void *);
+
+typedef void (*btf_trace_ksm_exit)(void *, void *);
+
+typedef void (*btf_trace_ksm_merge_one_page)(void *, long unsigned int, void *, void *, int);
+
+typedef void (*btf_trace_ksm_merge_with_ksm_page)(void *, void *, long unsigned int, void *, void *, int);
+
+typedef void (*btf_trace_ksm_remove_ksm_page)(void *, long unsigned int);
+
+typedef void (*btf_trace_ksm_remove_rmap_item)(void *, long unsigned int, void *, void *);
+
+typedef void (*btf_trace_ksm_advisor)(void *, s64, long unsigned int, unsigned int);
+
+typedef u8 rmap_age_t;
+
+struct ksm_rmap_item;
+
+struct ksm_mm_slot {
+	struct mm_slot slot;
+	struct ksm_rmap_item *rmap_list;
+};
+
+struct ksm_stable_node;
+
+struct ksm_rmap_item {
+	struct ksm_rmap_item *rmap_list;
+	union {
+		struct anon_vma *anon_vma;
+		int nid;
+	};
+	struct mm_struct *mm;
+	long unsigned int address;
+	unsigned int oldchecksum;
+	rmap_age_t age;
+	rmap_age_t remaining_skips;
+	union {
+		struct rb_node node;
+		struct {
+			struct ksm_stable_node *head;
+			struct hlist_node hlist;
+		};
+	};
+};
+
+struct ksm_scan {
+	struct ksm_mm_slot *mm_slot;
+	long unsigned int address;
+	struct ksm_rmap_item **rmap_list;
+	long unsigned int seqnr;
+};
+
+struct ksm_stable_node {
+	union {
+		struct rb_node node;
+		struct {
+			struct list_head *head;
+			struct {
+				struct hlist_node hlist_dup;
+				struct list_head list;
+			};
+		};
+	};
+	struct hlist_head hlist;
+	union {
+		long unsigned int kpfn;
+		long unsigned int chain_prune_time;
+	};
+	int rmap_hlist_len;
+	int nid;
+};
+
+struct advisor_ctx {
+	ktime_t start_scan;
+	long unsigned int scan_time;
+	long unsigned int change;
+	long long unsigned int cpu_time;
+};
+
+enum ksm_advisor_type {
+	KSM_ADVISOR_NONE = 0,
+	KSM_ADVISOR_SCAN_TIME = 1,
+};
+
+enum ksm_get_folio_flags {
+	KSM_GET_FOLIO_NOLOCK = 0,
+	KSM_GET_FOLIO_LOCK = 1,
+	KSM_GET_FOLIO_TRYLOCK = 2,
+};
+
+struct ksm_next_page_arg {
+	struct folio *folio;
+	struct page *page;
+	long unsigned int addr;
+};
+
 enum rmp_flags {
 	RMP_LOCKED = 1,
 	RMP_USE_SHARED_ZEROPAGE = 2,
@@ -41173,12 +41731,6 @@ struct trace_event_data_offsets_migration_pmd {};
 typedef void (*btf_trace_set_migration_pmd)(void *, long unsigned int, long unsigned int);
 
 typedef void (*btf_trace_remove_migration_pmd)(void *, long unsigned int, long unsigned int);
-
-struct mm_slot {
-	struct hlist_node hash;
-	struct list_head mm_node;
-	struct mm_struct *mm;
-};
 
 enum scan_result {
 	SCAN_FAIL = 0,
@@ -42611,7 +43163,10 @@ struct mnt_idmap {
 	refcount_t count;
 };
 
-struct iomap_ops;
+struct iomap_ops {
+	int (*iomap_begin)(struct inode *, loff_t, loff_t, unsigned int, struct iomap *, struct iomap *);
+	int (*iomap_end)(struct inode *, loff_t, loff_t, ssize_t, unsigned int, struct iomap *);
+};
 
 enum proc_hidepid {
 	HIDEPID_OFF = 0,
@@ -43073,8 +43628,6 @@ struct backing_aio {
 	long int res;
 };
 
-typedef __u16 __le16;
-
 struct posix_acl_xattr_entry {
 	__le16 e_tag;
 	__le16 e_perm;
@@ -43083,6 +43636,265 @@ struct posix_acl_xattr_entry {
 
 struct posix_acl_xattr_header {
 	__le32 a_version;
+};
+
+struct dax_device;
+
+struct iomap_folio_ops;
+
+struct iomap {
+	u64 addr;
+	loff_t offset;
+	u64 length;
+	u16 type;
+	u16 flags;
+	struct block_device *bdev;
+	struct dax_device *dax_dev;
+	void *inline_data;
+	void *private;
+	const struct iomap_folio_ops *folio_ops;
+	u64 validity_cookie;
+};
+
+struct iomap_iter;
+
+struct iomap_folio_ops {
+	struct folio * (*get_folio)(struct iomap_iter *, loff_t, unsigned int);
+	void (*put_folio)(struct inode *, loff_t, unsigned int, struct folio *);
+	bool (*iomap_valid)(struct inode *, const struct iomap *);
+};
+
+struct iomap_iter {
+	struct inode *inode;
+	loff_t pos;
+	u64 len;
+	s64 processed;
+	unsigned int flags;
+	struct iomap iomap;
+	struct iomap srcmap;
+	void *private;
+};
+
+struct trace_event_raw_iomap_readpage_class {
+	struct trace_entry ent;
+	dev_t dev;
+	u64 ino;
+	int nr_pages;
+	char __data[0];
+};
+
+struct trace_event_raw_iomap_range_class {
+	struct trace_entry ent;
+	dev_t dev;
+	u64 ino;
+	loff_t size;
+	loff_t offset;
+	u64 length;
+	char __data[0];
+};
+
+struct trace_event_raw_iomap_class {
+	struct trace_entry ent;
+	dev_t dev;
+	u64 ino;
+	u64 addr;
+	loff_t offset;
+	u64 length;
+	u16 type;
+	u16 flags;
+	dev_t bdev;
+	char __data[0];
+};
+
+struct trace_event_raw_iomap_writepage_map {
+	struct trace_entry ent;
+	dev_t dev;
+	u64 ino;
+	u64 pos;
+	u64 dirty_len;
+	u64 addr;
+	loff_t offset;
+	u64 length;
+	u16 type;
+	u16 flags;
+	dev_t bdev;
+	char __data[0];
+};
+
+struct trace_event_raw_iomap_iter {
+	struct trace_entry ent;
+	dev_t dev;
+	u64 ino;
+	loff_t pos;
+	u64 length;
+	s64 processed;
+	unsigned int flags;
+	const void *ops;
+	long unsigned int caller;
+	char __data[0];
+};
+
+struct trace_event_raw_iomap_dio_rw_begin {
+	struct trace_entry ent;
+	dev_t dev;
+	ino_t ino;
+	loff_t isize;
+	loff_t pos;
+	size_t count;
+	size_t done_before;
+	int ki_flags;
+	unsigned int dio_flags;
+	bool aio;
+	char __data[0];
+};
+
+struct trace_event_raw_iomap_dio_complete {
+	struct trace_entry ent;
+	dev_t dev;
+	ino_t ino;
+	loff_t isize;
+	loff_t pos;
+	int ki_flags;
+	bool aio;
+	int error;
+	ssize_t ret;
+	char __data[0];
+};
+
+struct trace_event_data_offsets_iomap_readpage_class {};
+
+struct trace_event_data_offsets_iomap_range_class {};
+
+struct trace_event_data_offsets_iomap_class {};
+
+struct trace_event_data_offsets_iomap_writepage_map {};
+
+struct trace_event_data_offsets_iomap_iter {};
+
+struct trace_event_data_offsets_iomap_dio_rw_begin {};
+
+struct trace_event_data_offsets_iomap_dio_complete {};
+
+typedef void (*btf_trace_iomap_readpage)(void *, struct inode *, int);
+
+typedef void (*btf_trace_iomap_readahead)(void *, struct inode *, int);
+
+typedef void (*btf_trace_iomap_writepage)(void *, struct inode *, loff_t, u64);
+
+typedef void (*btf_trace_iomap_release_folio)(void *, struct inode *, loff_t, u64);
+
+typedef void (*btf_trace_iomap_invalidate_folio)(void *, struct inode *, loff_t, u64);
+
+typedef void (*btf_trace_iomap_dio_invalidate_fail)(void *, struct inode *, loff_t, u64);
+
+typedef void (*btf_trace_iomap_dio_rw_queued)(void *, struct inode *, loff_t, u64);
+
+typedef void (*btf_trace_iomap_iter_dstmap)(void *, struct inode *, struct iomap *);
+
+typedef void (*btf_trace_iomap_iter_srcmap)(void *, struct inode *, struct iomap *);
+
+typedef void (*btf_trace_iomap_writepage_map)(void *, struct inode *, u64, unsigned int, struct iomap *);
+
+typedef void (*btf_trace_iomap_iter)(void *, struct iomap_iter *, const void *, long unsigned int);
+
+typedef void (*btf_trace_iomap_dio_rw_begin)(void *, struct kiocb *, struct iov_iter *, unsigned int, size_t);
+
+typedef void (*btf_trace_iomap_dio_complete)(void *, struct kiocb *, int, ssize_t);
+
+struct folio_iter {
+	struct folio *folio;
+	size_t offset;
+	size_t length;
+	struct folio *_next;
+	size_t _seg_count;
+	int _i;
+};
+
+enum {
+	BIOSET_NEED_BVECS = 1,
+	BIOSET_NEED_RESCUER = 2,
+	BIOSET_PERCPU_CACHE = 4,
+};
+
+typedef void (*iomap_punch_t)(struct inode *, loff_t, loff_t, struct iomap *);
+
+struct iomap_ioend {
+	struct list_head io_list;
+	u16 io_type;
+	u16 io_flags;
+	struct inode *io_inode;
+	size_t io_size;
+	loff_t io_offset;
+	sector_t io_sector;
+	struct bio io_bio;
+};
+
+struct iomap_writepage_ctx;
+
+struct iomap_writeback_ops {
+	int (*map_blocks)(struct iomap_writepage_ctx *, struct inode *, loff_t, unsigned int);
+	int (*prepare_ioend)(struct iomap_ioend *, int);
+	void (*discard_folio)(struct folio *, loff_t);
+};
+
+struct iomap_writepage_ctx {
+	struct iomap iomap;
+	struct iomap_ioend *ioend;
+	const struct iomap_writeback_ops *ops;
+	u32 nr_folios;
+};
+
+typedef int (*list_cmp_func_t)(void *, const struct list_head *, const struct list_head *);
+
+struct iomap_folio_state {
+	spinlock_t state_lock;
+	unsigned int read_bytes_pending;
+	atomic_t write_bytes_pending;
+	long unsigned int state[0];
+};
+
+struct iomap_readpage_ctx {
+	struct folio *cur_folio;
+	bool cur_folio_in_bio;
+	struct bio *bio;
+	struct readahead_control *rac;
+};
+
+struct iomap_dio_ops {
+	int (*end_io)(struct kiocb *, ssize_t, int, unsigned int);
+	void (*submit_io)(const struct iomap_iter *, struct bio *, loff_t);
+	struct bio_set *bio_set;
+};
+
+struct iomap_dio {
+	struct kiocb *iocb;
+	const struct iomap_dio_ops *dops;
+	loff_t i_size;
+	loff_t size;
+	atomic_t ref;
+	unsigned int flags;
+	int error;
+	size_t done_before;
+	bool wait_for_completion;
+	union {
+		struct {
+			struct iov_iter *iter;
+			struct task_struct *waiter;
+		} submit;
+		struct {
+			struct work_struct work;
+		} aio;
+	};
+};
+
+struct iomap_swapfile_info {
+	struct iomap iomap;
+	struct swap_info_struct *sis;
+	uint64_t lowest_ppage;
+	uint64_t highest_ppage;
+	long unsigned int nr_pages;
+	int nr_extents;
+	struct file *file;
 };
 
 struct page_region {
@@ -45097,6 +45909,1621 @@ struct cpu_vfs_cap_data {
 	kernel_cap_t inheritable;
 };
 
+struct io_cq {
+	struct request_queue *q;
+	struct io_context *ioc;
+	union {
+		struct list_head q_node;
+		struct kmem_cache *__rcu_icq_cache;
+	};
+	union {
+		struct hlist_node ioc_node;
+		struct callback_head __rcu_head;
+	};
+	unsigned int flags;
+};
+
+struct disk_stats {
+	u64 nsecs[4];
+	long unsigned int sectors[4];
+	long unsigned int ios[4];
+	long unsigned int merges[4];
+	long unsigned int io_ticks;
+	local_t in_flight[2];
+};
+
+enum stat_group {
+	STAT_READ = 0,
+	STAT_WRITE = 1,
+	STAT_DISCARD = 2,
+	STAT_FLUSH = 3,
+	NR_STAT_GROUPS = 4,
+};
+
+struct sbitmap_word {
+	long unsigned int word;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long unsigned int cleared;
+	raw_spinlock_t swap_lock;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct sbitmap {
+	unsigned int depth;
+	unsigned int shift;
+	unsigned int map_nr;
+	bool round_robin;
+	struct sbitmap_word *map;
+	unsigned int *alloc_hint;
+};
+
+struct sbq_wait_state {
+	wait_queue_head_t wait;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct sbitmap_queue {
+	struct sbitmap sb;
+	unsigned int wake_batch;
+	atomic_t wake_index;
+	struct sbq_wait_state *ws;
+	atomic_t ws_active;
+	unsigned int min_shallow_depth;
+	atomic_t completion_cnt;
+	atomic_t wakeup_cnt;
+};
+
+enum {
+	DISK_EVENT_MEDIA_CHANGE = 1,
+	DISK_EVENT_EJECT_REQUEST = 2,
+};
+
+enum {
+	DISK_EVENT_FLAG_POLL = 1,
+	DISK_EVENT_FLAG_UEVENT = 2,
+	DISK_EVENT_FLAG_BLOCK_ON_EXCL_WRITE = 4,
+};
+
+typedef __u32 req_flags_t;
+
+enum mq_rq_state {
+	MQ_RQ_IDLE = 0,
+	MQ_RQ_IN_FLIGHT = 1,
+	MQ_RQ_COMPLETE = 2,
+};
+
+enum rq_end_io_ret {
+	RQ_END_IO_NONE = 0,
+	RQ_END_IO_FREE = 1,
+};
+
+typedef enum rq_end_io_ret rq_end_io_fn(struct request *, blk_status_t);
+
+struct request {
+	struct request_queue *q;
+	struct blk_mq_ctx *mq_ctx;
+	struct blk_mq_hw_ctx *mq_hctx;
+	blk_opf_t cmd_flags;
+	req_flags_t rq_flags;
+	int tag;
+	int internal_tag;
+	unsigned int timeout;
+	unsigned int __data_len;
+	sector_t __sector;
+	struct bio *bio;
+	struct bio *biotail;
+	union {
+		struct list_head queuelist;
+		struct request *rq_next;
+	};
+	struct block_device *part;
+	u64 start_time_ns;
+	u64 io_start_time_ns;
+	short unsigned int stats_sectors;
+	short unsigned int nr_phys_segments;
+	short unsigned int nr_integrity_segments;
+	enum mq_rq_state state;
+	atomic_t ref;
+	long unsigned int deadline;
+	union {
+		struct hlist_node hash;
+		struct llist_node ipi_list;
+	};
+	union {
+		struct rb_node rb_node;
+		struct bio_vec special_vec;
+	};
+	struct {
+		struct io_cq *icq;
+		void *priv[2];
+	} elv;
+	struct {
+		unsigned int seq;
+		rq_end_io_fn *saved_end_io;
+	} flush;
+	u64 fifo_time;
+	rq_end_io_fn *end_io;
+	void *end_io_data;
+};
+
+struct blk_mq_tags {
+	unsigned int nr_tags;
+	unsigned int nr_reserved_tags;
+	unsigned int active_queues;
+	struct sbitmap_queue bitmap_tags;
+	struct sbitmap_queue breserved_tags;
+	struct request **rqs;
+	struct request **static_rqs;
+	struct list_head page_list;
+	spinlock_t lock;
+};
+
+struct blk_flush_queue {
+	spinlock_t mq_flush_lock;
+	unsigned int flush_pending_idx: 1;
+	unsigned int flush_running_idx: 1;
+	blk_status_t rq_status;
+	long unsigned int flush_pending_since;
+	struct list_head flush_queue[2];
+	long unsigned int flush_data_in_flight;
+	struct request *flush_rq;
+};
+
+struct blk_mq_queue_map {
+	unsigned int *mq_map;
+	unsigned int nr_queues;
+	unsigned int queue_offset;
+};
+
+struct blk_mq_tag_set {
+	const struct blk_mq_ops *ops;
+	struct blk_mq_queue_map map[3];
+	unsigned int nr_maps;
+	unsigned int nr_hw_queues;
+	unsigned int queue_depth;
+	unsigned int reserved_tags;
+	unsigned int cmd_size;
+	int numa_node;
+	unsigned int timeout;
+	unsigned int flags;
+	void *driver_data;
+	struct blk_mq_tags **tags;
+	struct blk_mq_tags *shared_tags;
+	struct mutex tag_list_lock;
+	struct list_head tag_list;
+	struct srcu_struct *srcu;
+};
+
+struct blk_mq_hw_ctx {
+	struct {
+		spinlock_t lock;
+		struct list_head dispatch;
+		long unsigned int state;
+		long: 64;
+		long: 64;
+		long: 64;
+		long: 64;
+	};
+	struct delayed_work run_work;
+	cpumask_var_t cpumask;
+	int next_cpu;
+	int next_cpu_batch;
+	long unsigned int flags;
+	void *sched_data;
+	struct request_queue *queue;
+	struct blk_flush_queue *fq;
+	void *driver_data;
+	struct sbitmap ctx_map;
+	struct blk_mq_ctx *dispatch_from;
+	unsigned int dispatch_busy;
+	short unsigned int type;
+	short unsigned int nr_ctx;
+	struct blk_mq_ctx **ctxs;
+	spinlock_t dispatch_wait_lock;
+	wait_queue_entry_t dispatch_wait;
+	atomic_t wait_index;
+	struct blk_mq_tags *tags;
+	struct blk_mq_tags *sched_tags;
+	unsigned int numa_node;
+	unsigned int queue_num;
+	atomic_t nr_active;
+	struct hlist_node cpuhp_online;
+	struct hlist_node cpuhp_dead;
+	struct kobject kobj;
+	struct dentry *debugfs_dir;
+	struct dentry *sched_debugfs_dir;
+	struct list_head hctx_list;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct blk_mq_queue_data {
+	struct request *rq;
+	bool last;
+};
+
+struct bdev_inode {
+	struct block_device bdev;
+	struct inode vfs_inode;
+};
+
+struct io_uring_sqe;
+
+struct io_uring_cmd {
+	struct file *file;
+	const struct io_uring_sqe *sqe;
+	void (*task_work_cb)(struct io_uring_cmd *, unsigned int);
+	u32 cmd_op;
+	u32 flags;
+	u8 pdu[32];
+};
+
+typedef __u32 blk_mq_req_flags_t;
+
+struct io_uring_sqe {
+	__u8 opcode;
+	__u8 flags;
+	__u16 ioprio;
+	__s32 fd;
+	union {
+		__u64 off;
+		__u64 addr2;
+		struct {
+			__u32 cmd_op;
+			__u32 __pad1;
+		};
+	};
+	union {
+		__u64 addr;
+		__u64 splice_off_in;
+		struct {
+			__u32 level;
+			__u32 optname;
+		};
+	};
+	__u32 len;
+	union {
+		__u32 rw_flags;
+		__u32 fsync_flags;
+		__u16 poll_events;
+		__u32 poll32_events;
+		__u32 sync_range_flags;
+		__u32 msg_flags;
+		__u32 timeout_flags;
+		__u32 accept_flags;
+		__u32 cancel_flags;
+		__u32 open_flags;
+		__u32 statx_flags;
+		__u32 fadvise_advice;
+		__u32 splice_flags;
+		__u32 rename_flags;
+		__u32 unlink_flags;
+		__u32 hardlink_flags;
+		__u32 xattr_flags;
+		__u32 msg_ring_flags;
+		__u32 uring_cmd_flags;
+		__u32 waitid_flags;
+		__u32 futex_flags;
+		__u32 install_fd_flags;
+		__u32 nop_flags;
+	};
+	__u64 user_data;
+	union {
+		__u16 buf_index;
+		__u16 buf_group;
+	};
+	__u16 personality;
+	union {
+		__s32 splice_fd_in;
+		__u32 file_index;
+		__u32 optlen;
+		struct {
+			__u16 addr_len;
+			__u16 __pad3[1];
+		};
+	};
+	union {
+		struct {
+			__u64 addr3;
+			__u64 __pad2[1];
+		};
+		__u64 optval;
+		__u8 cmd[0];
+	};
+};
+
+enum hctx_type {
+	HCTX_TYPE_DEFAULT = 0,
+	HCTX_TYPE_READ = 1,
+	HCTX_TYPE_POLL = 2,
+	HCTX_MAX_TYPES = 3,
+};
+
+enum {
+	DIO_SHOULD_DIRTY = 1,
+	DIO_IS_SYNC = 2,
+};
+
+struct blkdev_dio {
+	union {
+		struct kiocb *iocb;
+		struct task_struct *waiter;
+	};
+	size_t size;
+	atomic_t ref;
+	unsigned int flags;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	struct bio bio;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct bvec_iter_all {
+	struct bio_vec bv;
+	int idx;
+	unsigned int done;
+};
+
+struct bio_alloc_cache {
+	struct bio *free_list;
+	struct bio *free_list_irq;
+	unsigned int nr;
+	unsigned int nr_irq;
+};
+
+struct bio_integrity_payload {
+	struct bio *bip_bio;
+	struct bvec_iter bip_iter;
+	short unsigned int bip_vcnt;
+	short unsigned int bip_max_vcnt;
+	short unsigned int bip_flags;
+	int: 0;
+	struct bvec_iter bio_iter;
+	struct work_struct bip_work;
+	struct bio_vec *bip_vec;
+	struct bio_vec bip_inline_vecs[0];
+};
+
+enum rq_qos_id {
+	RQ_QOS_WBT = 0,
+	RQ_QOS_LATENCY = 1,
+	RQ_QOS_COST = 2,
+};
+
+struct rq_qos_ops;
+
+struct rq_qos {
+	const struct rq_qos_ops *ops;
+	struct gendisk *disk;
+	enum rq_qos_id id;
+	struct rq_qos *next;
+	struct dentry *debugfs_dir;
+};
+
+enum {
+	sysctl_hung_task_timeout_secs = 0,
+};
+
+struct blk_mq_debugfs_attr {
+	const char *name;
+	umode_t mode;
+	int (*show)(void *, struct seq_file *);
+	ssize_t (*write)(void *, const char *, size_t, loff_t *);
+	const struct seq_operations *seq_ops;
+};
+
+struct rq_qos_ops {
+	void (*throttle)(struct rq_qos *, struct bio *);
+	void (*track)(struct rq_qos *, struct request *, struct bio *);
+	void (*merge)(struct rq_qos *, struct request *, struct bio *);
+	void (*issue)(struct rq_qos *, struct request *);
+	void (*requeue)(struct rq_qos *, struct request *);
+	void (*done)(struct rq_qos *, struct request *);
+	void (*done_bio)(struct rq_qos *, struct bio *);
+	void (*cleanup)(struct rq_qos *, struct bio *);
+	void (*queue_depth_changed)(struct rq_qos *);
+	void (*exit)(struct rq_qos *);
+	const struct blk_mq_debugfs_attr *debugfs_attrs;
+};
+
+struct biovec_slab {
+	int nr_vecs;
+	char *name;
+	struct kmem_cache *slab;
+};
+
+struct bio_slab {
+	struct kmem_cache *slab;
+	unsigned int slab_ref;
+	unsigned int slab_size;
+	char name[12];
+};
+
+struct elevator_type;
+
+struct elevator_queue {
+	struct elevator_type *type;
+	void *elevator_data;
+	struct kobject kobj;
+	struct mutex sysfs_lock;
+	long unsigned int flags;
+	struct hlist_head hash[64];
+};
+
+struct blk_mq_ctxs;
+
+struct blk_mq_ctx {
+	struct {
+		spinlock_t lock;
+		struct list_head rq_lists[3];
+		long: 64;
+	};
+	unsigned int cpu;
+	short unsigned int index_hw[3];
+	struct blk_mq_hw_ctx *hctxs[3];
+	struct request_queue *queue;
+	struct blk_mq_ctxs *ctxs;
+	struct kobject kobj;
+	long: 64;
+};
+
+enum {
+	QUEUE_FLAG_DYING = 0,
+	QUEUE_FLAG_NOMERGES = 1,
+	QUEUE_FLAG_SAME_COMP = 2,
+	QUEUE_FLAG_FAIL_IO = 3,
+	QUEUE_FLAG_NOXMERGES = 4,
+	QUEUE_FLAG_SAME_FORCE = 5,
+	QUEUE_FLAG_INIT_DONE = 6,
+	QUEUE_FLAG_STATS = 7,
+	QUEUE_FLAG_REGISTERED = 8,
+	QUEUE_FLAG_QUIESCED = 9,
+	QUEUE_FLAG_RQ_ALLOC_TIME = 10,
+	QUEUE_FLAG_HCTX_ACTIVE = 11,
+	QUEUE_FLAG_SQ_SCHED = 12,
+	QUEUE_FLAG_MAX = 13,
+};
+
+enum {
+	__RQF_STARTED = 0,
+	__RQF_FLUSH_SEQ = 1,
+	__RQF_MIXED_MERGE = 2,
+	__RQF_DONTPREP = 3,
+	__RQF_SCHED_TAGS = 4,
+	__RQF_USE_SCHED = 5,
+	__RQF_FAILED = 6,
+	__RQF_QUIET = 7,
+	__RQF_IO_STAT = 8,
+	__RQF_PM = 9,
+	__RQF_HASHED = 10,
+	__RQF_STATS = 11,
+	__RQF_SPECIAL_PAYLOAD = 12,
+	__RQF_ZONE_WRITE_PLUGGING = 13,
+	__RQF_TIMED_OUT = 14,
+	__RQF_RESV = 15,
+	__RQF_BITS = 16,
+};
+
+enum {
+	BLK_MQ_F_SHOULD_MERGE = 1,
+	BLK_MQ_F_TAG_QUEUE_SHARED = 2,
+	BLK_MQ_F_STACKING = 4,
+	BLK_MQ_F_TAG_HCTX_SHARED = 8,
+	BLK_MQ_F_BLOCKING = 16,
+	BLK_MQ_F_NO_SCHED = 32,
+	BLK_MQ_F_NO_SCHED_BY_DEFAULT = 64,
+	BLK_MQ_F_ALLOC_POLICY_START_BIT = 7,
+	BLK_MQ_F_ALLOC_POLICY_BITS = 1,
+};
+
+struct blk_mq_ctxs {
+	struct kobject kobj;
+	struct blk_mq_ctx *queue_ctx;
+};
+
+typedef unsigned int blk_insert_t;
+
+struct blk_mq_alloc_data {
+	struct request_queue *q;
+	blk_mq_req_flags_t flags;
+	unsigned int shallow_depth;
+	blk_opf_t cmd_flags;
+	req_flags_t rq_flags;
+	unsigned int nr_tags;
+	struct rq_list *cached_rqs;
+	struct blk_mq_ctx *ctx;
+	struct blk_mq_hw_ctx *hctx;
+};
+
+enum elv_merge {
+	ELEVATOR_NO_MERGE = 0,
+	ELEVATOR_FRONT_MERGE = 1,
+	ELEVATOR_BACK_MERGE = 2,
+	ELEVATOR_DISCARD_MERGE = 3,
+};
+
+struct elevator_mq_ops {
+	int (*init_sched)(struct request_queue *, struct elevator_type *);
+	void (*exit_sched)(struct elevator_queue *);
+	int (*init_hctx)(struct blk_mq_hw_ctx *, unsigned int);
+	void (*exit_hctx)(struct blk_mq_hw_ctx *, unsigned int);
+	void (*depth_updated)(struct blk_mq_hw_ctx *);
+	bool (*allow_merge)(struct request_queue *, struct request *, struct bio *);
+	bool (*bio_merge)(struct request_queue *, struct bio *, unsigned int);
+	int (*request_merge)(struct request_queue *, struct request **, struct bio *);
+	void (*request_merged)(struct request_queue *, struct request *, enum elv_merge);
+	void (*requests_merged)(struct request_queue *, struct request *, struct request *);
+	void (*limit_depth)(blk_opf_t, struct blk_mq_alloc_data *);
+	void (*prepare_request)(struct request *);
+	void (*finish_request)(struct request *);
+	void (*insert_requests)(struct blk_mq_hw_ctx *, struct list_head *, blk_insert_t);
+	struct request * (*dispatch_request)(struct blk_mq_hw_ctx *);
+	bool (*has_work)(struct blk_mq_hw_ctx *);
+	void (*completed_request)(struct request *, u64);
+	void (*requeue_request)(struct request *);
+	struct request * (*former_request)(struct request_queue *, struct request *);
+	struct request * (*next_request)(struct request_queue *, struct request *);
+	void (*init_icq)(struct io_cq *);
+	void (*exit_icq)(struct io_cq *);
+};
+
+struct elv_fs_entry;
+
+struct elevator_type {
+	struct kmem_cache *icq_cache;
+	struct elevator_mq_ops ops;
+	size_t icq_size;
+	size_t icq_align;
+	struct elv_fs_entry *elevator_attrs;
+	const char *elevator_name;
+	const char *elevator_alias;
+	struct module *elevator_owner;
+	const struct blk_mq_debugfs_attr *queue_debugfs_attrs;
+	const struct blk_mq_debugfs_attr *hctx_debugfs_attrs;
+	char icq_cache_name[22];
+	struct list_head list;
+};
+
+struct elv_fs_entry {
+	struct attribute attr;
+	ssize_t (*show)(struct elevator_queue *, char *);
+	ssize_t (*store)(struct elevator_queue *, const char *, size_t);
+};
+
+enum rpm_status {
+	RPM_INVALID = -1,
+	RPM_ACTIVE = 0,
+	RPM_RESUMING = 1,
+	RPM_SUSPENDED = 2,
+	RPM_SUSPENDING = 3,
+	RPM_BLOCKED = 4,
+};
+
+struct blk_plug_cb;
+
+typedef void (*blk_plug_cb_fn)(struct blk_plug_cb *, bool);
+
+struct blk_plug_cb {
+	struct list_head list;
+	blk_plug_cb_fn callback;
+	void *data;
+};
+
+enum {
+	BLK_MQ_REQ_NOWAIT = 1,
+	BLK_MQ_REQ_RESERVED = 2,
+	BLK_MQ_REQ_PM = 4,
+};
+
+enum blktrace_act {
+	__BLK_TA_QUEUE = 1,
+	__BLK_TA_BACKMERGE = 2,
+	__BLK_TA_FRONTMERGE = 3,
+	__BLK_TA_GETRQ = 4,
+	__BLK_TA_SLEEPRQ = 5,
+	__BLK_TA_REQUEUE = 6,
+	__BLK_TA_ISSUE = 7,
+	__BLK_TA_COMPLETE = 8,
+	__BLK_TA_PLUG = 9,
+	__BLK_TA_UNPLUG_IO = 10,
+	__BLK_TA_UNPLUG_TIMER = 11,
+	__BLK_TA_INSERT = 12,
+	__BLK_TA_SPLIT = 13,
+	__BLK_TA_BOUNCE = 14,
+	__BLK_TA_REMAP = 15,
+	__BLK_TA_ABORT = 16,
+	__BLK_TA_DRV_DATA = 17,
+	__BLK_TA_CGROUP = 256,
+};
+
+struct trace_event_raw_block_rq_requeue {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+	short unsigned int ioprio;
+	char rwbs[8];
+	u32 __data_loc_cmd;
+	char __data[0];
+};
+
+struct trace_event_raw_block_rq_completion {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+	int error;
+	short unsigned int ioprio;
+	char rwbs[8];
+	u32 __data_loc_cmd;
+	char __data[0];
+};
+
+struct trace_event_raw_block_rq {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+	unsigned int bytes;
+	short unsigned int ioprio;
+	char rwbs[8];
+	char comm[16];
+	u32 __data_loc_cmd;
+	char __data[0];
+};
+
+struct trace_event_raw_block_bio_complete {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+	int error;
+	char rwbs[8];
+	char __data[0];
+};
+
+struct trace_event_raw_block_bio {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+	char rwbs[8];
+	char comm[16];
+	char __data[0];
+};
+
+struct trace_event_raw_block_plug {
+	struct trace_entry ent;
+	char comm[16];
+	char __data[0];
+};
+
+struct trace_event_raw_block_unplug {
+	struct trace_entry ent;
+	int nr_rq;
+	char comm[16];
+	char __data[0];
+};
+
+struct trace_event_raw_block_split {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	sector_t new_sector;
+	char rwbs[8];
+	char comm[16];
+	char __data[0];
+};
+
+struct trace_event_raw_block_bio_remap {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+	dev_t old_dev;
+	sector_t old_sector;
+	char rwbs[8];
+	char __data[0];
+};
+
+struct trace_event_raw_block_rq_remap {
+	struct trace_entry ent;
+	dev_t dev;
+	sector_t sector;
+	unsigned int nr_sector;
+	dev_t old_dev;
+	sector_t old_sector;
+	unsigned int nr_bios;
+	char rwbs[8];
+	char __data[0];
+};
+
+struct trace_event_data_offsets_block_rq_requeue {
+	u32 cmd;
+	const void *cmd_ptr_;
+};
+
+struct trace_event_data_offsets_block_rq_completion {
+	u32 cmd;
+	const void *cmd_ptr_;
+};
+
+struct trace_event_data_offsets_block_rq {
+	u32 cmd;
+	const void *cmd_ptr_;
+};
+
+struct trace_event_data_offsets_block_bio_complete {};
+
+struct trace_event_data_offsets_block_bio {};
+
+struct trace_event_data_offsets_block_plug {};
+
+struct trace_event_data_offsets_block_unplug {};
+
+struct trace_event_data_offsets_block_split {};
+
+struct trace_event_data_offsets_block_bio_remap {};
+
+struct trace_event_data_offsets_block_rq_remap {};
+
+typedef void (*btf_trace_block_rq_requeue)(void *, struct request *);
+
+typedef void (*btf_trace_block_rq_complete)(void *, struct request *, blk_status_t, unsigned int);
+
+typedef void (*btf_trace_block_rq_error)(void *, struct request *, blk_status_t, unsigned int);
+
+typedef void (*btf_trace_block_rq_insert)(void *, struct request *);
+
+typedef void (*btf_trace_block_rq_issue)(void *, struct request *);
+
+typedef void (*btf_trace_block_rq_merge)(void *, struct request *);
+
+typedef void (*btf_trace_block_io_start)(void *, struct request *);
+
+typedef void (*btf_trace_block_io_done)(void *, struct request *);
+
+typedef void (*btf_trace_block_bio_complete)(void *, struct request_queue *, struct bio *);
+
+typedef void (*btf_trace_block_bio_bounce)(void *, struct bio *);
+
+typedef void (*btf_trace_block_bio_backmerge)(void *, struct bio *);
+
+typedef void (*btf_trace_block_bio_frontmerge)(void *, struct bio *);
+
+typedef void (*btf_trace_block_bio_queue)(void *, struct bio *);
+
+typedef void (*btf_trace_block_getrq)(void *, struct bio *);
+
+typedef void (*btf_trace_block_plug)(void *, struct request_queue *);
+
+typedef void (*btf_trace_block_unplug)(void *, struct request_queue *, unsigned int, bool);
+
+typedef void (*btf_trace_block_split)(void *, struct bio *, unsigned int);
+
+typedef void (*btf_trace_block_bio_remap)(void *, struct bio *, dev_t, sector_t);
+
+typedef void (*btf_trace_block_rq_remap)(void *, struct request *, dev_t, sector_t);
+
+enum blkg_rwstat_type {
+	BLKG_RWSTAT_READ = 0,
+	BLKG_RWSTAT_WRITE = 1,
+	BLKG_RWSTAT_SYNC = 2,
+	BLKG_RWSTAT_ASYNC = 3,
+	BLKG_RWSTAT_DISCARD = 4,
+	BLKG_RWSTAT_NR = 5,
+	BLKG_RWSTAT_TOTAL = 5,
+};
+
+struct queue_sysfs_entry {
+	struct attribute attr;
+	ssize_t (*show)(struct gendisk *, char *);
+	int (*load_module)(struct gendisk *, const char *, size_t);
+	ssize_t (*store)(struct gendisk *, const char *, size_t);
+	int (*store_limit)(struct gendisk *, const char *, size_t, struct queue_limits *);
+};
+
+enum {
+	BLK_MQ_S_STOPPED = 0,
+	BLK_MQ_S_TAG_ACTIVE = 1,
+	BLK_MQ_S_SCHED_RESTART = 2,
+	BLK_MQ_S_INACTIVE = 3,
+	BLK_MQ_S_MAX = 4,
+};
+
+enum {
+	BLK_MQ_NO_TAG = 4294967295,
+	BLK_MQ_TAG_MIN = 1,
+	BLK_MQ_TAG_MAX = 4294967294,
+};
+
+enum {
+	REQ_FSEQ_PREFLUSH = 1,
+	REQ_FSEQ_DATA = 2,
+	REQ_FSEQ_POSTFLUSH = 4,
+	REQ_FSEQ_DONE = 8,
+	REQ_FSEQ_ACTIONS = 7,
+	FLUSH_PENDING_TIMEOUT = 1250,
+};
+
+enum blk_default_limits {
+	BLK_MAX_SEGMENTS = 128,
+	BLK_SAFE_MAX_SECTORS = 255,
+	BLK_MAX_SEGMENT_SIZE = 65536,
+	BLK_SEG_BOUNDARY_MASK = 4294967295,
+};
+
+enum blk_integrity_flags {
+	BLK_INTEGRITY_NOVERIFY = 1,
+	BLK_INTEGRITY_NOGENERATE = 2,
+	BLK_INTEGRITY_DEVICE_CAPABLE = 4,
+	BLK_INTEGRITY_REF_TAG = 8,
+	BLK_INTEGRITY_STACKED = 16,
+};
+
+struct rq_map_data {
+	struct page **pages;
+	long unsigned int offset;
+	short unsigned int page_order;
+	short unsigned int nr_entries;
+	bool null_mapped;
+	bool from_user;
+};
+
+struct bio_map_data {
+	bool is_our_pages: 1;
+	bool is_null_mapped: 1;
+	struct iov_iter iter;
+	struct iovec iov[0];
+};
+
+struct req_iterator {
+	struct bvec_iter iter;
+	struct bio *bio;
+};
+
+enum bio_merge_status {
+	BIO_MERGE_OK = 0,
+	BIO_MERGE_NONE = 1,
+	BIO_MERGE_FAILED = 2,
+};
+
+typedef bool (*sb_for_each_fn)(struct sbitmap *, unsigned int, void *);
+
+typedef bool busy_tag_iter_fn(struct request *, void *);
+
+enum {
+	BLK_MQ_UNIQUE_TAG_BITS = 16,
+	BLK_MQ_UNIQUE_TAG_MASK = 65535,
+};
+
+struct mq_inflight {
+	struct block_device *part;
+	unsigned int inflight[2];
+};
+
+struct blk_rq_wait {
+	struct completion done;
+	blk_status_t ret;
+};
+
+struct blk_expired_data {
+	bool has_timedout_rq;
+	long unsigned int next;
+	long unsigned int timeout_start;
+};
+
+struct flush_busy_ctx_data {
+	struct blk_mq_hw_ctx *hctx;
+	struct list_head *list;
+};
+
+struct dispatch_rq_data {
+	struct blk_mq_hw_ctx *hctx;
+	struct request *rq;
+};
+
+enum prep_dispatch {
+	PREP_DISPATCH_OK = 0,
+	PREP_DISPATCH_NO_TAG = 1,
+	PREP_DISPATCH_NO_BUDGET = 2,
+};
+
+struct rq_iter_data {
+	struct blk_mq_hw_ctx *hctx;
+	bool has_rq;
+};
+
+struct blk_mq_qe_pair {
+	struct list_head node;
+	struct request_queue *q;
+	struct elevator_type *type;
+};
+
+struct sbq_wait {
+	struct sbitmap_queue *sbq;
+	struct wait_queue_entry wait;
+};
+
+enum {
+	BLK_TAG_ALLOC_FIFO = 0,
+	BLK_TAG_ALLOC_RR = 1,
+	BLK_TAG_ALLOC_MAX = 2,
+};
+
+struct bt_iter_data {
+	struct blk_mq_hw_ctx *hctx;
+	struct request_queue *q;
+	busy_tag_iter_fn *fn;
+	void *data;
+	bool reserved;
+};
+
+struct bt_tags_iter_data {
+	struct blk_mq_tags *tags;
+	busy_tag_iter_fn *fn;
+	void *data;
+	unsigned int flags;
+};
+
+struct blk_rq_stat {
+	u64 mean;
+	u64 min;
+	u64 max;
+	u32 nr_samples;
+	u64 batch;
+};
+
+struct blk_queue_stats {
+	struct list_head callbacks;
+	spinlock_t lock;
+	int accounting;
+};
+
+struct blk_stat_callback {
+	struct list_head list;
+	struct timer_list timer;
+	struct blk_rq_stat *cpu_stat;
+	int (*bucket_fn)(const struct request *);
+	unsigned int buckets;
+	struct blk_rq_stat *stat;
+	void (*timer_fn)(struct blk_stat_callback *);
+	void *data;
+	struct callback_head rcu;
+};
+
+struct blk_mq_hw_ctx_sysfs_entry {
+	struct attribute attr;
+	ssize_t (*show)(struct blk_mq_hw_ctx *, char *);
+};
+
+struct hd_geometry {
+	unsigned char heads;
+	unsigned char sectors;
+	short unsigned int cylinders;
+	long unsigned int start;
+};
+
+struct blkpg_ioctl_arg {
+	int op;
+	int flags;
+	int datalen;
+	void *data;
+};
+
+struct blkpg_partition {
+	long long int start;
+	long long int length;
+	int pno;
+	char devname[64];
+	char volname[64];
+};
+
+struct pr_reservation {
+	__u64 key;
+	__u32 type;
+	__u32 flags;
+};
+
+struct pr_registration {
+	__u64 old_key;
+	__u64 new_key;
+	__u32 flags;
+	__u32 __pad;
+};
+
+struct pr_preempt {
+	__u64 old_key;
+	__u64 new_key;
+	__u32 type;
+	__u32 flags;
+};
+
+struct pr_clear {
+	__u64 key;
+	__u32 flags;
+	__u32 __pad;
+};
+
+struct pr_keys {
+	u32 generation;
+	u32 num_keys;
+	u64 keys[0];
+};
+
+struct pr_held_reservation {
+	u64 key;
+	u32 generation;
+	enum pr_type type;
+};
+
+enum {
+	IOU_F_TWQ_LAZY_WAKE = 1,
+	IOU_F_TWQ_IN_WAKE = 2,
+};
+
+enum io_uring_cmd_flags {
+	IO_URING_F_COMPLETE_DEFER = 1,
+	IO_URING_F_UNLOCKED = 2,
+	IO_URING_F_MULTISHOT = 4,
+	IO_URING_F_IOWQ = 8,
+	IO_URING_F_NONBLOCK = -2147483648,
+	IO_URING_F_SQE128 = 256,
+	IO_URING_F_CQE32 = 512,
+	IO_URING_F_IOPOLL = 1024,
+	IO_URING_F_CANCEL = 2048,
+	IO_URING_F_COMPAT = 4096,
+	IO_URING_F_TASK_DEAD = 8192,
+};
+
+struct blk_iou_cmd {
+	int res;
+	bool nowait;
+};
+
+struct klist_node;
+
+struct klist {
+	spinlock_t k_lock;
+	struct list_head k_list;
+	void (*get)(struct klist_node *);
+	void (*put)(struct klist_node *);
+};
+
+struct klist_node {
+	void *n_klist;
+	struct list_head n_node;
+	struct kref n_ref;
+};
+
+struct klist_iter {
+	struct klist *i_klist;
+	struct klist_node *i_cur;
+};
+
+struct subsys_private;
+
+struct class_dev_iter {
+	struct klist_iter ki;
+	const struct device_type *type;
+	struct subsys_private *sp;
+};
+
+enum {
+	GENHD_FL_REMOVABLE = 1,
+	GENHD_FL_HIDDEN = 2,
+	GENHD_FL_NO_PART = 4,
+};
+
+struct badblocks {
+	struct device *dev;
+	int count;
+	int unacked_exist;
+	int shift;
+	u64 *page;
+	int changed;
+	seqlock_t lock;
+	sector_t sector;
+	sector_t size;
+};
+
+struct blk_major_name {
+	struct blk_major_name *next;
+	int major;
+	char name[16];
+	void (*probe)(dev_t);
+};
+
+enum {
+	IOPRIO_WHO_PROCESS = 1,
+	IOPRIO_WHO_PGRP = 2,
+	IOPRIO_WHO_USER = 3,
+};
+
+struct badblocks_context {
+	sector_t start;
+	sector_t len;
+	int ack;
+};
+
+struct parsed_partitions {
+	struct gendisk *disk;
+	char name[32];
+	struct {
+		sector_t from;
+		sector_t size;
+		int flags;
+		bool has_info;
+		struct partition_meta_info info;
+	} *parts;
+	int next;
+	int limit;
+	bool access_beyond_eod;
+	char *pp_buf;
+};
+
+typedef struct {
+	struct folio *v;
+} Sector;
+
+struct fat_boot_sector {
+	__u8 ignored[3];
+	__u8 system_id[8];
+	__u8 sector_size[2];
+	__u8 sec_per_clus;
+	__le16 reserved;
+	__u8 fats;
+	__u8 dir_entries[2];
+	__u8 sectors[2];
+	__u8 media;
+	__le16 fat_length;
+	__le16 secs_track;
+	__le16 heads;
+	__le32 hidden;
+	__le32 total_sect;
+	union {
+		struct {
+			__u8 drive_number;
+			__u8 state;
+			__u8 signature;
+			__u8 vol_id[4];
+			__u8 vol_label[11];
+			__u8 fs_type[8];
+		} fat16;
+		struct {
+			__le32 length;
+			__le16 flags;
+			__u8 version[2];
+			__le32 root_cluster;
+			__le16 info_sector;
+			__le16 backup_boot;
+			__le16 reserved2[6];
+			__u8 drive_number;
+			__u8 state;
+			__u8 signature;
+			__u8 vol_id[4];
+			__u8 vol_label[11];
+			__u8 fs_type[8];
+		} fat32;
+	};
+};
+
+struct msdos_partition {
+	u8 boot_ind;
+	u8 head;
+	u8 sector;
+	u8 cyl;
+	u8 sys_ind;
+	u8 end_head;
+	u8 end_sector;
+	u8 end_cyl;
+	__le32 start_sect;
+	__le32 nr_sects;
+};
+
+enum msdos_sys_ind {
+	DOS_EXTENDED_PARTITION = 5,
+	LINUX_EXTENDED_PARTITION = 133,
+	WIN98_EXTENDED_PARTITION = 15,
+	LINUX_DATA_PARTITION = 131,
+	LINUX_LVM_PARTITION = 142,
+	LINUX_RAID_PARTITION = 253,
+	SOLARIS_X86_PARTITION = 130,
+	NEW_SOLARIS_X86_PARTITION = 191,
+	DM6_AUX1PARTITION = 81,
+	DM6_AUX3PARTITION = 83,
+	DM6_PARTITION = 84,
+	EZD_PARTITION = 85,
+	FREEBSD_PARTITION = 165,
+	OPENBSD_PARTITION = 166,
+	NETBSD_PARTITION = 169,
+	BSDI_PARTITION = 183,
+	MINIX_PARTITION = 129,
+	UNIXWARE_PARTITION = 99,
+};
+
+typedef struct {
+	__u8 b[16];
+} guid_t;
+
+typedef guid_t efi_guid_t;
+
+struct _gpt_header {
+	__le64 signature;
+	__le32 revision;
+	__le32 header_size;
+	__le32 header_crc32;
+	__le32 reserved1;
+	__le64 my_lba;
+	__le64 alternate_lba;
+	__le64 first_usable_lba;
+	__le64 last_usable_lba;
+	efi_guid_t disk_guid;
+	__le64 partition_entry_lba;
+	__le32 num_partition_entries;
+	__le32 sizeof_partition_entry;
+	__le32 partition_entry_array_crc32;
+} __attribute__((packed));
+
+typedef struct _gpt_header gpt_header;
+
+struct _gpt_entry_attributes {
+	u64 required_to_function: 1;
+	u64 reserved: 47;
+	u64 type_guid_specific: 16;
+};
+
+typedef struct _gpt_entry_attributes gpt_entry_attributes;
+
+struct _gpt_entry {
+	efi_guid_t partition_type_guid;
+	efi_guid_t unique_partition_guid;
+	__le64 starting_lba;
+	__le64 ending_lba;
+	gpt_entry_attributes attributes;
+	__le16 partition_name[36];
+};
+
+typedef struct _gpt_entry gpt_entry;
+
+struct _gpt_mbr_record {
+	u8 boot_indicator;
+	u8 start_head;
+	u8 start_sector;
+	u8 start_track;
+	u8 os_type;
+	u8 end_head;
+	u8 end_sector;
+	u8 end_track;
+	__le32 starting_lba;
+	__le32 size_in_lba;
+};
+
+typedef struct _gpt_mbr_record gpt_mbr_record;
+
+struct _legacy_mbr {
+	u8 boot_code[440];
+	__le32 unique_mbr_signature;
+	__le16 unknown;
+	gpt_mbr_record partition_record[4];
+	__le16 signature;
+} __attribute__((packed));
+
+typedef struct _legacy_mbr legacy_mbr;
+
+struct rq_wait {
+	wait_queue_head_t wait;
+	atomic_t inflight;
+};
+
+struct rq_depth {
+	unsigned int max_depth;
+	int scale_step;
+	bool scaled_max;
+	unsigned int queue_depth;
+	unsigned int default_depth;
+};
+
+typedef bool acquire_inflight_cb_t(struct rq_wait *, void *);
+
+typedef void cleanup_cb_t(struct rq_wait *, void *);
+
+struct rq_qos_wait_data {
+	struct wait_queue_entry wq;
+	struct task_struct *task;
+	struct rq_wait *rqw;
+	acquire_inflight_cb_t *cb;
+	void *private_data;
+	bool got_token;
+};
+
+struct disk_events {
+	struct list_head node;
+	struct gendisk *disk;
+	spinlock_t lock;
+	struct mutex block_mutex;
+	int block;
+	unsigned int pending;
+	unsigned int clearing;
+	long int poll_msecs;
+	struct delayed_work dwork;
+};
+
+struct blk_ia_range_sysfs_entry {
+	struct attribute attr;
+	ssize_t (*show)(struct blk_independent_access_range *, char *);
+};
+
+typedef int (*device_match_t)(struct device *, const void *);
+
+struct uuidcmp {
+	const char *uuid;
+	int len;
+};
+
+enum dd_data_dir {
+	DD_READ = 0,
+	DD_WRITE = 1,
+};
+
+enum {
+	DD_DIR_COUNT = 2,
+};
+
+enum dd_prio {
+	DD_RT_PRIO = 0,
+	DD_BE_PRIO = 1,
+	DD_IDLE_PRIO = 2,
+	DD_PRIO_MAX = 2,
+};
+
+enum {
+	DD_PRIO_COUNT = 3,
+};
+
+struct io_stats_per_prio {
+	uint32_t inserted;
+	uint32_t merged;
+	uint32_t dispatched;
+	atomic_t completed;
+};
+
+struct dd_per_prio {
+	struct rb_root sort_list[2];
+	struct list_head fifo_list[2];
+	sector_t latest_pos[2];
+	struct io_stats_per_prio stats;
+};
+
+struct deadline_data {
+	struct list_head dispatch;
+	struct dd_per_prio per_prio[3];
+	enum dd_data_dir last_dir;
+	unsigned int batching;
+	unsigned int starved;
+	int fifo_expire[2];
+	int fifo_batch;
+	int writes_starved;
+	int front_merges;
+	u32 async_depth;
+	int prio_aging_expire;
+	spinlock_t lock;
+};
+
+struct trace_event_raw_kyber_latency {
+	struct trace_entry ent;
+	dev_t dev;
+	char domain[16];
+	char type[8];
+	u8 percentile;
+	u8 numerator;
+	u8 denominator;
+	unsigned int samples;
+	char __data[0];
+};
+
+struct trace_event_raw_kyber_adjust {
+	struct trace_entry ent;
+	dev_t dev;
+	char domain[16];
+	unsigned int depth;
+	char __data[0];
+};
+
+struct trace_event_raw_kyber_throttled {
+	struct trace_entry ent;
+	dev_t dev;
+	char domain[16];
+	char __data[0];
+};
+
+struct trace_event_data_offsets_kyber_latency {};
+
+struct trace_event_data_offsets_kyber_adjust {};
+
+struct trace_event_data_offsets_kyber_throttled {};
+
+typedef void (*btf_trace_kyber_latency)(void *, dev_t, const char *, const char *, unsigned int, unsigned int, unsigned int, unsigned int);
+
+typedef void (*btf_trace_kyber_adjust)(void *, dev_t, const char *, unsigned int);
+
+typedef void (*btf_trace_kyber_throttled)(void *, dev_t, const char *);
+
+enum {
+	KYBER_READ = 0,
+	KYBER_WRITE = 1,
+	KYBER_DISCARD = 2,
+	KYBER_OTHER = 3,
+	KYBER_NUM_DOMAINS = 4,
+};
+
+enum {
+	KYBER_ASYNC_PERCENT = 75,
+};
+
+enum {
+	KYBER_LATENCY_SHIFT = 2,
+	KYBER_GOOD_BUCKETS = 4,
+	KYBER_LATENCY_BUCKETS = 8,
+};
+
+enum {
+	KYBER_TOTAL_LATENCY = 0,
+	KYBER_IO_LATENCY = 1,
+};
+
+struct kyber_cpu_latency {
+	atomic_t buckets[48];
+};
+
+struct kyber_ctx_queue {
+	spinlock_t lock;
+	struct list_head rq_list[4];
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+struct kyber_queue_data {
+	struct request_queue *q;
+	dev_t dev;
+	struct sbitmap_queue domain_tokens[4];
+	unsigned int async_depth;
+	struct kyber_cpu_latency *cpu_latency;
+	struct timer_list timer;
+	unsigned int latency_buckets[48];
+	long unsigned int latency_timeout[3];
+	int domain_p99[3];
+	u64 latency_targets[3];
+};
+
+struct kyber_hctx_data {
+	spinlock_t lock;
+	struct list_head rqs[4];
+	unsigned int cur_domain;
+	unsigned int batching;
+	struct kyber_ctx_queue *kcqs;
+	struct sbitmap kcq_map[4];
+	struct sbq_wait domain_wait[4];
+	struct sbq_wait_state *domain_ws[4];
+	atomic_t wait_index[4];
+};
+
+struct flush_kcq_data {
+	struct kyber_hctx_data *khd;
+	unsigned int sched_domain;
+	struct list_head *list;
+};
+
+struct virtio_device_id {
+	__u32 device;
+	__u32 vendor;
+};
+
+struct virtio_device;
+
+struct virtqueue {
+	struct list_head list;
+	void (*callback)(struct virtqueue *);
+	const char *name;
+	struct virtio_device *vdev;
+	unsigned int index;
+	unsigned int num_free;
+	unsigned int num_max;
+	bool reset;
+	void *priv;
+};
+
+struct vringh_config_ops;
+
+struct virtio_config_ops;
+
+struct virtio_device {
+	int index;
+	bool failed;
+	bool config_core_enabled;
+	bool config_driver_disabled;
+	bool config_change_pending;
+	spinlock_t config_lock;
+	spinlock_t vqs_list_lock;
+	struct device dev;
+	struct virtio_device_id id;
+	const struct virtio_config_ops *config;
+	const struct vringh_config_ops *vringh_config;
+	struct list_head vqs;
+	u64 features;
+	void *priv;
+};
+
+struct virtqueue_info;
+
+struct virtio_shm_region;
+
+struct virtio_config_ops {
+	void (*get)(struct virtio_device *, unsigned int, void *, unsigned int);
+	void (*set)(struct virtio_device *, unsigned int, const void *, unsigned int);
+	u32 (*generation)(struct virtio_device *);
+	u8 (*get_status)(struct virtio_device *);
+	void (*set_status)(struct virtio_device *, u8);
+	void (*reset)(struct virtio_device *);
+	int (*find_vqs)(struct virtio_device *, unsigned int, struct virtqueue **, struct virtqueue_info *, struct irq_affinity *);
+	void (*del_vqs)(struct virtio_device *);
+	void (*synchronize_cbs)(struct virtio_device *);
+	u64 (*get_features)(struct virtio_device *);
+	int (*finalize_features)(struct virtio_device *);
+	const char * (*bus_name)(struct virtio_device *);
+	int (*set_vq_affinity)(struct virtqueue *, const struct cpumask *);
+	const struct cpumask * (*get_vq_affinity)(struct virtio_device *, int);
+	bool (*get_shm_region)(struct virtio_device *, struct virtio_shm_region *, u8);
+	int (*disable_vq_and_reset)(struct virtqueue *);
+	int (*enable_vq_after_reset)(struct virtqueue *);
+};
+
+struct virtio_shm_region {
+	u64 addr;
+	u64 len;
+};
+
+typedef void vq_callback_t(struct virtqueue *);
+
+struct virtqueue_info {
+	const char *name;
+	vq_callback_t *callback;
+	bool ctx;
+};
+
+struct show_busy_params {
+	struct seq_file *m;
+	struct blk_mq_hw_ctx *hctx;
+};
+
 struct wrapper {
 	cmp_func_t cmp;
 	swap_func_t swap;
@@ -45134,12 +47561,6 @@ struct sg_mapping_iter {
 	unsigned int __flags;
 };
 
-typedef int (*list_cmp_func_t)(void *, const struct list_head *, const struct list_head *);
-
-typedef struct {
-	__u8 b[16];
-} guid_t;
-
 struct iov_iter_state {
 	size_t iov_offset;
 	size_t count;
@@ -45163,12 +47584,6 @@ struct lwq {
 	spinlock_t lock;
 	struct llist_node *ready;
 	struct llist_head new;
-};
-
-enum {
-	PERCPU_REF_INIT_ATOMIC = 1,
-	PERCPU_REF_INIT_DEAD = 2,
-	PERCPU_REF_ALLOW_REINIT = 4,
 };
 
 struct rhashtable_walker {
@@ -46435,8 +48850,6 @@ enum pci_fixup_pass {
 	pci_fixup_suspend_late = 7,
 };
 
-typedef int (*device_match_t)(struct device *, const void *);
-
 struct hotplug_slot_ops;
 
 struct hotplug_slot {
@@ -46838,15 +49251,6 @@ struct pci_domain_busn_res {
 	struct list_head list;
 	struct resource res;
 	int domain_nr;
-};
-
-enum rpm_status {
-	RPM_INVALID = -1,
-	RPM_ACTIVE = 0,
-	RPM_RESUMING = 1,
-	RPM_SUSPENDED = 2,
-	RPM_SUSPENDING = 3,
-	RPM_BLOCKED = 4,
 };
 
 struct bus_attribute {
@@ -47652,8 +50056,6 @@ typedef long unsigned int efi_status_t;
 typedef u8 efi_bool_t;
 
 typedef u16 efi_char16_t;
-
-typedef guid_t efi_guid_t;
 
 typedef struct {
 	u64 signature;
@@ -51936,217 +54338,6 @@ struct pnp_resource {
 	struct resource res;
 };
 
-struct io_cq {
-	struct request_queue *q;
-	struct io_context *ioc;
-	union {
-		struct list_head q_node;
-		struct kmem_cache *__rcu_icq_cache;
-	};
-	union {
-		struct hlist_node ioc_node;
-		struct callback_head __rcu_head;
-	};
-	unsigned int flags;
-};
-
-struct sbitmap_word {
-	long unsigned int word;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long unsigned int cleared;
-	raw_spinlock_t swap_lock;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-};
-
-struct sbitmap {
-	unsigned int depth;
-	unsigned int shift;
-	unsigned int map_nr;
-	bool round_robin;
-	struct sbitmap_word *map;
-	unsigned int *alloc_hint;
-};
-
-struct sbq_wait_state {
-	wait_queue_head_t wait;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-};
-
-struct sbitmap_queue {
-	struct sbitmap sb;
-	unsigned int wake_batch;
-	atomic_t wake_index;
-	struct sbq_wait_state *ws;
-	atomic_t ws_active;
-	unsigned int min_shallow_depth;
-	atomic_t completion_cnt;
-	atomic_t wakeup_cnt;
-};
-
-typedef __u32 req_flags_t;
-
-enum mq_rq_state {
-	MQ_RQ_IDLE = 0,
-	MQ_RQ_IN_FLIGHT = 1,
-	MQ_RQ_COMPLETE = 2,
-};
-
-enum rq_end_io_ret {
-	RQ_END_IO_NONE = 0,
-	RQ_END_IO_FREE = 1,
-};
-
-typedef enum rq_end_io_ret rq_end_io_fn(struct request *, blk_status_t);
-
-struct request {
-	struct request_queue *q;
-	struct blk_mq_ctx *mq_ctx;
-	struct blk_mq_hw_ctx *mq_hctx;
-	blk_opf_t cmd_flags;
-	req_flags_t rq_flags;
-	int tag;
-	int internal_tag;
-	unsigned int timeout;
-	unsigned int __data_len;
-	sector_t __sector;
-	struct bio *bio;
-	struct bio *biotail;
-	union {
-		struct list_head queuelist;
-		struct request *rq_next;
-	};
-	struct block_device *part;
-	u64 start_time_ns;
-	u64 io_start_time_ns;
-	short unsigned int stats_sectors;
-	short unsigned int nr_phys_segments;
-	short unsigned int nr_integrity_segments;
-	enum mq_rq_state state;
-	atomic_t ref;
-	long unsigned int deadline;
-	union {
-		struct hlist_node hash;
-		struct llist_node ipi_list;
-	};
-	union {
-		struct rb_node rb_node;
-		struct bio_vec special_vec;
-	};
-	struct {
-		struct io_cq *icq;
-		void *priv[2];
-	} elv;
-	struct {
-		unsigned int seq;
-		rq_end_io_fn *saved_end_io;
-	} flush;
-	u64 fifo_time;
-	rq_end_io_fn *end_io;
-	void *end_io_data;
-};
-
-struct blk_mq_tags {
-	unsigned int nr_tags;
-	unsigned int nr_reserved_tags;
-	unsigned int active_queues;
-	struct sbitmap_queue bitmap_tags;
-	struct sbitmap_queue breserved_tags;
-	struct request **rqs;
-	struct request **static_rqs;
-	struct list_head page_list;
-	spinlock_t lock;
-};
-
-struct blk_mq_queue_map {
-	unsigned int *mq_map;
-	unsigned int nr_queues;
-	unsigned int queue_offset;
-};
-
-struct blk_mq_tag_set {
-	const struct blk_mq_ops *ops;
-	struct blk_mq_queue_map map[3];
-	unsigned int nr_maps;
-	unsigned int nr_hw_queues;
-	unsigned int queue_depth;
-	unsigned int reserved_tags;
-	unsigned int cmd_size;
-	int numa_node;
-	unsigned int timeout;
-	unsigned int flags;
-	void *driver_data;
-	struct blk_mq_tags **tags;
-	struct blk_mq_tags *shared_tags;
-	struct mutex tag_list_lock;
-	struct list_head tag_list;
-	struct srcu_struct *srcu;
-};
-
-struct blk_mq_hw_ctx {
-	struct {
-		spinlock_t lock;
-		struct list_head dispatch;
-		long unsigned int state;
-		long: 64;
-		long: 64;
-		long: 64;
-		long: 64;
-	};
-	struct delayed_work run_work;
-	cpumask_var_t cpumask;
-	int next_cpu;
-	int next_cpu_batch;
-	long unsigned int flags;
-	void *sched_data;
-	struct request_queue *queue;
-	struct blk_flush_queue *fq;
-	void *driver_data;
-	struct sbitmap ctx_map;
-	struct blk_mq_ctx *dispatch_from;
-	unsigned int dispatch_busy;
-	short unsigned int type;
-	short unsigned int nr_ctx;
-	struct blk_mq_ctx **ctxs;
-	spinlock_t dispatch_wait_lock;
-	wait_queue_entry_t dispatch_wait;
-	atomic_t wait_index;
-	struct blk_mq_tags *tags;
-	struct blk_mq_tags *sched_tags;
-	unsigned int numa_node;
-	unsigned int queue_num;
-	atomic_t nr_active;
-	struct hlist_node cpuhp_online;
-	struct hlist_node cpuhp_dead;
-	struct kobject kobj;
-	struct list_head hctx_list;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-};
-
-struct blk_mq_queue_data {
-	struct request *rq;
-	bool last;
-};
-
 struct pnp_port {
 	resource_size_t min;
 	resource_size_t max;
@@ -52210,70 +54401,6 @@ struct acpipnp_parse_option_s {
 	unsigned int option_flags;
 };
 
-struct virtio_device_id {
-	__u32 device;
-	__u32 vendor;
-};
-
-struct virtio_device;
-
-struct virtqueue {
-	struct list_head list;
-	void (*callback)(struct virtqueue *);
-	const char *name;
-	struct virtio_device *vdev;
-	unsigned int index;
-	unsigned int num_free;
-	unsigned int num_max;
-	bool reset;
-	void *priv;
-};
-
-struct vringh_config_ops;
-
-struct virtio_config_ops;
-
-struct virtio_device {
-	int index;
-	bool failed;
-	bool config_core_enabled;
-	bool config_driver_disabled;
-	bool config_change_pending;
-	spinlock_t config_lock;
-	spinlock_t vqs_list_lock;
-	struct device dev;
-	struct virtio_device_id id;
-	const struct virtio_config_ops *config;
-	const struct vringh_config_ops *vringh_config;
-	struct list_head vqs;
-	u64 features;
-	void *priv;
-};
-
-struct virtqueue_info;
-
-struct virtio_shm_region;
-
-struct virtio_config_ops {
-	void (*get)(struct virtio_device *, unsigned int, void *, unsigned int);
-	void (*set)(struct virtio_device *, unsigned int, const void *, unsigned int);
-	u32 (*generation)(struct virtio_device *);
-	u8 (*get_status)(struct virtio_device *);
-	void (*set_status)(struct virtio_device *, u8);
-	void (*reset)(struct virtio_device *);
-	int (*find_vqs)(struct virtio_device *, unsigned int, struct virtqueue **, struct virtqueue_info *, struct irq_affinity *);
-	void (*del_vqs)(struct virtio_device *);
-	void (*synchronize_cbs)(struct virtio_device *);
-	u64 (*get_features)(struct virtio_device *);
-	int (*finalize_features)(struct virtio_device *);
-	const char * (*bus_name)(struct virtio_device *);
-	int (*set_vq_affinity)(struct virtqueue *, const struct cpumask *);
-	const struct cpumask * (*get_vq_affinity)(struct virtio_device *, int);
-	bool (*get_shm_region)(struct virtio_device *, struct virtio_shm_region *, u8);
-	int (*disable_vq_and_reset)(struct virtqueue *);
-	int (*enable_vq_after_reset)(struct virtqueue *);
-};
-
 struct virtio_driver {
 	struct device_driver driver;
 	const struct virtio_device_id *id_table;
@@ -52288,19 +54415,6 @@ struct virtio_driver {
 	void (*config_changed)(struct virtio_device *);
 	int (*freeze)(struct virtio_device *);
 	int (*restore)(struct virtio_device *);
-};
-
-struct virtio_shm_region {
-	u64 addr;
-	u64 len;
-};
-
-typedef void vq_callback_t(struct virtqueue *);
-
-struct virtqueue_info {
-	const char *name;
-	vq_callback_t *callback;
-	bool ctx;
 };
 
 typedef __u16 __virtio16;
@@ -54180,26 +56294,6 @@ struct aggregate_device {
 	struct component_match *match;
 };
 
-struct klist_node;
-
-struct klist {
-	spinlock_t k_lock;
-	struct list_head k_list;
-	void (*get)(struct klist_node *);
-	void (*put)(struct klist_node *);
-};
-
-struct klist_node {
-	void *n_klist;
-	struct list_head n_node;
-	struct kref n_ref;
-};
-
-struct klist_iter {
-	struct klist *i_klist;
-	struct klist_node *i_cur;
-};
-
 enum dpm_order {
 	DPM_ORDER_NONE = 0,
 	DPM_ORDER_DEV_AFTER_PARENT = 1,
@@ -54298,12 +56392,6 @@ struct device_attach_data {
 	bool check_async;
 	bool want_async;
 	bool have_async;
-};
-
-struct class_dev_iter {
-	struct klist_iter ki;
-	const struct device_type *type;
-	struct subsys_private *sp;
 };
 
 struct class_attribute {
@@ -54637,6 +56725,14 @@ struct trace_event_data_offsets_devres {
 };
 
 typedef void (*btf_trace_devres_log)(void *, struct device *, const char *, void *, const char *, size_t);
+
+struct brd_device {
+	int brd_number;
+	struct gendisk *brd_disk;
+	struct list_head brd_list;
+	struct xarray brd_pages;
+	u64 brd_nr_pages;
+};
 
 enum mei_dev_state {
 	MEI_DEV_INITIALIZING = 0,
