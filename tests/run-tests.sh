@@ -101,7 +101,9 @@ debian_kernel_scripts=(tests/lab/test-sim-mirror.sh "${stock_kernel_scripts[@]}"
 first_lane() {
 	run_on_patched_kernel
 	# Our kernel without the patches: hmmtrace's fentry and kprobe fallback.
-	run_on_kernel stock "the same kernel without our patches" "${stock_kernel_scripts[@]}"
+	# causes runs on the patched kernel and on this one: tracepoint and stock modes.
+	run_on_kernel stock "the same kernel without our patches" "${stock_kernel_scripts[@]}" \
+		tests/lab/test-hmmtrace-causes.sh
 }
 
 # Debian's own kernels, the production cases: no patches, no test_hmm.
