@@ -397,6 +397,89 @@ static void scenario_migrate(void)
 }
 
 /*
+ * The kernel's own invalidators, for `hmmtrace causes`: a mirrored buffer
+ * that NUMA balancing, khugepaged, ksmd or reclaim acts on. Whether and
+ * when they act is the kernel's choice, so each waits, touching its memory,
+ * until sim_mirror counts an invalidation or --duration passes, and expects at
+ * least one. The lab test sets the kernel's knobs (tests/lab/).
+ */
+static bool invalidated_within(const struct tiled *tiled, unsigned long before, bool touch)
+{
+	double deadline = monotonic_seconds() + options.duration;
+	volatile char sink;
+
+	while (counters_of(0).invalidations == before && monotonic_seconds() < deadline) {
+		for (size_t offset = 0; touch && offset < tiled->buffer.bytes; offset += PAGE_BYTES)
+			sink = tiled->buffer.start[offset];
+		if (!touch)
+			usleep(10000);
+	}
+	(void)sink;
+	return counters_of(0).invalidations != before;
+}
+
+static void expect_kernel_invalidation(const struct tiled *tiled, unsigned long before, bool touch,
+				       const char *who)
+{
+	char note[128];
+
+	if (!invalidated_within(tiled, before, touch)) {
+		snprintf(note, sizeof(note), "%s invalidated nothing in %.0f s", who, options.duration);
+		check_failed(note);
+	}
+	sweep(tiled, false);
+	expect("invalidations", AT_LEAST, 1);
+}
+
+/* task_numa_work() write-protects (PROT_NONE) the memory a task touches, for hinting faults. */
+static void scenario_numa_balancing(void)
+{
+	struct tiled tiled = tiled_setup(false);
+
+	sweep(&tiled, false);
+	expect_kernel_invalidation(&tiled, counters_of(0).invalidations, true, "NUMA balancing");
+}
+
+/* 4 KiB pages first, then MADV_HUGEPAGE: khugepaged collapses each 2 MiB. */
+static void scenario_khugepaged(void)
+{
+	struct tiled tiled = tiled_setup(false);
+
+	sweep(&tiled, false);
+	if (madvise(tiled.buffer.start, tiled.buffer.bytes, MADV_HUGEPAGE))
+		die("madvise(MADV_HUGEPAGE)");
+	expect_kernel_invalidation(&tiled, counters_of(0).invalidations, false, "khugepaged");
+}
+
+/* Identical pages made mergeable: ksmd write-protects and replaces them. */
+static void scenario_ksm(void)
+{
+	struct tiled tiled = tiled_setup(false);
+
+	memset(tiled.buffer.start, 0x5a, tiled.buffer.bytes);
+	sweep(&tiled, false);
+	if (madvise(tiled.buffer.start, tiled.buffer.bytes, MADV_MERGEABLE))
+		die("madvise(MADV_MERGEABLE)");
+	expect_kernel_invalidation(&tiled, counters_of(0).invalidations, false, "ksmd");
+}
+
+/* MADV_PAGEOUT reclaims the pages to swap, unmapping each: reclaim inside madvise(). */
+static void scenario_pageout(void)
+{
+	struct tiled tiled = tiled_setup(false);
+	unsigned long before;
+
+	sweep(&tiled, false);
+	before = counters_of(0).invalidations;
+	if (madvise(tiled.buffer.start, tiled.buffer.bytes, MADV_PAGEOUT))
+		die("madvise(MADV_PAGEOUT)");
+	if (counters_of(0).invalidations == before)
+		check_failed("MADV_PAGEOUT reclaimed nothing (is swap on?)");
+	sweep(&tiled, false);
+	expect("invalidations", AT_LEAST, 1);
+}
+
+/*
  * Device reads while CPU threads keep zapping and rewriting the ranges. Each
  * read_begin ends in exactly one of: a serviced fault, a read_retry, or an
  * -EBUSY from hmm_range_fault.
@@ -702,6 +785,10 @@ static const struct {
 	{ "livelock", scenario_livelock, "the stale-seq retry bug" },
 	{ "bad-input", scenario_bad_input, "ioctls that must be refused" },
 	{ "nonblocking", scenario_nonblocking, "reap a killed process while the driver lock is held" },
+	{ "numa-balancing", scenario_numa_balancing, "touch mirrored memory until NUMA balancing scans it" },
+	{ "khugepaged", scenario_khugepaged, "4 KiB pages, then MADV_HUGEPAGE for khugepaged" },
+	{ "ksm", scenario_ksm, "identical mergeable pages for ksmd" },
+	{ "pageout", scenario_pageout, "MADV_PAGEOUT the mirrored pages to swap" },
 };
 
 static const char *const counter_names[SIM_MIRROR_COUNTER_COUNT] = SIM_MIRROR_COUNTER_NAMES;
