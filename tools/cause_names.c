@@ -68,13 +68,22 @@ static const struct {
 	{ "try_to_migrate_one", "migration" },
 };
 
+/* Whether a stack's NAME is FUNCTION, or a copy the compiler made of it (.constprop.0, .isra.0). */
+static bool same_function(const char *name, const char *function)
+{
+	size_t length = strlen(function);
+
+	return name && !strncmp(name, function, length) &&
+	       (name[length] == '\0' || name[length] == '.');
+}
+
 const char *cause_path(const char *const *names, size_t depth)
 {
 	if (!depth)
 		return "unknown";
 	for (size_t index = 0; index < ARRAY_SIZE(paths); index++)
 		for (size_t frame = 0; frame < depth; frame++)
-			if (names[frame] && !strcmp(names[frame], paths[index].function))
+			if (same_function(names[frame], paths[index].function))
 				return paths[index].path;
 	return "other";
 }
@@ -82,7 +91,7 @@ const char *cause_path(const char *const *names, size_t depth)
 static bool stack_has(const char *const *names, size_t depth, const char *function, size_t *at)
 {
 	for (size_t frame = 0; frame < depth; frame++)
-		if (names[frame] && !strcmp(names[frame], function)) {
+		if (same_function(names[frame], function)) {
 			*at = frame;
 			return true;
 		}
