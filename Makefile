@@ -224,7 +224,9 @@ hmmtrace: $(HMMTRACE)
 FLAMEGRAPH_ASSETS := $(BUILD)/flamegraph
 FLAMEGRAPH_FILES := d3.min.js d3-flamegraph.min.js d3-flamegraph.css LICENSES
 FLAMEGRAPH_BUILT := $(addprefix $(BUILD)/flamegraph/,$(FLAMEGRAPH_FILES))
-DEBIAN_PACKAGES += npm chromium
+# npm comes with the machine's Node.js where it has one (Debian's npm would
+# conflict with it); Debian's otherwise.
+DEBIAN_PACKAGES += chromium $(if $(shell command -v npm),,npm)
 .PHONY: flamegraph-assets
 
 flamegraph-assets: $(FLAMEGRAPH_BUILT)

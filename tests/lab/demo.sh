@@ -27,8 +27,14 @@ build/hmmtrace top -i 3600 >"$work/top" 2>"$work/top.err" &
 top_pid=$!
 build/hmmtrace retries >"$work/retries" 2>"$work/retries.err" &
 retries_pid=$!
+# causes: who invalidated, over the whole run; its stacks drawn at the end.
+mkdir -p build/demo
+build/hmmtrace causes -i 3600 --stacks 2 --folded build/demo/causes.folded \
+	--html build/demo/causes.html >"$work/causes" 2>"$work/causes.err" &
+causes_pid=$!
 for _ in $(seq 300); do
-	grep -q 'Ctrl-C' "$work/top.err" && grep -q 'Ctrl-C' "$work/retries.err" && break
+	grep -q 'Ctrl-C' "$work/top.err" && grep -q 'Ctrl-C' "$work/retries.err" &&
+		grep -q 'Ctrl-C' "$work/causes.err" && break
 	sleep 0.1
 done
 sed 's/^hmmtrace: /== hmmtrace: /' "$work/top.err"
@@ -77,11 +83,16 @@ for _ in $(seq 60); do
 	[ "$state" = firing ] && break
 	sleep 1
 done
+echo "-- sim_mirror: khugepaged collapses a mirrored buffer into THPs (a kernel thread invalidates)"
+thp=/sys/kernel/mm/transparent_hugepage
+echo 10 >"$thp/khugepaged/scan_sleep_millisecs"
+build/tests/sim_mirror_workload khugepaged --ranges 2 --duration 60 >/dev/null
+echo 10000 >"$thp/khugepaged/scan_sleep_millisecs"
 echo "-- hmm-tests (tools/testing/selftests/mm/hmm-tests.c from the same source tree)"
 "$LAB_KERNEL_DIR/hmm-tests" 2>&1 | grep -E '^# Totals'
 
-kill -INT "$top_pid" "$retries_pid"
-wait "$top_pid" "$retries_pid"
+kill -INT "$top_pid" "$retries_pid" "$causes_pid"
+wait "$top_pid" "$retries_pid" "$causes_pid"
 curl -s http://127.0.0.1:9476/metrics >"$work/metrics" || true
 kill -TERM "$export_pid"
 wait "$export_pid" || true
@@ -95,10 +106,16 @@ echo
 echo "================ hmmtrace retries: livelocks as they were caught, then the summary ================"
 cat "$work/retries"
 echo
+echo "================ hmmtrace causes: who invalidated, and what it cost ================"
+echo "(ENTRY: the syscall, else the kernel path; PATH: what the mm did; REFAULT: faults within 10 ms after)"
+cat "$work/causes"
+echo "   the flame graph of these stacks: build/demo/causes.html (folded: build/demo/causes.folded)"
+echo
 echo "================ hmmtrace export: a few lines of the last scrape ($(grep -vc '^#' "$work/metrics") samples) ================"
 for metric in info invalidations_total read_retries_total livelocks_total; do
 	grep "^hmmtrace_$metric[{ ]" "$work/metrics" || true
 done
 grep '^hmmtrace_range_faults_total{driver="sim_mirror"' "$work/metrics" || true
+grep '^hmmtrace_cause_invalidations_total{driver="sim_mirror"' "$work/metrics" | sort -t' ' -k2 -rn | head -n 4 || true
 rmmod sim_mirror
 rmmod test_hmm
