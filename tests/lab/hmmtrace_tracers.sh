@@ -68,3 +68,17 @@ if sys.argv[4] in keys:
 truth() {
 	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["counters"][sys.argv[2]])' "$@"
 }
+
+# expect_exit_of PREFIX NAME CODE PATTERN COMMAND...: COMMAND exits with CODE
+# and says PATTERN on stderr, in one line (PREFIX.NAME is the result).
+expect_exit_of() {
+	local prefix=$1 name=$2 code=$3 pattern=$4 status=0
+	shift 4
+	"$@" >/dev/null 2>"$work/$name.err" || status=$?
+	if [ "$status" -eq "$code" ] && grep -q -- "$pattern" "$work/$name.err" &&
+		[ "$(wc -l <"$work/$name.err")" -eq 1 ]; then
+		pass "$prefix.$name"
+	else
+		fail "$prefix.$name" "exit $status (wanted $code): $(head -c 300 "$work/$name.err")"
+	fi
+}

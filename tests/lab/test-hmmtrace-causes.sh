@@ -198,15 +198,7 @@ PYTHON
 
 # Bad input: one line, the documented code; nothing attached first.
 expect_causes_exit() {
-	local name=$1 code=$2 pattern=$3 status=0
-	shift 3
-	"$@" >/dev/null 2>"$work/$name.err" || status=$?
-	if [ "$status" -eq "$code" ] && grep -q -- "$pattern" "$work/$name.err" &&
-		[ "$(wc -l <"$work/$name.err")" -eq 1 ]; then
-		pass "causes.exit.$name"
-	else
-		fail "causes.exit.$name" "exit $status (wanted $code): $(head -c 300 "$work/$name.err")"
-	fi
+	expect_exit_of causes.exit "$@"
 }
 expect_causes_exit by 2 "--by is not for it" "$hmmtrace" causes --by process
 expect_causes_exit stacks-elsewhere 2 "causes' options" "$hmmtrace" top --stacks 3

@@ -33,15 +33,9 @@ fi
 
 # expect_exit NAME CODE PATTERN ARGUMENTS...: hmmtrace exits with CODE and says PATTERN.
 expect_exit() {
-	local name=$1 code=$2 pattern=$3 status=0
+	local name=$1 code=$2 pattern=$3
 	shift 3
-	"$hmmtrace" "$@" >/dev/null 2>"$work/$name.err" || status=$?
-	if [ "$status" -eq "$code" ] && grep -q -- "$pattern" "$work/$name.err" &&
-		[ "$(wc -l <"$work/$name.err")" -eq 1 ]; then
-		pass "hmmtrace.exit.$name"
-	else
-		fail "hmmtrace.exit.$name" "exit $status (wanted $code): $(head -c 300 "$work/$name.err")"
-	fi
+	expect_exit_of hmmtrace.exit "$name" "$code" "$pattern" "$hmmtrace" "$@"
 }
 
 expect_exit bad-flag 2 "unknown option: --frobnicate" top --frobnicate
