@@ -51,7 +51,7 @@ boot_pairs() {
 export LAB_ENV="BENCH_CLOCK $LAB_ENV"
 boot_pairs 3 instructions tcg-icount
 boot_pairs 5 wall
-in_lab patched tracers scaling tool export retries
+in_lab patched tracers scaling tool export causes retries
 echo "bench: native figures on the host ($(uname -r))"
 tests/bench/native.sh
 

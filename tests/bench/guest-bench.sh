@@ -12,6 +12,7 @@
 #   guest-bench.sh tool          hmmtrace's attach time, memory and CPU
 #   guest-bench.sh export        hmmtrace export's CPU, scraped once a second
 #   guest-bench.sh retries       sim_mirror's retries per fault against the race window
+#   guest-bench.sh causes        the invalidate handler's run time: top, causes --no-stacks, causes
 #
 # BENCH_SCALE=smoke shrinks every stage to seconds (make check runs that).
 
@@ -242,6 +243,39 @@ export)
 		echo "guest-bench: the exporter exited with $status; $failed scrapes failed: $(grep -m 1 ' failed' "$work/scrapes.log"; tail -n 2 "$work/export.err")" >&2
 		exit 1
 	fi
+	;;
+causes)
+	# What attributing causes costs an invalidation, by the kernel's own
+	# per-program accounting (kernel.bpf_stats_enabled: run_time_ns over
+	# run_cnt of the invalidate handler), in interleaved rounds of top,
+	# causes without stacks and causes, each on the same storm.
+	sysctl -qw kernel.bpf_stats_enabled=1
+	iterations=20
+	$smoke && iterations=2
+	for round in $(seq 0 $((repeat - 1))); do
+		for configuration in top causes-without-stacks causes; do
+			case $configuration in
+			top) arguments=(top) ;;
+			causes-without-stacks) arguments=(causes --no-stacks) ;;
+			causes) arguments=(causes) ;;
+			esac
+			"$hmmtrace" "${arguments[@]}" -i 3600 >/dev/null 2>"$work/causes.err" &
+			pid=$!
+			if ! wait_for_attach "$work/causes.err"; then
+				stop_process "$pid"
+				exit 1
+			fi
+			"$workload" storm --ranges 16 --iterations "$iterations" >/dev/null
+			runs=$(bpftool -j prog show | python3 -c 'import json, sys
+for program in json.load(sys.stdin):
+    if program.get("name") == "tp_mmu_interval_notifier_invalidate" and program.get("run_cnt"):
+        print(program["run_cnt"], program["run_time_ns"])')
+			stop_process "$pid"
+			[ -n "$runs" ] || { echo "guest-bench: no run time for the invalidate handler" >&2; exit 1; }
+			emit "{\"stage\": \"causes\", \"round\": $round, \"configuration\": \"$configuration\", \"runs\": ${runs% *}, \"run_time_ns\": ${runs#* }}"
+		done
+	done
+	sysctl -qw kernel.bpf_stats_enabled=0
 	;;
 retries)
 	windows=(0 100 500 1000 2000)

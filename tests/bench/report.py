@@ -216,6 +216,24 @@ def tool_costs(records):
     }
 
 
+def causes_costs(records):
+    """The invalidate handler's emulated ns per run, by configuration, and causes' over top's, per round."""
+    by_round = {}
+    for record in records:
+        by_round.setdefault(record["round"], {})[record["configuration"]] = \
+            record["run_time_ns"] / record["runs"]
+    results = {}
+    for configuration in ("top", "causes-without-stacks", "causes"):
+        key = configuration.replace("-", "_")
+        results[f"{key}_invalidate_handler_ns_emulated"] = summary(
+            [round_[configuration] for round_ in by_round.values() if configuration in round_], 1)
+        if configuration != "top":
+            results[f"{key}_vs_top_invalidate_ratio"] = summary(
+                [round_[configuration] / round_["top"] for round_ in by_round.values()
+                 if configuration in round_ and round_.get("top")], 2)
+    return results
+
+
 def export_costs(records):
     """hmmtrace export's CPU seconds per second, scraped once a second, idle and in a storm."""
     if not records:
@@ -317,6 +335,7 @@ def main():
     results.update(native_costs(stages.get("native", [])))
     results.update(tool_costs(stages.get("tool", [])))
     results.update(export_costs(stages.get("export", [])))
+    results.update(causes_costs(stages.get("causes", [])))
     os.makedirs(arguments.output_dir, exist_ok=True)
     with open(os.path.join(arguments.output_dir, "results.json"), "w") as output:
         json.dump(results, output, indent=2)
@@ -381,6 +400,9 @@ def write_markdown(output_dir, results, plots):
         f"| export_cpu_seconds_per_second_idle (hmmtrace export scraped once a second; {results.get('export_body_lines', 'no')} lines a body) | {cell(results.get('export_cpu_seconds_per_second_idle'))} |",
         f"| export_cpu_seconds_per_second_storm | {cell(results.get('export_cpu_seconds_per_second_storm'))} at {cell(results.get('export_storm_events_per_s'), ' events/s')}, {cell(results.get('export_scrapes_per_second_storm'))} scrapes/s |",
         f"| export_cpu_ms_per_scrape_idle | {cell(results.get('export_cpu_ms_per_scrape_idle'), ' ms')} |",
+        f"| top_invalidate_handler_ns_emulated (bpf_stats run_time_ns / run_cnt) | {cell(results.get('top_invalidate_handler_ns_emulated'), ' ns')} |",
+        f"| causes_without_stacks_invalidate_handler_ns_emulated | {cell(results.get('causes_without_stacks_invalidate_handler_ns_emulated'), ' ns')}, {cell(results.get('causes_without_stacks_vs_top_invalidate_ratio'))}x top's |",
+        f"| causes_invalidate_handler_ns_emulated (a stack per invalidation) | {cell(results.get('causes_invalidate_handler_ns_emulated'), ' ns')}, {cell(results.get('causes_vs_top_invalidate_ratio'))}x top's |",
         "", "## native (host kernel, getpid() carrier; not emulated)", "", "| key | value |", "|---|---|",
         f"| carrier_ns_native (the tracepoint and filter alone) | {cell(results['carrier_ns_native'], ' ns')} |",
         f"| hmmtrace_handler_ns_native (invalidate handler) | {cell(results['hmmtrace_handler_ns_native'], ' ns')} |",

@@ -10,7 +10,7 @@
 output=$(mktemp -d)
 export BENCH_OUTPUT=$output/raw.jsonl BENCH_SCALE=smoke
 : >"$BENCH_OUTPUT"
-for stage in disabled tracers scaling tool export retries; do
+for stage in disabled tracers scaling tool export causes retries; do
 	check "bench-smoke.stage.$stage" tests/bench/guest-bench.sh "$stage"
 done
 check bench-smoke.report python3 tests/bench/report.py "$BENCH_OUTPUT" "$output" --accel tcg
@@ -21,12 +21,14 @@ keys = ["accel", "hmmtrace_ns_per_event", "snoop_ns_per_event", "bpftrace_ns_per
         "perf_ns_per_event", "ftrace_ns_per_event", "hmmtrace_vs_bpftrace_ratio",
         "max_events_per_s_lossless", "scaling", "retries", "attach_ms", "rss_kib",
         "cpu_percent_idle", "cpu_percent_storm", "export_cpu_seconds_per_second_idle",
-        "export_cpu_seconds_per_second_storm", "export_storm_events_per_s", "export_body_lines"]
+        "export_cpu_seconds_per_second_storm", "export_storm_events_per_s", "export_body_lines",
+        "top_invalidate_handler_ns_emulated", "causes_invalidate_handler_ns_emulated",
+        "causes_vs_top_invalidate_ratio"]
 missing = [key for key in keys if key not in results]
 assert not missing, f"no key {missing}"
 # Timings of a smoke run may be noise; what is counted must be there.
 empty = [key for key in ("scaling", "retries", "attach_ms", "rss_kib", "max_events_per_s_lossless",
-                        "export_body_lines")
+                        "export_body_lines", "causes_vs_top_invalidate_ratio")
          if results[key] in (None, [], {})]
 assert not empty, f"no value for {empty}"
 # snoop saw exactly one invalidation per operation (plus setup and exit).
