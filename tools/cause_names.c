@@ -106,7 +106,8 @@ void cause_kernel_entry(const char *const *names, size_t depth, bool kernel_thre
 
 	if (kernel_thread) {
 		/* A kworker runs work items: the work function is the entry point. */
-		if (stack_has(names, depth, "process_one_work", &frame) && frame > 0)
+		if ((stack_has(names, depth, "process_one_work", &frame) ||
+		     stack_has(names, depth, "process_scheduled_works", &frame)) && frame > 0)
 			name = names[frame - 1];
 		else if (stack_has(names, depth, "kthread", &frame) && frame > 0)
 			name = names[frame - 1];
