@@ -554,8 +554,10 @@ static int open_causes_outputs(FILE **folded, FILE **html)
 	}
 	if (options.html_path && !(*html = fopen(options.html_path, "w"))) {
 		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", options.html_path, strerror(errno));
-		if (*folded)
+		if (*folded) {
 			fclose(*folded);
+			unlink(options.folded_path);
+		}
 		return EXIT_CANNOT_WRITE;
 	}
 	return EXIT_OK;
