@@ -123,7 +123,10 @@ static __always_inline int count_invalidate(void *ctx,
 	if (size_histograms)
 		histogram_add(stats->invalidated_pages_slots, extent.pages);
 	if (attribute_causes)
-		count_cause(ctx, interval_sub, range, slot.group, &extent, duration_ns, btf_typed);
+		/* Causes are per driver, whatever export's --by groups its rows by. */
+		count_cause(ctx, interval_sub, range,
+			    grouping == HMMTRACE_BY_DRIVER ? slot.group :
+			    callback_of(interval_sub, btf_typed), &extent, duration_ns, btf_typed);
 	if (capture_invalidators)
 		remember_invalidator(ctx, interval_sub);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INVALIDATE, interval_sub, slot.tgid, btf_typed,

@@ -238,6 +238,10 @@ static void fold_into_other(struct cause_row *row)
 
 	row->event = other;
 	row->path = other;
+	/* Only the labels tell rows apart: one "other" row per driver. */
+	row->kernel_thread = false;
+	row->entry_is_syscall = false;
+	row->pid = 0;
 	snprintf(row->context, sizeof(row->context), "%s", other);
 	snprintf(row->entry, sizeof(row->entry), "%s", other);
 }
