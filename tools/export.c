@@ -28,6 +28,7 @@
 
 #include "clock.h"
 #include "export.h"
+#include "replace_file.h"
 #include "hmmtrace.skel.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -151,49 +152,35 @@ int export_listen_socket(const char *address)
 }
 #endif
 
-/* The temporary file beside PATH, so that rename() is atomic. */
-static void temporary_path(const char *path, char *temporary, size_t size)
-{
-	snprintf(temporary, size, "%s.%d.partial", path, (int)getpid());
-}
-
 int export_check_textfile(const char *path)
 {
-	char temporary[4096];
-	int fd;
+	char temporary[REPLACE_FILE_TEMPORARY_SIZE];
+	int status = replace_file_check(path, temporary);
 
-	temporary_path(path, temporary, sizeof(temporary));
-	fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", temporary, strerror(errno));
+	if (status) {
+		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", temporary, strerror(-status));
 		return -EXIT_CANNOT_WRITE;
 	}
-	close(fd);
-	unlink(temporary);
 	return 0;
 }
 
-/* node_exporter reads *.prom files whole: write beside, then rename over. */
+/* node_exporter reads *.prom files whole: written beside, then renamed over. */
 static int write_textfile(struct model_reader *reader, const char *path)
 {
-	char temporary[4096];
+	char temporary[REPLACE_FILE_TEMPORARY_SIZE];
 	size_t length;
 	char *body = scrape(reader, &length);
 	FILE *file;
-	bool written;
+	int status;
 
 	if (!body)
 		return EXIT_FAILURE_AT_RUN;
-	temporary_path(path, temporary, sizeof(temporary));
-	file = fopen(temporary, "w");
-	/* node_exporter runs as another user: readable by all, whatever the umask. */
-	written = file && !fchmod(fileno(file), 0644) && fwrite(body, 1, length, file) == length;
-	if (file && fclose(file))
-		written = false;
+	file = replace_file_begin(path, 0644, temporary);
+	status = replace_file_finish(file, temporary, path,
+				     file && fwrite(body, 1, length, file) == length);
 	free(body);
-	if (!written || rename(temporary, path)) {
-		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", path, strerror(errno));
-		unlink(temporary);
+	if (status) {
+		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", path, strerror(-status));
 		return EXIT_CANNOT_WRITE;
 	}
 	return EXIT_OK;

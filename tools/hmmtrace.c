@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "export.h"
 #include "flamegraph.h"
+#include "replace_file.h"
 #include "model_read.h"
 #include "privileges.h"
 #include "hmmtrace.skel.h"
@@ -131,7 +132,7 @@ static const struct argp_option argument_options[] = {
 	  "export: groups with series of their own; the rest sum into \"other\" (default 200)", 0 },
 	{ "top", OPTION_TOP, "N", 0, "retries: rows in the top lists (default 10)", 0 },
 	{ "refault-ms", OPTION_REFAULT_MS, "MS", 0,
-	  "causes: a fault within MS of its range's invalidation is a refault (default 10)", 0 },
+	  "causes, export: a fault within MS of its range's invalidation is a refault (default 10)", 0 },
 	{ "stacks", OPTION_STACKS, "N", 0,
 	  "causes: show the N kernel stacks with most invalidations, per driver", 0 },
 	{ "no-stacks", OPTION_NO_STACKS, NULL, 0, "causes: take no kernel stacks (cheaper): the "
@@ -528,9 +529,12 @@ static void check_causes_options(void)
 {
 	if (options.subcommand != SUBCOMMAND_CAUSES) {
 		if (options.cause_stacks || !options.take_stacks || options.folded_path ||
-		    options.html_path || options.weight_by_time || refault_given)
-			usage_error("--stacks, --no-stacks, --folded, --html, --weight and --refault-ms "
-				    "are causes' options");
+		    options.html_path || options.weight_by_time)
+			usage_error("--stacks, --no-stacks, --folded, --html and --weight are causes' "
+				    "options");
+		/* export counts refaults per cause too. */
+		if (refault_given && options.subcommand != SUBCOMMAND_EXPORT)
+			usage_error("--refault-ms is causes' and export's option");
 		return;
 	}
 	if (options.grouping != HMMTRACE_BY_DRIVER)
@@ -539,52 +543,55 @@ static void check_causes_options(void)
 		usage_error("--stacks, --folded and --html show stacks: not with --no-stacks");
 }
 
-/* causes: the files the stacks go to at the end, opened first, so that a failure costs no attach. */
-static int open_causes_outputs(FILE **folded, FILE **html)
+/* causes: what the stacks go to at the end, checked first, so that a failure costs no attach. */
+static int check_causes_outputs(void)
 {
-	*folded = NULL;
-	*html = NULL;
+	const char *paths[] = { options.folded_path, options.html_path };
+	char temporary[REPLACE_FILE_TEMPORARY_SIZE];
+	int status;
+
 	if (options.html_path && !flamegraph_assets_directory()) {
 		fprintf(stderr, "hmmtrace: %s\n", flamegraph_assets_missing_reason());
 		return EXIT_NO_FLAMEGRAPH_ASSETS;
 	}
-	if (options.folded_path && !(*folded = fopen(options.folded_path, "w"))) {
-		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", options.folded_path, strerror(errno));
-		return EXIT_CANNOT_WRITE;
-	}
-	if (options.html_path && !(*html = fopen(options.html_path, "w"))) {
-		fprintf(stderr, "hmmtrace: cannot write %s: %s\n", options.html_path, strerror(errno));
-		if (*folded) {
-			fclose(*folded);
-			unlink(options.folded_path);
+	for (size_t index = 0; index < sizeof(paths) / sizeof(paths[0]); index++) {
+		if (!paths[index])
+			continue;
+		status = replace_file_check(paths[index], temporary);
+		if (status) {
+			fprintf(stderr, "hmmtrace: cannot write %s: %s\n", temporary, strerror(-status));
+			return EXIT_CANNOT_WRITE;
 		}
-		return EXIT_CANNOT_WRITE;
 	}
 	return EXIT_OK;
 }
 
-/* causes: nothing was traced, so the files opened for the stacks go again. */
-static void discard_causes_outputs(FILE *folded, FILE *html)
+/*
+ * causes: every stack since start, folded and drawn, each file written
+ * beside and renamed over its path, so that a failure leaves what was there.
+ */
+static int write_causes_stacks(struct model_reader *reader)
 {
-	if (folded) {
-		fclose(folded);
-		unlink(options.folded_path);
-	}
-	if (html) {
-		fclose(html);
-		unlink(options.html_path);
-	}
-}
+	char folded_temporary[REPLACE_FILE_TEMPORARY_SIZE], html_temporary[REPLACE_FILE_TEMPORARY_SIZE];
+	FILE *folded = NULL, *html = NULL;
+	int written, status = 0;
 
-/* causes: every stack since start, folded and drawn; the files close either way. */
-static int write_causes_stacks(struct model_reader *reader, FILE *folded, FILE *html)
-{
-	int status = folded || html ? causes_write_stacks(reader, folded, html) : 0;
+	if (!options.folded_path && !options.html_path)
+		return EXIT_OK;
+	if (options.folded_path)
+		folded = replace_file_begin(options.folded_path, 0644, folded_temporary);
+	if (options.html_path)
+		html = replace_file_begin(options.html_path, 0644, html_temporary);
+	written = (folded || !options.folded_path) && (html || !options.html_path) &&
+		  !causes_write_stacks(reader, folded, html);
+	if (options.folded_path)
+		status = replace_file_finish(folded, folded_temporary, options.folded_path, written);
+	if (options.html_path) {
+		int html_status = replace_file_finish(html, html_temporary, options.html_path,
+						      written);
 
-	if (folded && fclose(folded) && !status)
-		status = -errno;
-	if (html && fclose(html) && !status)
-		status = -errno;
+		status = status ? status : html_status;
+	}
 	if (!status)
 		return EXIT_OK;
 	fprintf(stderr, "hmmtrace: writing %s failed: %s\n",
@@ -619,7 +626,6 @@ int main(int argc, char **argv)
 	};
 	struct session session = {};
 	struct model_reader reader;
-	FILE *folded = NULL, *html = NULL;
 	int status, listen_fd = -1;
 
 	argp_err_exit_status = EXIT_USAGE;
@@ -641,7 +647,7 @@ int main(int argc, char **argv)
 	if (!status)
 		status = open_export_output(&listen_fd);
 	if (!status)
-		status = open_causes_outputs(&folded, &html);
+		status = check_causes_outputs();
 	if (status) {
 		if (listen_fd >= 0)
 			close(listen_fd);
@@ -652,7 +658,6 @@ int main(int argc, char **argv)
 	if (status) {
 		if (listen_fd >= 0)
 			close(listen_fd);
-		discard_causes_outputs(folded, html);
 		return status;
 	}
 	signal(SIGINT, handle_signal);
@@ -668,7 +673,7 @@ int main(int argc, char **argv)
 				  options.json ? &json_writer : &text_writer);
 		status = run(&reader);
 		if (options.subcommand == SUBCOMMAND_CAUSES) {
-			int written = write_causes_stacks(&reader, folded, html);
+			int written = write_causes_stacks(&reader);
 
 			status = status ? status : written;
 		}
