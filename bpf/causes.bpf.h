@@ -85,10 +85,10 @@ invalidation_extent(const struct mmu_interval_notifier *interval_sub,
 
 /* The cause of an invalidation by current, with its stack if asked for. */
 static __always_inline struct hmmtrace_cause_key
-cause_of(void *ctx, const struct mmu_notifier_range *range, __u64 group, bool btf_typed)
+cause_of(void *ctx, const struct mmu_notifier_range *range, __u64 callback, bool btf_typed)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct hmmtrace_cause_key key = { .group = group, .stack_id = -1 };
+	struct hmmtrace_cause_key key = { .callback = callback, .stack_id = -1 };
 	__u32 flags = BPF_CORE_READ(task, flags);
 
 	key.event = KERNEL_FIELD(btf_typed, range, event);
@@ -104,14 +104,14 @@ cause_of(void *ctx, const struct mmu_notifier_range *range, __u64 group, bool bt
 	return key;
 }
 
-/* An invalidation of INTERVAL_SUB that counted in GROUP: charge it to its cause. */
+/* An invalidation of INTERVAL_SUB by the driver of CALLBACK: charge it to its cause. */
 static __always_inline void count_cause(void *ctx, const struct mmu_interval_notifier *interval_sub,
-					const struct mmu_notifier_range *range, __u64 group,
+					const struct mmu_notifier_range *range, __u64 callback,
 					const struct invalidation_extent *extent, __u64 duration_ns,
 					bool btf_typed)
 {
 	static const struct hmmtrace_cause zero;
-	struct last_invalidation last = { .cause = cause_of(ctx, range, group, btf_typed) };
+	struct last_invalidation last = { .cause = cause_of(ctx, range, callback, btf_typed) };
 	__u64 subscription_key = (__u64)interval_sub;
 	struct hmmtrace_cause *cause;
 
@@ -168,14 +168,14 @@ static __always_inline void count_refault_go_round(const struct hmmtrace_cause_k
 		cause->refault_retries++;
 }
 
-/* latency: hmm_range_fault() time in GROUP by the fault's size. */
-static __always_inline void count_fault_size(const struct hmm_range *range, __u64 group,
+/* latency: hmm_range_fault() time of the driver of CALLBACK by the fault's size. */
+static __always_inline void count_fault_size(const struct hmm_range *range, __u64 callback,
 					     __u64 duration_ns, bool btf_typed)
 {
 	static const struct hmmtrace_histogram zero;
 	__u64 start = KERNEL_FIELD(btf_typed, range, start);
 	__u64 end = KERNEL_FIELD(btf_typed, range, end);
-	struct hmmtrace_fault_size_key key = { .group = group };
+	struct hmmtrace_fault_size_key key = { .callback = callback };
 	struct hmmtrace_histogram *histogram;
 
 	key.pages_slot = log2_slot(end > start ? (end - start) >> PAGE_SHIFT : 0);

@@ -123,10 +123,7 @@ static __always_inline int count_invalidate(void *ctx,
 	if (size_histograms)
 		histogram_add(stats->invalidated_pages_slots, extent.pages);
 	if (attribute_causes)
-		/* Causes are per driver, whatever export's --by groups its rows by. */
-		count_cause(ctx, interval_sub, range,
-			    grouping == HMMTRACE_BY_DRIVER ? slot.group :
-			    callback_of(interval_sub, btf_typed), &extent, duration_ns, btf_typed);
+		count_cause(ctx, interval_sub, range, slot.callback, &extent, duration_ns, btf_typed);
 	if (capture_invalidators)
 		remember_invalidator(ctx, interval_sub);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INVALIDATE, interval_sub, slot.tgid, btf_typed,
@@ -185,7 +182,7 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 		return 0;
 	stats_add(slot.stats->range_faults, 1);
 	if (time_fault_sizes)
-		count_fault_size(range, slot.group, duration_ns, btf_typed);
+		count_fault_size(range, slot.callback, duration_ns, btf_typed);
 	if (ret == -EBUSY) {
 		stats_add(slot.stats->range_fault_ebusy, 1);
 		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns(), true);

@@ -120,7 +120,7 @@ fault_seen_retrying(const struct mmu_interval_notifier *interval_sub,
 	return map_lookup_or_try_init(&faults, &key, &fresh);
 }
 
-/* A collision, or -EBUSY (EBUSY): the task goes round. */
+/* A read_retry collision, or hmm_range_fault()'s -EBUSY (EBUSY): the task goes round. */
 static __always_inline void fault_retried(void *ctx,
 					  const struct mmu_interval_notifier *interval_sub,
 					  const struct event_slot *slot, __u64 now, bool ebusy)

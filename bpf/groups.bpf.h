@@ -156,6 +156,7 @@ struct event_slot {
 	struct hmmtrace_subscription *subscription;	/* events of a fault only */
 	struct hmmtrace_stats *stats;
 	__u64 group;
+	__u64 callback;		/* the driver's, whatever the grouping (0 when unused) */
 	__u32 tgid;
 };
 
@@ -178,6 +179,7 @@ static __always_inline bool lookup_fault_event(const struct mmu_interval_notifie
 		return false;
 	slot->subscription = subscription;
 	slot->tgid = subscription->tgid;
+	slot->callback = subscription->invalidate;
 	slot->group = group_of(interval_sub, subscription->invalidate, subscription->tgid);
 	slot->stats = stats_slot(interval_sub, slot->group, btf_typed);
 	return slot->stats != NULL;
@@ -195,7 +197,8 @@ lookup_subscription_event(const struct mmu_interval_notifier *interval_sub,
 						      bool btf_typed, struct event_slot *slot)
 {
 	bool owner_used = target_tgid || grouping == HMMTRACE_BY_PROCESS || snoop_events;
-	bool callback_used = grouping == HMMTRACE_BY_DRIVER || driver_callback_count;
+	bool callback_used = grouping == HMMTRACE_BY_DRIVER || driver_callback_count ||
+			     attribute_causes;
 	__u64 callback = callback_used ? callback_of(interval_sub, btf_typed) : 0;
 	struct hmmtrace_subscription *known;
 	__u64 key = (__u64)interval_sub;
@@ -210,6 +213,7 @@ lookup_subscription_event(const struct mmu_interval_notifier *interval_sub,
 		return false;
 	slot->subscription = NULL;
 	slot->tgid = tgid;
+	slot->callback = callback;
 	slot->group = group_of(interval_sub, callback, tgid);
 	slot->stats = stats_slot(interval_sub, slot->group, btf_typed);
 	return slot->stats != NULL;

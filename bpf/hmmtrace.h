@@ -103,7 +103,7 @@ struct hmmtrace_subscription {
 #define HMMTRACE_NO_SYSCALL (-1)
 
 struct hmmtrace_cause_key {
-	__u64 group;			/* the callback: causes are per driver */
+	__u64 callback;			/* the driver's ops->invalidate: causes are per driver */
 	__s32 stack_id;			/* in the stacks map; negative: not taken, or lost */
 	__s32 syscall;			/* the syscall in progress, or HMMTRACE_NO_SYSCALL */
 	__u32 context;			/* a process's tgid, or a kernel thread's pid */
@@ -125,7 +125,7 @@ struct hmmtrace_cause {
 
 /* `latency`: hmm_range_fault() time per driver and fault size, log2 of its pages. */
 struct hmmtrace_fault_size_key {
-	__u64 group;
+	__u64 callback;			/* the driver's ops->invalidate */
 	__u32 pages_slot;		/* log2_slot() of the pages asked for */
 	__u32 padding;
 };
@@ -171,7 +171,7 @@ enum hmmtrace_dropped {
 	HMMTRACE_DROPPED_REPORTS,	/* livelocks and streaks the `reports` ring had no room for */
 	HMMTRACE_DROPPED_UNCOUNTED,	/* events no stats slot took: the map full or out of memory */
 	HMMTRACE_DROPPED_CAUSES,	/* invalidations no causes entry took: the map full */
-	HMMTRACE_DROPPED_STACKS,	/* stacks the stacks map had no room for (counted stackless) */
+	HMMTRACE_DROPPED_STACKS,	/* stacks with no room: the map full, or their hash bucket another's (counted stackless) */
 	HMMTRACE_DROPPED_KINDS,
 };
 

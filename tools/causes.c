@@ -147,7 +147,7 @@ static void name_entry(struct model_reader *reader, struct cause_entry *entry, c
 	struct cause_row *names = &entry->names;
 	const char *syscall;
 
-	kallsyms_driver(session->symbols, key->group, names->driver, sizeof(names->driver),
+	kallsyms_driver(session->symbols, key->callback, names->driver, sizeof(names->driver),
 			names->callback, sizeof(names->callback));
 	names->event = session->range_event_names[key->event < HMMTRACE_RANGE_EVENTS ?
 						  key->event : HMMTRACE_RANGE_EVENTS - 1];
@@ -231,7 +231,7 @@ static bool entry_active(const struct cause_entry *entry, unsigned long read_num
 		entry->delta.refault_retries || entry->delta.refault_ebusy);
 }
 
-/* export: a driver's causes past --max-series, summed into one row. */
+/* export: the causes past --max-series, summed into one row per driver. */
 static void fold_into_other(struct cause_row *row)
 {
 	static const char other[] = "other";
@@ -246,12 +246,22 @@ static void fold_into_other(struct cause_row *row)
 	snprintf(row->entry, sizeof(row->entry), "%s", other);
 }
 
+static struct cause_row *row_of(struct causes_state *state, const struct cause_row *names,
+				bool cumulative)
+{
+	for (size_t index = 0; index < state->row_count; index++)
+		if (same_cause(&state->rows[index], names, cumulative))
+			return &state->rows[index];
+	return NULL;
+}
+
 /*
  * The interval's rows: active entries merged by the cause they name. For
  * export, every entry's totals (a series must not vanish), without pids
- * (a series per process is unbounded), the first --max-series causes in
- * the order first seen with rows of their own and the rest summed into
- * "other": entries are only ever appended, so a row never changes series.
+ * (a series per process is unbounded); the first --max-series causes in
+ * the order first seen have rows of their own, and an entry of a cause
+ * seen later goes to its driver's "other" row. Entries are only ever
+ * appended, so every read makes the same rows: no series changes.
  */
 static int merge_rows(struct causes_state *state, bool cumulative, double seconds)
 {
@@ -260,18 +270,19 @@ static int merge_rows(struct causes_state *state, bool cumulative, double second
 	state->row_count = 0;
 	for (size_t index = 0; index < state->count; index++) {
 		const struct cause_entry *entry = state->entries[index];
-		struct cause_row names = entry->names, *row = NULL;
+		struct cause_row names = entry->names, *row;
+		bool folded = false;
 
 		if (!cumulative && !entry_active(entry, state->read_number))
 			continue;
-		if (cumulative) {
+		if (cumulative)
 			names.pid = 0;
-			if (own_rows >= options.max_series)
-				fold_into_other(&names);
+		row = row_of(state, &names, cumulative);
+		if (!row && cumulative && own_rows >= options.max_series) {
+			fold_into_other(&names);
+			folded = true;
+			row = row_of(state, &names, cumulative);
 		}
-		for (size_t existing = 0; existing < state->row_count && !row; existing++)
-			if (same_cause(&state->rows[existing], &names, cumulative))
-				row = &state->rows[existing];
 		if (!row) {
 			if (grow(&state->rows, &state->row_capacity, state->row_count + 1,
 				 sizeof(*state->rows)))
@@ -279,7 +290,7 @@ static int merge_rows(struct causes_state *state, bool cumulative, double second
 			row = &state->rows[state->row_count++];
 			*row = names;
 			memset(&row->counts, 0, sizeof(row->counts));
-			own_rows += strcmp(row->context, "other") != 0;
+			own_rows += !folded;
 		}
 		add_counts(&row->counts, cumulative ? &entry->total : &entry->delta);
 	}
@@ -449,7 +460,7 @@ static int folded_lines(const struct model_reader *reader, struct folded_line **
 			continue;
 		if (grow(lines, &capacity, *count + 1, sizeof(**lines)))
 			return -ENOMEM;
-		callback = kallsyms_name(reader->session->symbols, entry->key.group);
+		callback = kallsyms_name(reader->session->symbols, entry->key.callback);
 		(*lines)[*count].text = fold(entry, callback ? callback : entry->names.callback);
 		(*lines)[*count].value = value;
 		if (!(*lines)[(*count)++].text)

@@ -18,7 +18,7 @@ static struct fault_size_total *total_of(struct fault_sizes_state *state,
 					 const struct hmmtrace_fault_size_key *key)
 {
 	for (size_t index = 0; index < state->count; index++)
-		if (state->totals[index].key.group == key->group &&
+		if (state->totals[index].key.callback == key->callback &&
 		    state->totals[index].key.pages_slot == key->pages_slot)
 			return &state->totals[index];
 	if (grow(&state->totals, &state->capacity, state->count + 1, sizeof(*state->totals)))
@@ -52,7 +52,7 @@ static int take_fault_size(void *context, const void *key, const void *value)
 		 sizeof(*state->shown)))
 		return -ENOMEM;
 	shown = &state->shown[walk->model->fault_size_count++];
-	kallsyms_driver(walk->reader->session->symbols, total->key.group, shown->driver,
+	kallsyms_driver(walk->reader->session->symbols, total->key.callback, shown->driver,
 			sizeof(shown->driver), NULL, 0);
 	shown->pages_low = slot_low(total->key.pages_slot);
 	shown->pages_high = slot_high(total->key.pages_slot);
