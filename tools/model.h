@@ -162,7 +162,7 @@ struct cause_row {
 /* A kernel stack that invalidated one driver's subscriptions, with what it cost. */
 struct cause_stack {
 	const char *driver;
-	const char *const *frames;	/* innermost first: "symbol+0xoffset [module]" */
+	const char *const *frames;	/* innermost first: bare symbol names */
 	size_t depth;
 	__u64 invalidations;
 	__u64 callback_ns;

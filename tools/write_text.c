@@ -337,7 +337,7 @@ static void write_losses(const struct model *model)
 			model->interval_seconds);
 	if (model->dropped[HMMTRACE_DROPPED_STACKS])
 		fprintf(stderr, "hmmtrace: %llu invalidations were counted without their stack in the "
-			"last %.1f s (the stacks map is full)\n",
+			"last %.1f s (no room in the stacks map: full, or the hash bucket taken)\n",
 			(unsigned long long)model->dropped[HMMTRACE_DROPPED_STACKS],
 			model->interval_seconds);
 	if (model->subcommand == SUBCOMMAND_RETRIES && model->dropped[HMMTRACE_DROPPED_REPORTS])
