@@ -146,3 +146,4 @@ if [ -b /dev/ram0 ] && $mkswap_command /dev/ram0 >/dev/null 2>&1 && swapon /dev/
 else
 	skip causes-kernel.pageout "no swap: /dev/ram0 (CONFIG_BLK_DEV_RAM, CONFIG_SWAP) or mkswap missing"
 fi
+rmmod sim_mirror
