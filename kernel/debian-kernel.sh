@@ -64,6 +64,24 @@ variant_release() {
 	esac
 }
 
+# The package that installs /boot/vmlinuz-RELEASE. Debian's security archive
+# publishes the unsigned build of a new release before its signed one (seen
+# with 6.12.118): both install the same kernel, so take the signed one when
+# it is installed or apt has it, else the unsigned one.
+image_package() {
+	local release=$1 package status candidate
+	for package in "linux-image-$release" "linux-image-$release-unsigned"; do
+		# Whole outputs, not grep -q: under pipefail an early exit fails the writer.
+		status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$package" 2>/dev/null || true)
+		candidate=$(apt-cache policy "$package" 2>/dev/null | sed -n 's/^ *Candidate: //p')
+		if [[ $status == ii* ]] || [[ $candidate =~ ^[0-9] ]]; then
+			echo "$package"
+			return
+		fi
+	done
+	echo "linux-image-$release"
+}
+
 # Print the module files NAME needs, dependencies first, from modules.dep.
 resolve_module() {
 	local modules_directory=$1 name=$2 line file dependency
@@ -81,7 +99,7 @@ main_debian() {
 	local release out modules_directory
 	release=$(variant_release)
 	if [ "${1:-}" = --packages ]; then
-		echo "linux-image-$release linux-headers-$release"
+		echo "$(image_package "$release") linux-headers-$release"
 		return
 	fi
 	modules_directory=/lib/modules/$release
