@@ -7,6 +7,9 @@
 #
 #   KERNEL_VARIANT=patched (default)  pristine source + kernel/patches/*.patch
 #   KERNEL_VARIANT=stock              pristine source, same config
+#   KERNEL_VARIANT=debug              the patched source, the same config plus
+#                                     kernel/config/debug.config (lockdep,
+#                                     KASAN, KFENCE, DEBUG_VM, kmemleak)
 #
 # The result is $HMMTRACE_CACHE/<source version>/<variant>/:
 #   bzImage, modules/lib/modules/<release>/ (with build -> the object tree and
@@ -20,6 +23,7 @@ source_tarball=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 cache_root=${HMMTRACE_CACHE:-$HOME/.cache/hmmtrace}
 variant=${KERNEL_VARIANT:-patched}
 fragment=$repo_root/kernel/config/lab.config
+debug_fragment=$repo_root/kernel/config/debug.config
 jobs=${KERNEL_JOBS:-$(nproc)}
 
 die() {
@@ -153,23 +157,33 @@ prepare_patched() {
 	echo "$fingerprint" >"$tree.series"
 }
 
+# The fragments of a variant, in merge order: later ones win.
+variant_fragments() {
+	echo "$fragment"
+	[ "$variant" != debug ] || echo "$debug_fragment"
+}
+
 configure() {
-	local tree=$1 objects=$2 stamp fingerprint
-	fingerprint=$( (cat "$fragment"; series_fingerprint "$repo_root/kernel/patches") | sha256sum | cut -d' ' -f1)
+	local tree=$1 objects=$2 stamp fingerprint fragments=() fragment_file
+	mapfile -t fragments < <(variant_fragments)
+	fingerprint=$( (cat "${fragments[@]}"; series_fingerprint "$repo_root/kernel/patches") |
+		sha256sum | cut -d' ' -f1)
 	stamp=$objects/.hmmtrace-config
 	if [ "$(cat "$stamp" 2>/dev/null)" != "$fingerprint" ]; then
-		log "configuring: tinyconfig + kernel/config/lab.config"
+		log "configuring: tinyconfig + ${fragments[*]#"$repo_root/"}"
 		rm -f "$stamp"
 		kernel_make "$tree" "$objects" -s tinyconfig
 		(cd "$objects" && "$tree/scripts/kconfig/merge_config.sh" -m -O "$objects" \
-			"$objects/.config" "$fragment" >/dev/null)
+			"$objects/.config" "${fragments[@]}" >/dev/null)
 		kernel_make "$tree" "$objects" -s olddefconfig
 		echo "$fingerprint" >"$stamp"
 	fi
-	verify_config "$fragment" "$objects/.config" || {
-		rm -f "$stamp"
-		die "kernel/config/lab.config does not hold; fix the fragment"
-	}
+	for fragment_file in "${fragments[@]}"; do
+		verify_config "$fragment_file" "$objects/.config" || {
+			rm -f "$stamp"
+			die "${fragment_file#"$repo_root/"} does not hold; fix the fragment"
+		}
+	done
 }
 
 build_hmm_tests() {
@@ -182,8 +196,8 @@ build_hmm_tests() {
 main() {
 	local version pristine tree out objects release start=$SECONDS
 	case $variant in
-	patched | stock) ;;
-	*) die "KERNEL_VARIANT must be 'patched' or 'stock' (or Debian's: debian, debian-6.1), not '$variant'" ;;
+	patched | stock | debug) ;;
+	*) die "KERNEL_VARIANT must be 'patched', 'stock' or 'debug' (or Debian's: debian, debian-6.1), not '$variant'" ;;
 	esac
 	for tool in git gcc make ccache flex bison bc pahole xz; do
 		command -v "$tool" >/dev/null || die "$tool is missing: run 'make deps'"
@@ -200,11 +214,17 @@ main() {
 		tree=$pristine
 	else
 		tree=$cache_root/$version/source-patched
+		# patched and debug share the tree: one applies the series at a time.
+		exec 8>"$tree.lock"
+		flock 8
 		prepare_patched "$pristine" "$tree" "$repo_root/kernel/patches"
+		flock -u 8
 	fi
 	# Objects in a direct subdirectory make Kbuild use srctree=.., so both
 	# variants compile with identical relative paths and share ccache hits.
+	# The debug kernel has its own, beside the patched one's.
 	objects=$tree/obj
+	[ "$variant" != debug ] || objects=$tree/obj-debug
 	mkdir -p "$objects"
 	configure "$tree" "$objects"
 
