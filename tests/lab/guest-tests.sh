@@ -14,7 +14,52 @@ if [ -w /proc/sys/vm/compact_unevictable_allowed ]; then
 	echo 0 >/proc/sys/vm/compact_unevictable_allowed
 fi
 
+kmemleak=/sys/kernel/debug/kmemleak
+
+# kernel_log_check NAME: fail NAME.kernel-log for every splat the kernel
+# printed since NAME's marker (tests/lab/kernel_log.py), and, on a kernel
+# with kmemleak, for every object NAME leaked. kmemleak reports only objects
+# older than 5 s that no scan found referenced, hence the wait.
+kernel_log_check() {
+	local name=$1 findings status
+	findings=$(python3 tests/lab/kernel_log.py check "$name")
+	status=$?
+	if [ -w "$kmemleak" ]; then
+		sleep 6
+		echo scan >"$kmemleak"
+		findings+=$(awk '/^unreferenced object/ { object = $0; frames = 0; next }
+			/^    \[</ && object != "" && frames < 4 && $0 !~ /kmemleak|kmalloc|slab_post|__kmem/ {
+				sub(/^ *\[<[0-9a-f]+>\] /, ""); trace = trace " " $0; frames++ }
+			/^ *$/ && object != "" { print "kmemleak: " object " from" trace; object = ""; trace = "" }
+			END { if (object != "") print "kmemleak: " object " from" trace }' "$kmemleak" | head -n 5)
+		echo clear >"$kmemleak"
+		[ -z "$findings" ] || [ $status -ne 0 ] || status=1
+	fi
+	case $status in
+	0) pass "$name.kernel-log" ;;
+	1) while IFS= read -r finding; do
+		[ -n "$finding" ] && fail "$name.kernel-log" "$finding"
+	   done <<<"$findings" ;;
+	*) fail "$name.kernel-log" "${findings:-kernel_log.py exited with status $status}" ;;
+	esac
+}
+
+# What the kernel said while it booted, then each test with its own log.
+# Objects allocated before the tests are not theirs to leak.
+if [ -w "$kmemleak" ]; then
+	echo scan >"$kmemleak"
+	echo clear >"$kmemleak"
+fi
+findings=$(python3 tests/lab/kernel_log.py boot)
+case $? in
+0) pass boot.kernel-log ;;
+*) fail boot.kernel-log "$(head -n 1 <<<"$findings")" ;;
+esac
 for script in "$@"; do
+	name=$(basename "$script" .sh)
+	python3 tests/lab/kernel_log.py begin "$name" ||
+		fail "$name.kernel-log" "cannot write the test's marker to /dev/kmsg"
 	run_test_script "$script"
+	kernel_log_check "$name"
 done
 exit 0

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The lab's kernel-log check (tests/lab/kernel_log.py), which fails a lab
+# test for any splat the kernel printed during it, on saved logs: each kind
+# of report a debug kernel prints is found and named, and a clean boot log
+# with the debug tools' own banners is clean. The lab runs the same check on
+# the live log after every test (tests/lab/guest-tests.sh).
+
+. tests/lib.sh
+
+fixtures=tests/host/fixtures/kernel-logs
+checker=tests/lab/kernel_log.py
+found=0
+for log in "$fixtures"/*.log; do
+	kind=$(basename "$log" .log)
+	[ "$kind" = clean ] && continue
+	found=$((found + 1))
+	output=$(python3 "$checker" scan "$log")
+	status=$?
+	first=$(head -n 1 <<<"$output")
+	if [ $status -eq 1 ] && [ "${first%%:*}" = "$kind" ]; then
+		pass "kernel-log.finds.$kind"
+	else
+		fail "kernel-log.finds.$kind" "status $status, first finding '${first}'"
+	fi
+done
+if [ $found -ge 8 ]; then pass kernel-log.fixtures; else fail kernel-log.fixtures "only $found splat fixtures"; fi
+
+output=$(python3 "$checker" scan "$fixtures/clean.log")
+status=$?
+if [ $status -eq 0 ] && [ -z "$output" ]; then
+	pass kernel-log.clean-boot-is-clean
+else
+	fail kernel-log.clean-boot-is-clean "status $status: $output"
+fi
+
+python3 "$checker" bogus >/dev/null 2>&1
+status=$?
+if [ $status -eq 64 ]; then pass kernel-log.usage-error; else fail kernel-log.usage-error "a bad command exited $status"; fi

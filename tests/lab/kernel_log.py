@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""What the kernel said during one lab test, and whether any of it is a splat.
+
+    kernel_log.py begin NAME    write a marker for test NAME into the kernel log
+    kernel_log.py check NAME    read the log from NAME's last marker on and
+                                print one line per splat found
+    kernel_log.py boot          the same for everything before any marker
+    kernel_log.py scan FILE     the same check on a saved log (host tests)
+
+The log is read from /dev/kmsg, which `dmesg -C` does not clear (a test may
+clear it). A marker the reader cannot find means the ring buffer dropped it
+or the reader is broken: that is an error too, never a clean result.
+
+Exit status: 0 when clean, 1 when a splat was found, 3 when the marker is
+missing or the log cannot be read, 64 on a bad command line.
+"""
+
+import errno
+import os
+import re
+import sys
+
+MARKER = "hmmtrace-lab: begin "
+
+# What fails a test, and how it is named. A report's first line carries the
+# kind; its later lines (stacks, registers) are not matched again.
+SPLATS = [
+    ("kasan", re.compile(r"BUG: KASAN: ")),
+    ("kfence", re.compile(r"BUG: KFENCE: ")),
+    ("lockdep", re.compile(r"WARNING: (possible (circular|recursive) locking|inconsistent lock state|"
+                           r"possible irq lock inversion|suspicious RCU usage|bad unlock balance|"
+                           r"held lock freed|lock held when returning to user space|"
+                           r"Nested lock was not taken)")),
+    ("lockdep", re.compile(r"BUG: (workqueue leaked lock|held lock freed|MAX_LOCKDEP)")),
+    ("sleep-in-atomic", re.compile(r"BUG: (sleeping function called from invalid context|"
+                                   r"scheduling while atomic)")),
+    ("debug-objects", re.compile(r"ODEBUG: .*object( type)?: ")),
+    ("list-corruption", re.compile(r"list_(add|del) corruption")),
+    ("refcount", re.compile(r"refcount_t: ")),
+    ("bad-page", re.compile(r"BUG: Bad (page|rss)")),
+    ("oops", re.compile(r"(BUG: (unable to handle|kernel NULL pointer)|general protection fault|"
+                        r"kernel BUG at |Oops: )")),
+    ("kmemleak", re.compile(r"kmemleak: \d+ new suspected memory leaks")),
+    ("ubsan", re.compile(r"UBSAN: ")),
+    ("hung-task", re.compile(r"INFO: task .* blocked for more than")),
+    ("rcu-stall", re.compile(r"rcu: INFO: rcu_\w+ (self-)?detected stall")),
+    ("warning", re.compile(r"WARNING: CPU: \d+ PID: \d+ at ")),
+    ("bug", re.compile(r"(^|[^A-Z])BUG: ")),	# not ODEBUG's banners
+]
+
+
+def splat_of(message):
+    for kind, pattern in SPLATS:
+        if pattern.search(message):
+            return kind
+    return None
+
+
+def read_kmsg():
+    """Every record in the ring buffer, as (message, lost_before) pairs."""
+    records = []
+    lost = False
+    descriptor = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            try:
+                record = os.read(descriptor, 8192)
+            except OSError as error:
+                if error.errno == errno.EAGAIN:
+                    break
+                if error.errno == errno.EPIPE:	# overwritten while reading
+                    lost = True
+                    continue
+                raise
+            header, _, text = record.decode("utf-8", "replace").partition(";")
+            records.append((text.split("\n", 1)[0], lost))
+            lost = False
+    finally:
+        os.close(descriptor)
+    return records
+
+
+def since_marker(records, name):
+    """The messages after NAME's last marker, or None when it is missing."""
+    marker = MARKER + name
+    for index in range(len(records) - 1, -1, -1):
+        if records[index][0] == marker:
+            return [message for message, _ in records[index + 1:]]
+    return None
+
+
+def report(messages):
+    found = 0
+    for message in messages:
+        kind = splat_of(message)
+        if kind:
+            print(f"{kind}: {message.strip()}")
+            found += 1
+    return 1 if found else 0
+
+
+def main(argv):
+    if argv[1:] == ["boot"]:
+        argv = argv + [""]
+    if len(argv) != 3 or argv[1] not in ("begin", "check", "scan", "boot"):
+        print("usage: kernel_log.py begin|check NAME | boot | scan FILE", file=sys.stderr)
+        return 64
+    command, name = argv[1], argv[2]
+    if command == "scan":
+        with open(name, encoding="utf-8", errors="replace") as log:
+            return report(line.rstrip("\n") for line in log)
+    if command == "begin":
+        with open("/dev/kmsg", "w") as kmsg:
+            kmsg.write(MARKER + name + "\n")
+        return 0
+    try:
+        records = read_kmsg()
+    except OSError as error:
+        print(f"cannot read /dev/kmsg: {error.strerror}")
+        return 3
+    if command == "boot":
+        if not records:
+            print("the kernel log is empty")
+            return 3
+        return report(message for message, _ in records if not message.startswith(MARKER))
+    messages = since_marker(records, name)
+    if messages is None:
+        print(f"the marker of {name} is not in the kernel log (the ring buffer dropped it)")
+        return 3
+    return report(messages)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
