@@ -4,7 +4,7 @@
 #
 #   make demo     build everything, boot the lab, run a workload, show the report
 #   make check    host tests, then the lab tests; ends with `N passed, N failed, N skipped`
-#   make kernel   the lab kernel (KERNEL_VARIANT=patched|stock|debian|debian-6.1) in $(HMMTRACE_CACHE)
+#   make kernel   the lab kernel (KERNEL_VARIANT=patched|stock|debug|debian|debian-6.1) in $(HMMTRACE_CACHE)
 #   make bench    overhead and behaviour benchmarks into build/bench/ (about 15 min)
 #   make lab CMD='uname -r'   run a command inside the lab guest
 #   make deps     install missing Debian packages (demo and check do it themselves)
@@ -109,6 +109,7 @@ check: deps
 	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver flamegraph-assets
 	$(MAKE) --no-print-directory hmmtrace STATIC=1
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
+	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debug
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian-6.1
 	tests/run-tests.sh

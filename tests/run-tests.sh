@@ -106,10 +106,21 @@ first_lane() {
 		tests/lab/test-hmmtrace-causes.sh
 }
 
+# The patched kernel under lockdep, KASAN, KFENCE, DEBUG_VM and kmemleak
+# (kernel/config/debug.config): the driver suite, the concurrency fuzzer,
+# hmm-tests, the tracepoints, and hmmtrace in both tracepoint modes. Any
+# report the kernel prints fails the test that was running
+# (tests/lab/guest-tests.sh). Under TCG these run several times slower than
+# on the patched kernel, so the rest of the lab stays there.
+debug_kernel_scripts=(tests/lab/test-sim-mirror.sh tests/lab/test-sim-mirror-fuzz.sh
+	tests/lab/test-hmm-tests.sh tests/lab/test-tracepoints.sh tests/lab/test-hmmtrace.sh)
+
 # Debian's own kernels, the production cases: no patches, no test_hmm.
 # Debian 12's default kernel has other struct layouts and helpers, and
 # headers without vmlinux, so sim_mirror itself has no BTF there.
 second_lane() {
+	run_on_kernel debug "the patched kernel with lockdep, KASAN, KFENCE and kmemleak" \
+		"${debug_kernel_scripts[@]}"
 	run_on_kernel debian "Debian's stock kernel (6.12)" "${debian_kernel_scripts[@]}"
 	run_on_kernel debian-6.1 "Debian 12's default kernel (6.1)" "${debian_kernel_scripts[@]}"
 }
