@@ -288,6 +288,49 @@ retries)
 		done
 	done
 	;;
+soak)
+	# top --by process and the exporter side by side for SOAK_SECONDS (10
+	# minutes; 30 s in the smoke), while short-lived processes come and go
+	# with storms, COW faults and exits throughout: tests/bench/soak.py
+	# samples their memory, descriptors, map entries and the links, and
+	# checks that no exported counter goes down.
+	seconds=${SOAK_SECONDS:-600}
+	every=30
+	$smoke && seconds=30 every=10
+	ip link set lo up
+	"$hmmtrace" top --by process --json -i 10 >"$work/soak-top.json" 2>"$work/soak-top.err" &
+	top_pid=$!
+	"$hmmtrace" export --listen 127.0.0.1:9477 >/dev/null 2>"$work/soak-export.err" &
+	export_pid=$!
+	if ! wait_for_attach "$work/soak-top.err" || ! wait_for_attach "$work/soak-export.err" 'exporting on'; then
+		stop_process "$top_pid"
+		stop_process "$export_pid"
+		exit 1
+	fi
+	# The churn: one new process after another, each its own group.
+	(
+		while :; do
+			"$workload" storm --ranges 4 --pages 16 --iterations 10 >/dev/null 2>&1
+			"$workload" fork-cow --ranges 2 --pages 8 >/dev/null 2>&1
+			"$workload" fault-sweep --ranges 8 --pages 4 >/dev/null 2>&1
+		done
+	) &
+	churn_pid=$!
+	soak_status=0
+	python3 tests/bench/soak.py --seconds "$seconds" --every "$every" \
+		--metrics http://127.0.0.1:9477/metrics --output "$BENCH_OUTPUT" \
+		top="$top_pid" export="$export_pid" || soak_status=$?
+	kill "$churn_pid" 2>/dev/null
+	wait "$churn_pid" 2>/dev/null
+	stop_process "$top_pid"
+	stop_process "$export_pid"
+	intervals=$(grep -c . "$work/soak-top.json" || true)
+	emit "{\"stage\": \"soak-top\", \"intervals\": ${intervals:-0}}"
+	if [ "$soak_status" -ne 0 ]; then
+		echo "guest-bench: the soak ended early: $(tail -n 2 "$work/soak-top.err" "$work/soak-export.err")" >&2
+		exit 1
+	fi
+	;;
 *)
 	echo "guest-bench: unknown stage $stage" >&2
 	exit 2

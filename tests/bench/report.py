@@ -256,6 +256,34 @@ def export_costs(records):
     }
 
 
+def soak_results(samples, summaries):
+    """The soak's curve, and how much each quantity grew from its first sample to its last."""
+    if not samples:
+        return {}
+    curve = []
+    for record in samples:
+        point = {"elapsed_s": record["elapsed_s"], "links": record["links"]}
+        for name, process in record["processes"].items():
+            point[f"{name}_rss_kib"] = process["rss_kib"]
+            point[f"{name}_fds"] = process["fds"]
+            point[f"{name}_map_entries"] = sum(process["map_entries"].values())
+        curve.append(point)
+    first, last = curve[0], curve[-1]
+    growth = {key: last[key] - first[key] for key in first if key != "elapsed_s"}
+    summary_record = summaries[-1] if summaries else {}
+    return {
+        "soak_seconds": summary_record.get("seconds"),
+        "soak_curve": curve,
+        "soak_growth": growth,
+        "soak_peak_rss_kib": {name: max(record["processes"][name]["peak_rss_kib"] for record in samples)
+                              for name in samples[-1]["processes"]},
+        "soak_scrapes": summary_record.get("scrapes"),
+        "soak_counter_comparisons": summary_record.get("comparisons"),
+        "soak_counter_decreases": summary_record.get("decrease_count"),
+        "soak_ended_early": summary_record.get("ended_early"),
+    }
+
+
 def plot(output_dir, name, title, xlabel, ylabel, series, logscale_x):
     """An SVG through gnuplot; series: [(label, [(x, y), ...])]."""
     if not shutil.which("gnuplot") or not any(points for _, points in series):
@@ -336,6 +364,7 @@ def main():
     results.update(tool_costs(stages.get("tool", [])))
     results.update(export_costs(stages.get("export", [])))
     results.update(causes_costs(stages.get("causes", [])))
+    results.update(soak_results(stages.get("soak", []), stages.get("soak-summary", [])))
     os.makedirs(arguments.output_dir, exist_ok=True)
     with open(os.path.join(arguments.output_dir, "results.json"), "w") as output:
         json.dump(results, output, indent=2)
@@ -353,6 +382,15 @@ def main():
                 if row["threads"] == threads]) for threads in sorted({row["threads"] for row in retries})],
              False),
     ]
+    curve = results.get("soak_curve", [])
+    if curve:
+        processes = sorted({key[:-len("_rss_kib")] for key in curve[0] if key.endswith("_rss_kib")})
+        plots.append(plot(arguments.output_dir, "soak", "hmmtrace over the soak, processes coming and going",
+                          "seconds", "RSS (KiB) and map entries",
+                          [(f"{name} RSS (KiB)", [(point["elapsed_s"], point[f"{name}_rss_kib"]) for point in curve])
+                           for name in processes] +
+                          [(f"{name} map entries", [(point["elapsed_s"], point[f"{name}_map_entries"])
+                                                    for point in curve]) for name in processes], False))
     write_markdown(arguments.output_dir, results, [name for name in plots if name])
 
 
@@ -431,6 +469,15 @@ def write_markdown(output_dir, results, plots):
               "| racing threads | window (us) | retries per fault | faults |", "|---|---|---|---|"]
     lines += [f"| {row['threads']} | {row['window_us']} | {row['retries_per_fault']} | {row['faults']} |"
               for row in results["retries"]]
+    if results.get("soak_curve"):
+        columns = [key for key in results["soak_curve"][0] if key != "elapsed_s"]
+        lines += ["", f"## soak ({results['soak_seconds']} s: top --by process and export, processes churning)", "",
+                  f"Scrapes: {results['soak_scrapes']}; counter comparisons: {results['soak_counter_comparisons']}; "
+                  f"decreases: {results['soak_counter_decreases']}; ended early: {results['soak_ended_early'] or 'no'}.",
+                  "", "| seconds | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        lines += ["| " + " | ".join(str(point[key]) for key in ["elapsed_s"] + columns) + " |"
+                  for point in results["soak_curve"]]
+        lines.append("| growth | " + " | ".join(str(results["soak_growth"][key]) for key in columns) + " |")
     lines += [""] + [f"![{name}]({name})" for name in plots]
     with open(os.path.join(output_dir, "results.md"), "w") as output:
         output.write("\n".join(lines) + "\n")
