@@ -111,8 +111,10 @@ def main(argv):
         with open(name, encoding="utf-8", errors="replace") as log:
             return report(line.rstrip("\n") for line in log)
     if command == "begin":
+        # At KERN_ERR, so that the serial console shows it too: if the
+        # kernel dies, run-lab.sh names the test that was running.
         with open("/dev/kmsg", "w") as kmsg:
-            kmsg.write(MARKER + name + "\n")
+            kmsg.write("<3>" + MARKER + name + "\n")
         return 0
     try:
         records = read_kmsg()

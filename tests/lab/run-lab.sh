@@ -249,6 +249,9 @@ if $timed_out; then
 	exit 124
 fi
 echo "lab: the guest stopped before the command finished ($accel); last console lines from $run_dir/console.log:" >&2
+# tests/lab/guest-tests.sh marks each test's start on the console.
+running=$(sed -n 's/.*hmmtrace-lab: begin //p' "$run_dir/console.log" 2>/dev/null | tail -n 1)
+[ -z "$running" ] || echo "lab: the test running then: $running" >&2
 tail -n 15 "$run_dir/console.log" | sed 's/^/lab:   /' >&2 || true
 grep -v '^$' "$run_dir/qemu.log" | head -n 5 | sed 's/^/lab: qemu: /' >&2 || true
 exit 125
