@@ -55,6 +55,15 @@ case $? in
 0) pass boot.kernel-log ;;
 *) fail boot.kernel-log "$(head -n 1 <<<"$findings")" ;;
 esac
+# The positive control, on the live log: a WARNING line written after a
+# marker of its own must be found (user space may write to /dev/kmsg).
+python3 tests/lab/kernel_log.py begin kernel-log-self-test &&
+	echo "<4>WARNING: CPU: 0 PID: 1 at hmmtrace-lab self-test, not a kernel report" >/dev/kmsg
+findings=$(python3 tests/lab/kernel_log.py check kernel-log-self-test)
+case "$?:$findings" in
+"1:warning: "*) pass kernel-log.self-test-finds-a-warning ;;
+*) fail kernel-log.self-test-finds-a-warning "the check said: ${findings:-nothing}" ;;
+esac
 for script in "$@"; do
 	name=$(basename "$script" .sh)
 	python3 tests/lab/kernel_log.py begin "$name" ||
