@@ -119,8 +119,12 @@ debug_kernel_scripts=(tests/lab/test-sim-mirror.sh tests/lab/test-sim-mirror-fuz
 # Debian 12's default kernel has other struct layouts and helpers, and
 # headers without vmlinux, so sim_mirror itself has no BTF there.
 second_lane() {
-	run_on_kernel debug "the patched kernel with lockdep, KASAN, KFENCE and kmemleak" \
-		"${debug_kernel_scripts[@]}"
+	# Opt-in until its boot fits TCG: the first boot stalled in ACPI
+	# (AE_AML_LOOP_TIMEOUT) past 580 s. HMMTRACE_DEBUG_KERNEL=1 runs it.
+	if [ "${HMMTRACE_DEBUG_KERNEL:-0}" = 1 ]; then
+		run_on_kernel debug "the patched kernel with lockdep, KASAN, KFENCE and kmemleak" \
+			"${debug_kernel_scripts[@]}"
+	fi
 	run_on_kernel debian "Debian's stock kernel (6.12)" "${debian_kernel_scripts[@]}"
 	run_on_kernel debian-6.1 "Debian 12's default kernel (6.1)" "${debian_kernel_scripts[@]}"
 }
