@@ -1192,6 +1192,9 @@ static void operation_mutate(struct fuzz_thread *thread)
 				region->lost = true;
 				count_event(EVENT_LOST_REGIONS);
 			}
+			/* The spare is a hole now: reserve it again. */
+			mmap(thread->spare, REGION_BYTES, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 		} else {
 			/* Shrink, then grow back in place. */
 			if (mremap(start, REGION_BYTES, REGION_BYTES / 2, 0) == start &&
