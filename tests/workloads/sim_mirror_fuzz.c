@@ -1667,7 +1667,6 @@ static void print_summary(long long live_ranges)
 	int kind, class, result, event;
 	unsigned long total;
 
-	printf("seed %" PRIu64 "\n", seed);
 	for (kind = 0; kind < KIND_COUNT; kind++) {
 		total = 0;
 		for (class = 0; class < ARGUMENT_COUNT; class++)
