@@ -305,27 +305,35 @@ static enum result_class result_class_of(long ret, int error)
 }
 
 /*
- * Issue one ioctl and judge its answer: allowed is the mask of errnos it may
- * fail with; must_fail says success is a misbehaviour. Returns the ioctl's
- * result with errno as the ioctl left it.
+ * Count one ioctl's answer and judge it: allowed is the mask of errnos it may
+ * fail with; must_fail says success is a misbehaviour. Leaves errno as the
+ * ioctl did.
  */
+static void judge(struct fuzz_thread *thread, enum kind kind, enum argument_class class,
+		  long ret, int error, uint64_t allowed, bool must_fail, const char *what,
+		  const char *descriptor)
+{
+	atomic_fetch_add(&shared->ioctls[kind][class], 1);
+	atomic_fetch_add(&shared->results[kind][result_class_of(ret, error)], 1);
+	if (!ret && must_fail)
+		violation(thread, kind, "%s %s (%s%s) succeeded, but must fail",
+			  kind_names[kind], what, argument_names[class], descriptor);
+	else if (ret && (error >= 64 || !(allowed & ERR(error))))
+		violation(thread, kind, "%s %s (%s%s) failed with %s (errno %d), which it must not",
+			  kind_names[kind], what, argument_names[class], descriptor,
+			  strerror(error), error);
+	errno = error;
+}
+
+/* Issue one ioctl and judge it; returns its result, errno as it left it. */
 static long judge_ioctl(struct fuzz_thread *thread, enum kind kind,
 			enum argument_class class, int fd, unsigned long command,
 			void *argument, uint64_t allowed, bool must_fail,
 			const char *what)
 {
 	long ret = ioctl(fd, command, argument);
-	int error = ret ? errno : 0;
 
-	atomic_fetch_add(&shared->ioctls[kind][class], 1);
-	atomic_fetch_add(&shared->results[kind][result_class_of(ret, error)], 1);
-	if (!ret && must_fail)
-		violation(thread, kind, "%s %s (%s) succeeded, but must fail",
-			  kind_names[kind], what, argument_names[class]);
-	else if (ret && (error >= 64 || !(allowed & ERR(error))))
-		violation(thread, kind, "%s %s (%s) failed with %s (errno %d), which it must not",
-			  kind_names[kind], what, argument_names[class], strerror(error), error);
-	errno = error;
+	judge(thread, kind, class, ret, ret ? errno : 0, allowed, must_fail, what, "");
 	return ret;
 }
 
@@ -372,15 +380,7 @@ static long judge_shared_since(struct fuzz_thread *thread, enum kind kind,
 	if (generation != since)
 		generation |= 1;	/* the range's file is not this one */
 	allowed = after_shared(thread, slot, generation, allowed);
-	atomic_fetch_add(&shared->ioctls[kind][class], 1);
-	atomic_fetch_add(&shared->results[kind][result_class_of(ret, error)], 1);
-	if (!ret && must_fail)
-		violation(thread, kind, "%s %s (%s, shared) succeeded, but must fail",
-			  kind_names[kind], what, argument_names[class]);
-	else if (ret && (error >= 64 || !(allowed & ERR(error))))
-		violation(thread, kind, "%s %s (%s, shared) failed with %s (errno %d), which it must not",
-			  kind_names[kind], what, argument_names[class], strerror(error), error);
-	errno = error;
+	judge(thread, kind, class, ret, error, allowed, must_fail, what, ", shared");
 	return ret;
 }
 
@@ -393,6 +393,14 @@ static long judge_shared_ioctl(struct fuzz_thread *thread, enum kind kind,
 	return judge_shared_since(thread, kind, class, slot,
 				  atomic_load(&thread->worker->fd_generations[slot]),
 				  command, argument, allowed, must_fail, what);
+}
+
+/* An argument pointer no ioctl can read: a kernel address or almost NULL. */
+static void *bad_argument(uint64_t *random, uint64_t *allowed, const char **what)
+{
+	*allowed = ERR(EFAULT);
+	*what = "with a bad argument pointer";
+	return below(random, 2) ? (void *)KERNEL_ADDRESS : (void *)8;
 }
 
 /* --- counters ----------------------------------------------------------- */
@@ -607,27 +615,14 @@ static void operation_add_range(struct fuzz_thread *thread)
 		struct region *region = &thread->worker->regions[below(random, POOL_REGIONS)];
 		unsigned int first = below(random, REGION_PAGES);
 		unsigned int pages = 1 + below(random, REGION_PAGES - first);
-		unsigned long generation;
-		int fd = shared_fd(thread, slot, &generation);
-		long ret;
+		unsigned long generation = atomic_load(&thread->worker->fd_generations[slot]);
 
 		request.start = (uintptr_t)region->start + first * PAGE_BYTES;
 		request.length = pages * PAGE_BYTES;
 		/* A region being unmapped or moved is not all mapped: EFAULT. */
-		ret = ioctl(fd, SIM_MIRROR_ADD_RANGE, &request);
-		{
-			int error = ret ? errno : 0;
-			uint64_t allowed = after_shared(thread, slot, generation,
-							ERR(EFAULT) | ERR(ENOMEM));
-
-			atomic_fetch_add(&shared->ioctls[KIND_ADD_RANGE][ARGUMENT_VALID], 1);
-			atomic_fetch_add(&shared->results[KIND_ADD_RANGE][result_class_of(ret, error)], 1);
-			if (ret && (error >= 64 || !(allowed & ERR(error))))
-				violation(thread, KIND_ADD_RANGE,
-					  "add_range in pool memory (valid, shared) failed with %s (errno %d), which it must not",
-					  strerror(error), error);
-		}
-		if (!ret)
+		if (!judge_shared_since(thread, KIND_ADD_RANGE, ARGUMENT_VALID, slot, generation,
+					SIM_MIRROR_ADD_RANGE, &request, ERR(EFAULT) | ERR(ENOMEM),
+					false, "in pool memory"))
 			table_add(thread, slot, generation, request.range_id, request.start,
 				  request.length);
 	} else if (choice < 90) {
@@ -655,9 +650,7 @@ static void operation_add_range(struct fuzz_thread *thread)
 			what = "of unmapped memory";
 			break;
 		default:
-			argument = below(random, 2) ? (void *)KERNEL_ADDRESS : (void *)8;
-			allowed = ERR(EFAULT);
-			what = "with a bad argument pointer";
+			argument = bad_argument(random, &allowed, &what);
 			break;
 		}
 		judge_ioctl(thread, KIND_ADD_RANGE, ARGUMENT_HOSTILE, thread->private_fd,
@@ -745,9 +738,7 @@ static void operation_remove_range(struct fuzz_thread *thread)
 		case 3: request.size = sizeof(request) + 4; request.range_id = 1; what = "with size + 4"; break;
 		case 4: request.size = 0; request.range_id = 1; what = "with size 0"; break;
 		default:
-			argument = below(random, 2) ? (void *)KERNEL_ADDRESS : NULL;
-			allowed = ERR(EFAULT);
-			what = "with a bad argument pointer";
+			argument = bad_argument(random, &allowed, &what);
 			break;
 		}
 		judge_ioctl(thread, KIND_REMOVE_RANGE, ARGUMENT_HOSTILE, thread->private_fd,
@@ -892,9 +883,7 @@ static void operation_access(struct fuzz_thread *thread, bool write)
 			what = "with a kernel or NULL buffer";
 			break;
 		default:
-			argument = below(random, 2) ? (void *)KERNEL_ADDRESS : (void *)8;
-			allowed = ERR(EFAULT);
-			what = "with a bad argument pointer";
+			argument = bad_argument(random, &allowed, &what);
 			break;
 		}
 		judge_ioctl(thread, kind, ARGUMENT_HOSTILE, thread->private_fd, command, argument,
@@ -980,9 +969,7 @@ static void operation_set_knobs(struct fuzz_thread *thread)
 		case 7: knobs.engines = UINT32_MAX; what = "engines = ~0"; break;
 		case 8: knobs.size = sizeof(knobs) - 4; what = "with size - 4"; break;
 		default:
-			argument = below(random, 2) ? (void *)KERNEL_ADDRESS : NULL;
-			allowed = ERR(EFAULT);
-			what = "with a bad argument pointer";
+			argument = bad_argument(random, &allowed, &what);
 			break;
 		}
 		judge_ioctl(thread, KIND_SET_KNOBS, ARGUMENT_HOSTILE, thread->knob_fd,
@@ -1035,8 +1022,7 @@ static void operation_get_knobs(struct fuzz_thread *thread)
 			what = "into a read-only argument";
 			break;
 		default:
-			argument = below(random, 2) ? (void *)KERNEL_ADDRESS : (void *)8;
-			what = "with a bad argument pointer";
+			argument = bad_argument(random, &allowed, &what);
 			break;
 		}
 		judge_ioctl(thread, KIND_GET_KNOBS, ARGUMENT_HOSTILE, thread->private_fd,
@@ -1088,9 +1074,7 @@ static void operation_get_counters(struct fuzz_thread *thread)
 			what = "into a read-only argument";
 			break;
 		default:
-			argument = below(random, 2) ? (void *)KERNEL_ADDRESS : NULL;
-			allowed = ERR(EFAULT);
-			what = "with a bad argument pointer";
+			argument = bad_argument(random, &allowed, &what);
 			break;
 		}
 		judge_ioctl(thread, KIND_GET_COUNTERS, ARGUMENT_HOSTILE, thread->private_fd,
