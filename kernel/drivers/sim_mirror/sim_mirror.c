@@ -508,7 +508,7 @@ static void unregister_range(struct mirror_range *range)
 	struct mirror_context *context = range->context;
 
 	mutex_lock(&context->lock);
-	range->dead = true;
+	WRITE_ONCE(range->dead, true);
 	memset(range->device_pfns, 0,
 	       range_pages(range) * sizeof(*range->device_pfns));
 	mutex_unlock(&context->lock);
