@@ -42,7 +42,7 @@ KERNEL_SOURCE_VERSION := $(shell dpkg-query -W -f='$${Version}' linux-source-6.1
 KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 
 TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
-	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier \
+	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/sim_mirror_fuzz $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier \
 	$(BUILD)/tests/json_writer_test $(BUILD)/tests/cause_names_test $(BUILD)/bench/interval_cost \
 	$(BUILD)/tests/flamegraph_render
 
@@ -145,6 +145,10 @@ $(BUILD)/tests/test_hmm_phases: tests/workloads/test_hmm_phases.c tests/workload
 $(BUILD)/tests/sim_mirror_workload: tests/workloads/sim_mirror_workload.c tests/workloads/workload.h \
 		kernel/drivers/sim_mirror/sim_mirror_uapi.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Ikernel/drivers/sim_mirror $< -o $@ -lpthread
+
+$(BUILD)/tests/sim_mirror_fuzz: tests/workloads/sim_mirror_fuzz.c tests/workloads/workload.h \
+		kernel/drivers/sim_mirror/sim_mirror_uapi.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Ikernel/drivers/sim_mirror -Itests/workloads $< -o $@ -lpthread
 
 $(BUILD)/tests/notifier_bench: tests/bench/notifier_bench.c tests/workloads/workload.h \
 		kernel/drivers/sim_mirror/sim_mirror_uapi.h | $(BUILD)/tests

@@ -22,6 +22,14 @@
  * Device accesses copy through a kernel bounce buffer, never to user memory
  * under the driver lock: a user copy may fault and invalidate this very mm,
  * and the invalidate callback takes that lock.
+ *
+ * A range can be removed (REMOVE_RANGE, or the file's release) while other
+ * threads of its process access it or read its counters: each of them holds
+ * a reference, taken under RCU from the id table, and the last one frees it
+ * after an RCU grace period, so that debugfs and counter resets may walk the
+ * table under RCU alone. A removed range is marked dead under the driver lock
+ * before its notifier goes, so no fault programs, and no access copies, pages
+ * that nothing invalidates any more.
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -29,11 +37,13 @@
 #include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
+#include <linux/kref.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -84,11 +94,14 @@ struct mirror_context {
 struct mirror_range {
 	struct mmu_interval_notifier notifier;
 	struct mirror_context *context;
-	u32 range_id;
 	unsigned long start;
 	unsigned long end;
 	/* The device page table: HMM pfns, 0 when not mirrored. Under lock. */
 	unsigned long *device_pfns;
+	/* Removed: nothing may be mirrored any more. Set under lock. */
+	bool dead;
+	struct kref references;		/* the id table's, and each user's */
+	struct rcu_head rcu;
 	atomic64_t counters[COUNTER_COUNT];
 };
 
@@ -182,7 +195,7 @@ static int fault_pages(struct mirror_range *range, unsigned long start,
 		       unsigned long end, bool write)
 {
 	struct mirror_context *context = range->context;
-	struct mm_struct *mm = range->notifier.mm;
+	struct mm_struct *mm = context->mm;
 	unsigned long timeout =
 		jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	struct sim_mirror_knobs knobs;
@@ -208,6 +221,10 @@ static int fault_pages(struct mirror_range *range, unsigned long start,
 	mutex_unlock(&context->lock);
 
 	for (;;) {
+		if (READ_ONCE(range->dead)) {
+			ret = -EINVAL;
+			break;
+		}
 		if (time_after(jiffies, timeout)) {
 			count(range, COUNTER_TIMEOUTS, 1);
 			ret = -EBUSY;
@@ -233,6 +250,12 @@ static int fault_pages(struct mirror_range *range, unsigned long start,
 
 		simulate_delay(knobs.retry_window_us);
 		mutex_lock(&context->lock);
+		if (range->dead) {
+			/* Its notifier may be gone: these pages are not ours. */
+			mutex_unlock(&context->lock);
+			ret = -EINVAL;
+			break;
+		}
 		if (mmu_interval_read_retry(&range->notifier,
 					    hmm_range.notifier_seq)) {
 			mutex_unlock(&context->lock);
@@ -305,7 +328,7 @@ static unsigned long device_copy(struct mirror_range *range,
 	unsigned long wanted = HMM_PFN_VALID | (write ? HMM_PFN_WRITE : 0);
 
 	mutex_lock(&range->context->lock);
-	for (; address < end; address += PAGE_SIZE) {
+	for (; !range->dead && address < end; address += PAGE_SIZE) {
 		unsigned long pfn =
 			range->device_pfns[(address - range->start) >> PAGE_SHIFT];
 		void *bounce_page = bounce + (address - bounce_start);
@@ -347,6 +370,10 @@ static int device_access(struct mirror_range *range,
 				      access->address, write);
 		if (address == end)
 			break;
+		if (READ_ONCE(range->dead)) {
+			ret = -EINVAL;	/* removed while we accessed it */
+			goto out;
+		}
 		mutex_lock(&range->context->lock);
 		batch_pages = range->context->knobs.fault_batch_pages;
 		mutex_unlock(&range->context->lock);
@@ -386,8 +413,41 @@ static void range_free(struct mirror_range *range)
 	kfree(range);
 }
 
+static void range_release(struct kref *references)
+{
+	struct mirror_range *range =
+		container_of(references, struct mirror_range, references);
+
+	kvfree(range->device_pfns);
+	kfree_rcu(range, rcu);
+}
+
+static void range_put(struct mirror_range *range)
+{
+	kref_put(&range->references, range_release);
+}
+
+/* The range of this id with a reference held, or NULL. */
+static struct mirror_range *range_get(struct mirror_context *context,
+				      u32 range_id)
+{
+	struct mirror_range *range;
+
+	rcu_read_lock();
+	range = xa_load(&context->ranges, range_id);
+	if (range && !kref_get_unless_zero(&range->references))
+		range = NULL;
+	rcu_read_unlock();
+	return range;
+}
+
+/*
+ * On success *added is the new range, with a reference for the caller: until
+ * it drops it, no other range can reuse the memory under the same id.
+ */
 static int register_range(struct mirror_context *context,
-			  struct sim_mirror_range *request)
+			  struct sim_mirror_range *request,
+			  struct mirror_range **added)
 {
 	struct mirror_range *range;
 	u32 range_id;
@@ -406,6 +466,8 @@ static int register_range(struct mirror_context *context,
 	range = kzalloc(sizeof(*range), GFP_KERNEL);
 	if (!range)
 		return -ENOMEM;
+	kref_init(&range->references);
+	kref_get(&range->references);	/* the caller's */
 	range->context = context;
 	range->start = request->start;
 	range->end = request->start + request->length;
@@ -415,33 +477,45 @@ static int register_range(struct mirror_context *context,
 		range_free(range);
 		return -ENOMEM;
 	}
-	ret = xa_alloc(&context->ranges, &range_id, range,
-		       XA_LIMIT(1, SIM_MIRROR_MAX_RANGES), GFP_KERNEL);
-	if (ret) {
-		range_free(range);
-		return ret == -EBUSY ? -ENOMEM : ret;
-	}
-	range->range_id = range_id;
+	/*
+	 * The notifier goes in before the id is published: once in the table,
+	 * any thread may fault the range in or remove it.
+	 */
 	ret = mmu_interval_notifier_insert(&range->notifier, context->mm,
 					   range->start, range->end - range->start,
 					   &mirror_notifier_ops);
 	if (ret) {
-		xa_erase(&context->ranges, range_id);
 		range_free(range);
 		return ret;
+	}
+	ret = xa_alloc(&context->ranges, &range_id, range,
+		       XA_LIMIT(1, SIM_MIRROR_MAX_RANGES), GFP_KERNEL);
+	if (ret) {
+		mmu_interval_notifier_remove(&range->notifier);
+		range_free(range);
+		return ret == -EBUSY ? -ENOMEM : ret;
 	}
 	count(range, COUNTER_INSERTS, 1);
 	atomic64_inc(&live_ranges);
 	request->range_id = range_id;
+	*added = range;
 	return 0;
 }
 
+/* After it left the id table: drops the table's reference. */
 static void unregister_range(struct mirror_range *range)
 {
+	struct mirror_context *context = range->context;
+
+	mutex_lock(&context->lock);
+	WRITE_ONCE(range->dead, true);
+	memset(range->device_pfns, 0,
+	       range_pages(range) * sizeof(*range->device_pfns));
+	mutex_unlock(&context->lock);
 	mmu_interval_notifier_remove(&range->notifier);
 	count(range, COUNTER_REMOVES, 1);
 	atomic64_dec(&live_ranges);
-	range_free(range);
+	range_put(range);
 }
 
 static int unregister_range_by_id(struct mirror_context *context,
@@ -482,9 +556,12 @@ static void reset_counters(struct mirror_context *context)
 	unsigned long range_id;
 	int counter;
 
+	/* Ranges are freed after a grace period: RCU keeps these alive. */
+	rcu_read_lock();
 	xa_for_each(&context->ranges, range_id, range)
 		for (counter = 0; counter < COUNTER_COUNT; counter++)
 			atomic64_set(&range->counters[counter], 0);
+	rcu_read_unlock();
 	for (counter = 0; counter < COUNTER_COUNT; counter++)
 		atomic64_set(&device_counters[counter], 0);
 }
@@ -504,12 +581,6 @@ static int copy_sized_argument(void *argument, size_t size,
 	return 0;
 }
 
-static struct mirror_range *find_range(struct mirror_context *context,
-				       u32 range_id)
-{
-	return xa_load(&context->ranges, range_id);
-}
-
 static long access_ioctl(struct mirror_context *context,
 			 void __user *user_argument, bool write)
 {
@@ -520,15 +591,19 @@ static long access_ioctl(struct mirror_context *context,
 	ret = copy_sized_argument(&access, sizeof(access), user_argument);
 	if (ret)
 		return ret;
-	range = find_range(context, access.range_id);
-	if (!range || !PAGE_ALIGNED(access.address) ||
+	range = range_get(context, access.range_id);
+	if (!range)
+		return -EINVAL;
+	if (!PAGE_ALIGNED(access.address) ||
 	    !PAGE_ALIGNED(access.length) || !access.length ||
 	    access.length > MAX_ACCESS_BYTES ||
 	    access.address < range->start ||
 	    access.address + access.length < access.address ||
 	    access.address + access.length > range->end)
-		return -EINVAL;
-	ret = device_access(range, &access, write);
+		ret = -EINVAL;
+	else
+		ret = device_access(range, &access, write);
+	range_put(range);
 	if (ret)
 		return ret;
 	return copy_to_user(user_argument, &access, sizeof(access)) ? -EFAULT : 0;
@@ -559,15 +634,20 @@ static long mirror_ioctl(struct file *file, unsigned int command,
 					  user_argument);
 		if (ret)
 			return ret;
-		ret = register_range(context, &request.range);
+		ret = register_range(context, &request.range, &range);
 		if (ret)
 			return ret;
+		ret = 0;
 		if (copy_to_user(user_argument, &request.range,
 				 sizeof(request.range))) {
-			unregister_range_by_id(context, request.range.range_id);
-			return -EFAULT;
+			/* Unless another thread removed it by a guessed id. */
+			if (xa_cmpxchg(&context->ranges, request.range.range_id,
+				       range, NULL, GFP_KERNEL) == range)
+				unregister_range(range);
+			ret = -EFAULT;
 		}
-		return 0;
+		range_put(range);
+		return ret;
 	case SIM_MIRROR_REMOVE_RANGE:
 		ret = copy_sized_argument(&request.range_id,
 					  sizeof(request.range_id), user_argument);
@@ -607,10 +687,11 @@ static long mirror_ioctl(struct file *file, unsigned int command,
 		if (ret)
 			return ret;
 		if (request.query.range_id) {
-			range = find_range(context, request.query.range_id);
+			range = range_get(context, request.query.range_id);
 			if (!range)
 				return -EINVAL;
 			read_counters(range->counters, &request.query.counters);
+			range_put(range);
 		} else {
 			read_counters(device_counters, &request.query.counters);
 		}
@@ -741,15 +822,18 @@ static int ranges_show(struct seq_file *file, void *unused)
 	struct mirror_range *range;
 	unsigned long range_id;
 
+	/* Contexts leave the list before they go; ranges go after RCU. */
 	mutex_lock(&all_contexts_lock);
+	rcu_read_lock();
 	list_for_each_entry(context, &all_contexts, node) {
 		xa_for_each(&context->ranges, range_id, range) {
-			seq_printf(file, "pid=%d range_id=%u start=0x%lx end=0x%lx",
-				   context->owner_pid, range->range_id,
+			seq_printf(file, "pid=%d range_id=%lu start=0x%lx end=0x%lx",
+				   context->owner_pid, range_id,
 				   range->start, range->end);
 			show_counters(file, range->counters);
 		}
 	}
+	rcu_read_unlock();
 	mutex_unlock(&all_contexts_lock);
 	return 0;
 }
