@@ -229,7 +229,14 @@ HMMTRACE := $(BUILD)/sanitize/hmmtrace
 HMMTRACE_FLAGS += $(SANITIZE_FLAGS)
 endif
 
-hmmtrace: $(HMMTRACE)
+# The sanitizers' positive control, built with the same flags beside it.
+SANITIZER_CONTROL := $(BUILD)/sanitize/sanitizer-control
+
+hmmtrace: $(HMMTRACE) $(if $(filter 1,$(SANITIZE)),$(SANITIZER_CONTROL))
+
+$(SANITIZER_CONTROL): tests/unit/sanitizer_control.c
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANITIZE_FLAGS) $< -o $@
 
 # The flame graph page of `hmmtrace causes --html` inlines d3 and
 # d3-flame-graph (tools/README.md, "Flame graphs"): the npm packages pinned
