@@ -46,10 +46,9 @@ SUBCOMMANDS = ["top", "latency", "retries", "snoop", "causes", "export"]
 class Generator:
     """Invocations from one seed; WORK is a directory for the file options."""
 
-    def __init__(self, seed, work, lab):
+    def __init__(self, seed, work):
         self.random = random.Random(seed)
         self.work = work
-        self.lab = lab
 
     def pick(self, choices):
         return self.random.choice(choices)
@@ -194,14 +193,13 @@ def main():
     parser.add_argument("--only", type=int, default=None, help="replay invocation N alone")
     parser.add_argument("--work", default=None, help="a directory for the file options")
     parser.add_argument("--log", default=None)
-    parser.add_argument("--lab", action="store_true")
     arguments = parser.parse_args()
 
     seed = arguments.seed if arguments.seed is not None else random.SystemRandom().randrange(2 ** 32)
     work = arguments.work or os.path.join(os.getcwd(), "build", "argv-fuzz")
     os.makedirs(work, exist_ok=True)
     log = open(arguments.log, "w") if arguments.log else sys.stderr
-    generator = Generator(seed, work, arguments.lab)
+    generator = Generator(seed, work)
     environment = sanitizers.environment()
     # The invocations run in WORK, where their relative paths land.
     binary = os.path.abspath(arguments.binary)
