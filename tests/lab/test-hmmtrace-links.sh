@@ -145,19 +145,40 @@ for quarter in 0 1 2 3; do
 done
 delays+=($((attach_ms + 500)))
 
+# stopped PID: PID's exit status, in stopped_status, once it has ended; or
+# "hung" after 60 s, when it is killed. (Not in a subshell: only this
+# shell can wait for its child.)
+stopped() {
+	local pid=$1
+	for _ in $(seq 600); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	stopped_status=0
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		wait "$pid"
+		stopped_status=hung
+		return
+	fi
+	wait "$pid" || stopped_status=$?
+}
+
 # signal_at SIGNAL NAME SUBCOMMAND...: start hmmtrace SUBCOMMAND -v, send
 # SIGNAL after each delay, and check what it left; the phase each signal
-# landed in is counted in phases_SIGNAL.
+# landed in is counted in phases_SIGNAL. A background job of a script
+# starts with SIGINT ignored; env gives it the default, as a terminal's
+# Ctrl-C finds it, and execs, so that the pid is hmmtrace's.
 signal_at() {
 	local signal=$1 name=$2 delay status phase
 	shift 2
 	for delay in "${delays[@]}"; do
-		"$hmmtrace" "$@" -v >/dev/null 2>"$work/$name-$delay.err" &
+		env --default-signal=INT "$hmmtrace" "$@" -v >/dev/null 2>"$work/$name-$delay.err" &
 		pid=$!
 		sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
 		kill -"$signal" "$pid"
-		status=0
-		wait "$pid" || status=$?
+		stopped "$pid"
+		status=$stopped_status
 		# How far it had come when the signal ended it: all it said by then.
 		phase=$(phase "$work/$name-$delay.err")
 		echo "hmmtrace-links: $name at $delay ms: $phase, exit $status"
