@@ -137,8 +137,11 @@ released hmmtrace-links.reference-leaves-nothing "$work/before.json"
 load_ms=$((maps_at - started)) attach_ms=$((attached_at - started))
 echo "hmmtrace-links: maps from $load_ms ms, tracing from $attach_ms ms after start"
 
-# Delays: fixed ones from the start, four across the window between the
-# first map and tracing, and one past it.
+# Delays: fixed ones from the start, four across the reference's window
+# between its first map and tracing, and one past it. Later runs find
+# kallsyms and the BTF cached, so their window comes sooner: signal_at
+# then halves the gap between the last delay that found it starting and
+# the first that found it tracing until one lands mid-load.
 delays=(0 50 100 200 400)
 for quarter in 0 1 2 3; do
 	delays+=($((load_ms + quarter * (attach_ms - load_ms) / 4)))
@@ -157,41 +160,68 @@ stopped() {
 	stopped_status=0
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -KILL "$pid"
-		wait "$pid"
+		wait "$pid" 2>/dev/null
 		stopped_status=hung
 		return
 	fi
-	wait "$pid" || stopped_status=$?
+	wait "$pid" 2>/dev/null || stopped_status=$?
 }
 
-# signal_at SIGNAL NAME SUBCOMMAND...: start hmmtrace SUBCOMMAND -v, send
-# SIGNAL after each delay, and check what it left; the phase each signal
-# landed in is counted in phases_SIGNAL. A background job of a script
+# signal_once SIGNAL NAME DELAY SUBCOMMAND...: start hmmtrace SUBCOMMAND -v,
+# send SIGNAL after DELAY ms, and check its exit and what it left; the
+# phase it landed in is in signal_phase. A background job of a script
 # starts with SIGINT ignored; env gives it the default, as a terminal's
 # Ctrl-C finds it, and execs, so that the pid is hmmtrace's.
-signal_at() {
-	local signal=$1 name=$2 delay status phase
-	shift 2
-	for delay in "${delays[@]}"; do
-		env --default-signal=INT "$hmmtrace" "$@" -v >/dev/null 2>"$work/$name-$delay.err" &
-		pid=$!
+signal_once() {
+	local signal=$1 name=$2 delay=$3 status pid
+	shift 3
+	env --default-signal=INT "$hmmtrace" "$@" -v >/dev/null 2>"$work/$name-$delay.err" &
+	pid=$!
+	# bash says "Killed" of a job SIGKILL ended, whenever it notices: not here.
+	{
 		sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
 		kill -"$signal" "$pid"
 		stopped "$pid"
-		status=$stopped_status
-		# How far it had come when the signal ended it: all it said by then.
-		phase=$(phase "$work/$name-$delay.err")
-		echo "hmmtrace-links: $name at $delay ms: $phase, exit $status"
-		eval "phases_$signal+=\" \$phase\""
-		# SIGINT's handler is set once attached, just before it says so.
-		case $signal:$phase:$status in
-		KILL:*:137 | INT:starting:130 | INT:loading:130 | INT:tracing:0) ;;
-		*)
-			fail "hmmtrace-links.$name-at-$delay-ms.exit" "exit $status after SIG$signal while $phase: $(grep -v '^libbpf: ' "$work/$name-$delay.err" | head -c 300)"
-			;;
+	} 2>/dev/null
+	status=$stopped_status
+	# How far it had come when the signal ended it: all it said by then.
+	signal_phase=$(phase "$work/$name-$delay.err")
+	echo "hmmtrace-links: $name at $delay ms: $signal_phase, exit $status"
+	# SIGINT's handler is set once attached, just before it says so.
+	case $signal:$signal_phase:$status in
+	KILL:*:137 | INT:starting:130 | INT:loading:130 | INT:tracing:0) ;;
+	*)
+		fail "hmmtrace-links.$name-at-$delay-ms.exit" "exit $status after SIG$signal while $signal_phase: $(grep -v '^libbpf: ' "$work/$name-$delay.err" | head -c 300)"
+		;;
+	esac
+	released "hmmtrace-links.$name-at-$delay-ms" "$work/before.json"
+}
+
+# signal_at SIGNAL NAME SUBCOMMAND...: signal_once at every delay, then
+# halving the gap (at most 6 times) until one landed mid-load; the phases
+# are in phases_SIGNAL.
+signal_at() {
+	local signal=$1 name=$2 delay starting=0 tracing= landed=
+	shift 2
+	for delay in "${delays[@]}"; do
+		signal_once "$signal" "$name" "$delay" "$@"
+		landed+=" $signal_phase"
+		case $signal_phase in
+		starting) [ "$delay" -gt "$starting" ] && starting=$delay ;;
+		tracing) [ -z "$tracing" ] || [ "$delay" -lt "$tracing" ] && tracing=$delay ;;
 		esac
-		released "hmmtrace-links.$name-at-$delay-ms" "$work/before.json"
 	done
+	for _ in $(seq 6); do
+		[[ $landed == *loading* ]] || [ -z "$tracing" ] && break
+		delay=$(((starting + tracing) / 2))
+		signal_once "$signal" "$name" "$delay" "$@"
+		landed+=" $signal_phase"
+		case $signal_phase in
+		starting) starting=$delay ;;
+		tracing) tracing=$delay ;;
+		esac
+	done
+	eval "phases_$signal=\$landed"
 }
 
 phases_KILL= phases_INT=
@@ -238,7 +268,7 @@ together() {
 	snapshot "$work/$name-first.json"
 	if ! start "$name-second" "${second[@]}"; then
 		kill -KILL "$(cat "$work/$name-first.pid")"
-		wait "$(cat "$work/$name-first.pid")"
+		wait "$(cat "$work/$name-first.pid")" 2>/dev/null
 		return
 	fi
 	snapshot "$work/$name-both.json"
@@ -249,8 +279,10 @@ together() {
 	else
 		fail "hmmtrace-links.$name.each-has-its-own" "first: '$first_objects'; second: '$second_objects'"
 	fi
-	kill -KILL "$(cat "$work/$name-first.pid")"
-	wait "$(cat "$work/$name-first.pid")"
+	{
+		kill -KILL "$(cat "$work/$name-first.pid")"
+		wait "$(cat "$work/$name-first.pid")"
+	} 2>/dev/null
 	# What the second holds is exactly what it had: not one of its objects gone,
 	# and (within 30 s) none of the first's left.
 	for _ in $(seq 30); do
