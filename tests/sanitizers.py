@@ -3,24 +3,26 @@
 """How the tests run the sanitized hmmtrace (make hmmtrace SANITIZE=1) and
 tell a sanitizer's report: the one definition that the argv fuzzer
 (tests/host/hmmtrace_argv_fuzz.py) and the lab's sanitized run
-(tests/lab/test-hmmtrace-sanitized.sh) share.
+(tests/lab/test-hmmtrace-sanitized.sh) share. Reports go to stderr: ASan
+would write them to log_path, but gcc 12's UBSan does not.
 
-  sanitizers.py environment [--log-path PREFIX]
-      the ASAN_OPTIONS and UBSAN_OPTIONS lines to export; with a PREFIX,
-      each report goes to PREFIX.PID instead of stderr
+  sanitizers.py environment
+      the ASAN_OPTIONS and UBSAN_OPTIONS lines to export
   sanitizers.py binary PROGRAM
       that PROGRAM itself is sanitized: calls into ASan's and UBSan's report
       handlers, and ASan's runtime answers ASAN_OPTIONS=help=1 when it runs
   sanitizers.py control PROGRAM
       the positive control: PROGRAM (build/sanitize/sanitizer-control) makes
       a leak, a heap overflow and a signed overflow, each of which must be
-      reported and exit SANITIZER_EXIT, and a clean run, which must not
-  sanitizers.py scan PREFIX INVOCATIONS
-      every report PREFIX.PID, named by its invocation (INVOCATIONS: lines of
-      "PID ARGUMENTS..."); a result line per report, or one that found none
+      reported, found by the scan's own test, and exit SANITIZER_EXIT; and a
+      clean run, which must not
+  sanitizers.py scan DIRECTORY
+      every file in DIRECTORY (stderr logs, *.err), each named by its
+      invocation (the file's name): a result line per report, or one that
+      found none; no stderr log at all fails
 
-binary, control and scan print result lines (STATUS<TAB>NAME<TAB>REASON) for
-tests/lib.sh's run_checker.
+binary, control and scan print result lines (STATUS<TAB>NAME<TAB>REASON)
+for tests/lib.sh's run_checker.
 """
 
 import glob
@@ -41,17 +43,21 @@ ASAN_OPTIONS = f"detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode={SANIT
 UBSAN_OPTIONS = f"print_stacktrace=1:halt_on_error=1:exitcode={SANITIZER_EXIT}"
 
 
-def options(log_path=None):
-    suffix = f":log_path={log_path}" if log_path else ""
-    return {"ASAN_OPTIONS": ASAN_OPTIONS + suffix, "UBSAN_OPTIONS": UBSAN_OPTIONS + suffix}
+def options():
+    return {"ASAN_OPTIONS": ASAN_OPTIONS, "UBSAN_OPTIONS": UBSAN_OPTIONS}
 
 
-def environment(log_path=None):
-    return dict(os.environ, **options(log_path))
+def environment():
+    return dict(os.environ, **options())
+
+
+def first_report(text):
+    """The first line of a sanitizer's report in TEXT, or None."""
+    return next((line.strip() for line in text.splitlines() if REPORT.search(line)), None)
 
 
 def is_report(text, status):
-    return bool(REPORT.search(text)) or status == SANITIZER_EXIT
+    return first_report(text) is not None or status == SANITIZER_EXIT
 
 
 def binary(program):
@@ -97,52 +103,46 @@ def control(program):
             held = run.returncode == 0 and not is_report(stderr, run.returncode)
             detail = f"exit {run.returncode}: {stderr.strip()[-200:]}"
         else:
-            held = wanted in stderr and run.returncode == SANITIZER_EXIT
-            detail = (f"exit {run.returncode} (wanted {SANITIZER_EXIT}) and "
-                      f"{'a' if wanted in stderr else 'no'} '{wanted}' report: {stderr.strip()[:200]}")
+            found = first_report(stderr)
+            held = found is not None and wanted in found and run.returncode == SANITIZER_EXIT
+            detail = (f"exit {run.returncode} (wanted {SANITIZER_EXIT}), the report found: "
+                      f"{found}, wanted '{wanted}': {stderr.strip()[:200]}")
         results.append(("PASS" if held else "FAIL", f"control.{what}", "" if held else detail))
     return results
 
 
-def scan(prefix, invocations_path):
-    """Every report file PREFIX.PID, named by the invocation whose pid it is."""
-    invocations = {}
-    try:
-        for line in open(invocations_path, errors="replace"):
-            pid, _, arguments = line.rstrip("\n").partition(" ")
-            invocations[pid] = arguments
-    except OSError:
-        pass
-    results = [("PASS" if invocations else "FAIL", "invocations",
-                f"{len(invocations)} invocations" if invocations else
-                f"no invocation was recorded in {invocations_path}")]
+def scan(directory):
+    """Every file in DIRECTORY (the stderr logs, *.err, and what went with
+    stdout into one), named by its file; no stderr log at all fails."""
+    paths = sorted(path for path in glob.glob(os.path.join(glob.escape(directory), "*"))
+                   if os.path.isfile(path))
+    logs = sum(path.endswith(".err") for path in paths)
+    results = [("PASS" if logs else "FAIL", "stderr-logs",
+                f"{logs} stderr logs" if logs else f"no stderr log (*.err) in {directory}")]
     reports = 0
-    for path in sorted(glob.glob(glob.escape(prefix) + ".*")):
-        text = open(path, errors="replace").read()
-        pid = path.rsplit(".", 1)[1]
-        first = next((line for line in text.splitlines() if REPORT.search(line)),
-                     text.strip().splitlines()[0] if text.strip() else "an empty report")
+    for path in paths:
+        found = first_report(open(path, errors="replace").read())
+        if found is None:
+            continue
         reports += 1
-        results.append(("FAIL", f"report.{pid}",
-                        f"hmmtrace {invocations.get(pid, '(pid not recorded)')}: {first.strip()[:300]}"
-                        f" ({path})"))
-    if not reports:
-        results.append(("PASS", "no-report", f"no report from {len(invocations)} invocations"))
+        name = os.path.basename(path).removesuffix(".err")
+        results.append(("FAIL", f"report.{name}", f"{found[:300]} ({path})"))
+    if logs and not reports:
+        results.append(("PASS", "no-report", f"no report in {len(paths)} files, {logs} of them stderr logs"))
     return results
 
 
 def main():
-    if len(sys.argv) >= 2 and sys.argv[1] == "environment":
-        log_path = sys.argv[3] if len(sys.argv) == 4 and sys.argv[2] == "--log-path" else None
-        for name, value in options(log_path).items():
+    if sys.argv[1:] == ["environment"]:
+        for name, value in options().items():
             print(f"export {name}={shlex.quote(value)}")
         return 0
     if len(sys.argv) == 3 and sys.argv[1] == "binary":
         results = binary(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "control":
         results = control(sys.argv[2])
-    elif len(sys.argv) == 4 and sys.argv[1] == "scan":
-        results = scan(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "scan":
+        results = scan(sys.argv[2])
     else:
         print(__doc__, file=sys.stderr)
         return 2
