@@ -143,10 +143,13 @@ echo "hmmtrace-links: maps from $load_ms ms, tracing from $attach_ms ms after st
 # then halves the gap between the last delay that found it starting and
 # the first that found it tracing until one lands mid-load.
 delays=(0 50 100 200 400)
+delay_labels=(at-0-ms at-50-ms at-100-ms at-200-ms at-400-ms)
 for quarter in 0 1 2 3; do
 	delays+=($((load_ms + quarter * (attach_ms - load_ms) / 4)))
+	delay_labels+=("in-the-load-$quarter-of-4")
 done
 delays+=($((attach_ms + 500)))
+delay_labels+=(tracing)
 
 # stopped PID: PID's exit status, in stopped_status, once it has ended; or
 # "hung" after 60 s, when it is killed. (Not in a subshell: only this
@@ -167,14 +170,15 @@ stopped() {
 	wait "$pid" 2>/dev/null || stopped_status=$?
 }
 
-# signal_once SIGNAL NAME DELAY SUBCOMMAND...: start hmmtrace SUBCOMMAND -v,
-# send SIGNAL after DELAY ms, and check its exit and what it left; the
-# phase it landed in is in signal_phase. A background job of a script
+# signal_once SIGNAL NAME LABEL DELAY SUBCOMMAND...: start hmmtrace
+# SUBCOMMAND -v, send SIGNAL after DELAY ms, and check its exit and what it
+# left, as NAME.LABEL (a name that does not change with the delays this
+# machine makes); the phase it landed in is in signal_phase. A background job of a script
 # starts with SIGINT ignored; env gives it the default, as a terminal's
 # Ctrl-C finds it, and execs, so that the pid is hmmtrace's.
 signal_once() {
-	local signal=$1 name=$2 delay=$3 status pid
-	shift 3
+	local signal=$1 name=$2.$3 delay=$4 status pid
+	shift 4
 	env --default-signal=INT "$hmmtrace" "$@" -v >/dev/null 2>"$work/$name-$delay.err" &
 	pid=$!
 	# bash says "Killed" of a job SIGKILL ended, whenever it notices: not here.
@@ -186,35 +190,36 @@ signal_once() {
 	status=$stopped_status
 	# How far it had come when the signal ended it: all it said by then.
 	signal_phase=$(phase "$work/$name-$delay.err")
-	echo "hmmtrace-links: $name at $delay ms: $signal_phase, exit $status"
+	echo "hmmtrace-links: $name: at $delay ms, $signal_phase, exit $status"
 	# SIGINT's handler is set once attached, just before it says so.
 	case $signal:$signal_phase:$status in
 	KILL:*:137 | INT:starting:130 | INT:loading:130 | INT:tracing:0) ;;
 	*)
-		fail "hmmtrace-links.$name-at-$delay-ms.exit" "exit $status after SIG$signal while $signal_phase: $(grep -v '^libbpf: ' "$work/$name-$delay.err" | head -c 300)"
+		fail "hmmtrace-links.$name.exit" "exit $status after SIG$signal at $delay ms, while $signal_phase: $(grep -v '^libbpf: ' "$work/$name-$delay.err" | head -c 300)"
 		;;
 	esac
-	released "hmmtrace-links.$name-at-$delay-ms" "$work/before.json"
+	released "hmmtrace-links.$name" "$work/before.json"
 }
 
 # signal_at SIGNAL NAME SUBCOMMAND...: signal_once at every delay, then
 # halving the gap (at most 6 times) until one landed mid-load; the phases
 # are in phases_SIGNAL.
 signal_at() {
-	local signal=$1 name=$2 delay starting=0 tracing= landed=
+	local signal=$1 name=$2 index delay starting=0 tracing= landed= halving
 	shift 2
-	for delay in "${delays[@]}"; do
-		signal_once "$signal" "$name" "$delay" "$@"
+	for index in "${!delays[@]}"; do
+		delay=${delays[index]}
+		signal_once "$signal" "$name" "${delay_labels[index]}" "$delay" "$@"
 		landed+=" $signal_phase"
 		case $signal_phase in
 		starting) [ "$delay" -gt "$starting" ] && starting=$delay ;;
 		tracing) [ -z "$tracing" ] || [ "$delay" -lt "$tracing" ] && tracing=$delay ;;
 		esac
 	done
-	for _ in $(seq 6); do
+	for halving in $(seq 6); do
 		[[ $landed == *loading* ]] || [ -z "$tracing" ] && break
 		delay=$(((starting + tracing) / 2))
-		signal_once "$signal" "$name" "$delay" "$@"
+		signal_once "$signal" "$name" "halving-$halving" "$delay" "$@"
 		landed+=" $signal_phase"
 		case $signal_phase in
 		starting) starting=$delay ;;

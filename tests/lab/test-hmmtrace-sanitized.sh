@@ -49,7 +49,7 @@ insmod "build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko"
 started=$SECONDS
 run_checker hmmtrace-sanitized.argv-fuzz python3 tests/host/hmmtrace_argv_fuzz.py "$binary" \
 	${HMMTRACE_FUZZ_SEED:+--seed "$HMMTRACE_FUZZ_SEED"} --runs "${HMMTRACE_FUZZ_RUNS:-60}" \
-	--seconds 150 --timeout 90 --work "$fuzz" --log "$fuzz.log"
+	--seconds 60 --timeout 90 --work "$fuzz" --log "$fuzz.log"
 head -n 60 "$fuzz.log"
 echo "hmmtrace-sanitized: the fuzzer took $((SECONDS - started)) s"
 rmmod sim_mirror
