@@ -25,6 +25,7 @@
 . tests/lib.sh
 
 hmmtrace=${HMMTRACE:-build/hmmtrace}
+hmmtrace_path=$(readlink -f "$hmmtrace")
 work=$(mktemp -d)
 
 if [ ! -x "$hmmtrace" ]; then
@@ -181,6 +182,11 @@ signal_once() {
 	shift 4
 	env --default-signal=INT "$hmmtrace" "$@" -v >/dev/null 2>"$work/$name-$delay.err" &
 	pid=$!
+	# The delay counts from hmmtrace's exec: before it, SIGINT is still ignored.
+	for _ in $(seq 500); do
+		[ "$(readlink "/proc/$pid/exe")" = "$hmmtrace_path" ] && break
+		sleep 0.01
+	done
 	# bash says "Killed" of a job SIGKILL ended, whenever it notices: not here.
 	{
 		sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
@@ -202,10 +208,12 @@ signal_once() {
 }
 
 # signal_at SIGNAL NAME SUBCOMMAND...: signal_once at every delay, then
-# halving the gap (at most 6 times) until one landed mid-load; the phases
-# are in phases_SIGNAL.
+# doubling the longest (at most 4 times) until one landed while tracing
+# (SUBCOMMAND may take longer to attach than the reference), then halving
+# the gap (at most 6 times) until one landed mid-load; the phases are in
+# phases_SIGNAL.
 signal_at() {
-	local signal=$1 name=$2 index delay starting=0 tracing= landed= halving
+	local signal=$1 name=$2 index delay starting=0 tracing= landed= halving doubling
 	shift 2
 	for index in "${!delays[@]}"; do
 		delay=${delays[index]}
@@ -214,6 +222,17 @@ signal_at() {
 		case $signal_phase in
 		starting) [ "$delay" -gt "$starting" ] && starting=$delay ;;
 		tracing) [ -z "$tracing" ] || [ "$delay" -lt "$tracing" ] && tracing=$delay ;;
+		esac
+	done
+	delay=${delays[-1]}
+	for doubling in $(seq 4); do
+		[[ $landed == *tracing* ]] && break
+		delay=$((2 * delay))
+		signal_once "$signal" "$name" "doubling-$doubling" "$delay" "$@"
+		landed+=" $signal_phase"
+		case $signal_phase in
+		starting) starting=$delay ;;
+		tracing) tracing=$delay ;;
 		esac
 	done
 	for halving in $(seq 6); do
