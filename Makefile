@@ -8,7 +8,8 @@
 #   make bench    overhead and behaviour benchmarks into build/bench/ (about 15 min)
 #   make lab CMD='uname -r'   run a command inside the lab guest
 #   make deps     install missing Debian packages (demo and check do it themselves)
-#   make hmmtrace [STATIC=1]   the tool; STATIC=1 links its libraries statically
+#   make hmmtrace [STATIC=1|SANITIZE=1]   the tool; STATIC=1 links its libraries statically,
+#                 SANITIZE=1 builds it with ASan and UBSan into build/sanitize/
 #   make install [PREFIX=/usr/local] [DESTDIR=] [STATIC=1]   and make uninstall
 #   make vmlinux-header   regenerate bpf/vmlinux/x86/vmlinux.h from the patched kernel
 
@@ -108,6 +109,7 @@ lab:
 check: deps
 	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver flamegraph-assets
 	$(MAKE) --no-print-directory hmmtrace STATIC=1
+	$(MAKE) --no-print-directory hmmtrace SANITIZE=1
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian-6.1
@@ -203,18 +205,41 @@ $(DRIVER_WITHOUT_BTF): $(DRIVER)
 # export serves HTTP with libmicrohttpd. Debian builds it with GnuTLS,
 # whose p11-kit has no static library, so the static binary has no HTTP
 # server: its export writes node_exporter's textfile (--textfile) only.
+#
+# SANITIZE=1 builds it with AddressSanitizer (and LeakSanitizer, which comes
+# with it) and UndefinedBehaviorSanitizer, which aborts on the first report,
+# into build/sanitize/hmmtrace: what tests/lab/test-hmmtrace-sanitized.sh and
+# tests/host/test-hmmtrace-argv-fuzz.sh run. Their runtimes are gcc's
+# (libasan8, libubsan1).
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+DEBIAN_PACKAGES += libasan8 libubsan1
+ifeq ($(STATIC)$(SANITIZE),11)
+$(error SANITIZE=1 and STATIC=1 do not go together: the sanitizers' runtimes are shared libraries)
+endif
 ifeq ($(STATIC),1)
 HMMTRACE := $(BUILD)/static/hmmtrace
 HMMTRACE_LIBS := -static $(shell pkg-config --static --libs libbpf) -lm -lpthread
-HMMTRACE_HTTP :=
+HMMTRACE_FLAGS :=
 else
 HMMTRACE := $(BUILD)/hmmtrace
 HMMTRACE_LIBS := $(LIBBPF_LIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) \
 	-lm -lpthread
-HMMTRACE_HTTP := -DHMMTRACE_HTTP
+HMMTRACE_FLAGS := -DHMMTRACE_HTTP
+endif
+ifeq ($(SANITIZE),1)
+HMMTRACE := $(BUILD)/sanitize/hmmtrace
+HMMTRACE_FLAGS += $(SANITIZE_FLAGS)
 endif
 
-hmmtrace: $(HMMTRACE)
+# The sanitizers' positive control, built with the same flags beside it.
+SANITIZER_CONTROL := $(BUILD)/sanitize/sanitizer-control
+
+hmmtrace: $(HMMTRACE) $(if $(filter 1,$(SANITIZE)),$(SANITIZER_CONTROL))
+
+$(SANITIZER_CONTROL): tests/unit/sanitizer_control.c
+	mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANITIZE_FLAGS) $< -o $@
 
 # The flame graph page of `hmmtrace causes --html` inlines d3 and
 # d3-flame-graph (tools/README.md, "Flame graphs"): the npm packages pinned
@@ -293,7 +318,7 @@ $(HMMTRACE): $(HMMTRACE_SOURCES) $(wildcard tools/*.h) bpf/hmmtrace.h bpf/handle
 		$(BUILD)/include/hmmtrace_fields.h $(BUILD)/include/hmmtrace_metrics.h \
 		$(BUILD)/include/hmmtrace_syscalls.h
 	mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(HMMTRACE_HTTP) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ \
+	$(CC) $(CFLAGS) $(HMMTRACE_FLAGS) -I$(BUILD)/include -Ibpf -Itools $(HMMTRACE_SOURCES) -o $@ \
 		$(HMMTRACE_LIBS)
 
 # Installing, under PREFIX with the paths the FHS and Debian expect; DESTDIR

@@ -354,7 +354,8 @@ static int top_stacks(struct causes_state *state, size_t wanted)
 		stack->invalidations += entry->delta.invalidations;
 		stack->callback_ns += entry->delta.callback_ns;
 	}
-	qsort(state->stacks, state->stack_count, sizeof(*state->stacks), stack_by_invalidations);
+	sort_items(state->stacks, state->stack_count, sizeof(*state->stacks),
+		   stack_by_invalidations);
 	for (size_t index = 0, in_driver = 0; index < state->stack_count; index++) {
 		if (index && strcmp(state->stacks[index].driver, state->stacks[index - 1].driver))
 			in_driver = 0;
@@ -390,7 +391,7 @@ int causes_read(struct model_reader *reader, double seconds, struct model *model
 		return status;
 	/* Export keeps the order first seen: series come out in the same order every scrape. */
 	if (!cumulative)
-		qsort(state->rows, state->row_count, sizeof(*state->rows), by_invalidations);
+		sort_items(state->rows, state->row_count, sizeof(*state->rows), by_invalidations);
 	model->causes = (struct causes_part){
 		.rows = state->rows, .row_count = state->row_count,
 		.stacks_taken = !cumulative && options.take_stacks,
@@ -466,7 +467,7 @@ static int folded_lines(const struct model_reader *reader, struct folded_line **
 		if (!(*lines)[(*count)++].text)
 			return -ENOMEM;
 	}
-	qsort(*lines, *count, sizeof(**lines), by_text);
+	sort_items(*lines, *count, sizeof(**lines), by_text);
 	for (size_t index = 0; index < *count; index++) {
 		if (kept && !strcmp((*lines)[kept - 1].text, (*lines)[index].text)) {
 			(*lines)[kept - 1].value += (*lines)[index].value;

@@ -82,8 +82,8 @@ int fault_sizes_read(struct model_reader *reader, struct model *model)
 	status = map_for_each(reader->maps.fault_sizes, true, take_fault_size, &walk);
 	model->fault_sizes = reader->fault_sizes.shown;
 	if (!status)
-		qsort(reader->fault_sizes.shown, model->fault_size_count,
-		      sizeof(*reader->fault_sizes.shown), by_driver_and_size);
+		sort_items(reader->fault_sizes.shown, model->fault_size_count,
+			   sizeof(*reader->fault_sizes.shown), by_driver_and_size);
 	return status;
 }
 

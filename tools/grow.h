@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Growing arrays: the one realloc pattern of every list the tool keeps. */
+/*
+ * Arrays: growing, the one realloc pattern of every list the tool keeps, and
+ * sorting, which every list does through sort_items().
+ */
 #ifndef HMMTRACE_GROW_H
 #define HMMTRACE_GROW_H
 
@@ -27,6 +30,19 @@ static inline int grow(void *items, size_t *capacity, size_t wanted, size_t size
 	*array = grown;
 	*capacity = bigger;
 	return 0;
+}
+
+/*
+ * qsort() of COUNT items of SIZE bytes at ITEMS. An empty list may have no
+ * array yet (NULL): qsort's array must never be NULL, even for 0 items
+ * (glibc declares it nonnull; UBSan stops there), so fewer than two items
+ * are left as they are.
+ */
+static inline void sort_items(void *items, size_t count, size_t size,
+			      int (*compare)(const void *, const void *))
+{
+	if (count > 1)
+		qsort(items, count, size, compare);
 }
 
 #endif /* HMMTRACE_GROW_H */

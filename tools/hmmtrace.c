@@ -205,7 +205,8 @@ static double parse_seconds(const char *text)
 	char *end;
 	double value = strtod(text, &end);
 
-	if (end == text || *end || value <= 0 || value > 86400)
+	/* Written so that NaN, which compares false with everything, is refused too. */
+	if (end == text || *end || !(value > 0 && value <= 86400))
 		usage_error("invalid number of seconds: %s", text);
 	return value;
 }

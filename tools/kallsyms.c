@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "kallsyms.h"
 
 struct symbol {
@@ -95,13 +96,13 @@ static bool add_symbol(struct kallsyms *symbols, size_t *capacity, const char *l
 /* Both orders: by address for symbolizing, by name for finding functions and drivers. */
 static bool sort_symbols(struct kallsyms *symbols)
 {
-	qsort(symbols->symbols, symbols->count, sizeof(*symbols->symbols), by_address);
+	sort_items(symbols->symbols, symbols->count, sizeof(*symbols->symbols), by_address);
 	symbols->by_name = malloc((symbols->count + 1) * sizeof(*symbols->by_name));
 	if (!symbols->by_name)
 		return false;
 	for (size_t index = 0; index < symbols->count; index++)
 		symbols->by_name[index] = &symbols->symbols[index];
-	qsort(symbols->by_name, symbols->count, sizeof(*symbols->by_name), by_name);
+	sort_items(symbols->by_name, symbols->count, sizeof(*symbols->by_name), by_name);
 	return true;
 }
 
@@ -322,7 +323,7 @@ size_t kallsyms_known_callbacks(struct kallsyms *symbols, struct kallsyms_callba
 	for (size_t index = 0; index < DRIVER_COUNT; index++)
 		if (!add_callbacks(symbols, drivers[index].symbol, found, capacity, &count))
 			break;
-	qsort(found, count, sizeof(*found), callback_by_address);
+	sort_items(found, count, sizeof(*found), callback_by_address);
 	return count;
 }
 

@@ -325,12 +325,12 @@ static int by_sort_value(const void *left, const void *right)
 static void sort_rows(struct model *model)
 {
 	if (options.sort == SORT_GROUP) {
-		qsort(model->rows, model->row_count, sizeof(*model->rows), by_name);
+		sort_items(model->rows, model->row_count, sizeof(*model->rows), by_name);
 		return;
 	}
 	for (size_t index = 0; index < model->row_count; index++)
 		model->rows[index]->sort_value = sort_value(model->rows[index]);
-	qsort(model->rows, model->row_count, sizeof(*model->rows), by_sort_value);
+	sort_items(model->rows, model->row_count, sizeof(*model->rows), by_sort_value);
 }
 
 static int read_rows(struct model_reader *reader, double seconds, struct model *model)

@@ -7,17 +7,25 @@
 
 #include "replace_file.h"
 
-/* Beside PATH, so that rename() stays in one file system and is atomic. */
-static void temporary_path(const char *path, char *temporary)
+/*
+ * Beside PATH, so that rename() stays in one file system and is atomic: 0,
+ * or -ENAMETOOLONG when the name does not fit, which a cut name must never
+ * stand for (cut at PATH's own length, it would be PATH).
+ */
+static int temporary_path(const char *path, char *temporary)
 {
-	snprintf(temporary, REPLACE_FILE_TEMPORARY_SIZE, "%s.%d.partial", path, (int)getpid());
+	int length = snprintf(temporary, REPLACE_FILE_TEMPORARY_SIZE, "%s.%d.partial", path,
+			      (int)getpid());
+
+	return length < 0 || length >= REPLACE_FILE_TEMPORARY_SIZE ? -ENAMETOOLONG : 0;
 }
 
 int replace_file_check(const char *path, char temporary[REPLACE_FILE_TEMPORARY_SIZE])
 {
-	int fd;
+	int fd, status = temporary_path(path, temporary);
 
-	temporary_path(path, temporary);
+	if (status)
+		return status;
 	fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -30,7 +38,10 @@ FILE *replace_file_begin(const char *path, mode_t mode, char temporary[REPLACE_F
 {
 	FILE *file;
 
-	temporary_path(path, temporary);
+	if (temporary_path(path, temporary)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
 	file = fopen(temporary, "w");
 	/* The mode whatever the umask: node_exporter, say, runs as another user. */
 	if (file && fchmod(fileno(file), mode)) {

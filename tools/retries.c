@@ -44,7 +44,8 @@ static void remember_streak(struct retries_state *state, const struct streak *st
 			return;
 		}
 	if (state->streak_count == sizeof(state->streaks) / sizeof(state->streaks[0])) {
-		qsort(state->streaks, state->streak_count, sizeof(state->streaks[0]), by_duration);
+		sort_items(state->streaks, state->streak_count, sizeof(state->streaks[0]),
+			   by_duration);
 		state->streak_count = STREAKS_KEPT;
 	}
 	state->streaks[state->streak_count++] = *streak;
@@ -351,7 +352,9 @@ static int list_longest(struct model_reader *reader, const struct fault_list *fa
 		return -ENOMEM;
 	longest = state->longest;
 	drivers = state->longest_drivers;
-	memcpy(longest, state->streaks, count * sizeof(*longest));
+	/* No streak ended yet: no array either, and memcpy's must not be NULL. */
+	if (count)
+		memcpy(longest, state->streaks, count * sizeof(*longest));
 	for (size_t index = 0; index < faults->count; index++) {
 		struct streak streak;
 		size_t same = 0;
@@ -363,7 +366,7 @@ static int list_longest(struct model_reader *reader, const struct fault_list *fa
 		longest[same] = streak;
 		count += same == count;
 	}
-	qsort(longest, count, sizeof(*longest), by_duration);
+	sort_items(longest, count, sizeof(*longest), by_duration);
 	state->longest_count = 0;
 	for (size_t index = 0; index < count && state->longest_count < options.top_rows; index++) {
 		char *driver = drivers[state->longest_count];
@@ -382,7 +385,7 @@ int retries_read(struct model_reader *reader, struct retries_part *part)
 
 	status = map_for_each(reader->maps.faults, false, take_fault, &faults);
 	if (!status) {
-		qsort(faults.entries, faults.count, sizeof(*faults.entries), by_total_retries);
+		sort_items(faults.entries, faults.count, sizeof(*faults.entries), by_total_retries);
 		status = list_pairs(reader, &faults);
 	}
 	if (!status)

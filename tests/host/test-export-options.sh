@@ -56,6 +56,21 @@ fi
 expect_exit textfile-unwritable 10 "^hmmtrace: cannot write $work/missing/hmmtrace\\.prom\\.[0-9]+\\.partial: No such file" \
 	"$hmmtrace" export --textfile "$work/missing/hmmtrace.prom"
 
+# A --textfile whose temporary name would not fit in PATH_MAX: refused
+# (10), and the file there before is left whole. Cut at 4095 bytes, the
+# temporary name was the path itself, which the check truncated and removed.
+long_directory=$work/$(printf 'd%.0s' $(seq 200))
+for _ in $(seq 19); do
+	long_directory=$long_directory/$(printf 'd%.0s' $(seq 200))
+done
+long_path=$long_directory/$(printf 'm%.0s' $(seq $((4095 - ${#long_directory} - 1))))
+if mkdir -p "$long_directory" && echo kept >"$long_path" && [ ${#long_path} -eq 4095 ]; then
+	expect_exit textfile-name-too-long 10 ': File name too long$' "$hmmtrace" export --textfile "$long_path"
+	check export-options.textfile-name-too-long.keeps-the-file test "$(cat "$long_path")" = kept
+else
+	fail export-options.textfile-name-too-long "cannot make a file with a 4095-byte path under $work"
+fi
+
 # A port held by another socket, then the same port free.
 python3 - "$work/port" <<'PYTHON' &
 import socket, sys, time

@@ -18,12 +18,16 @@
 #
 #   HMMTRACE=PATH   test that binary instead of build/hmmtrace (a broken one
 #                   shows what fails when hmmtrace prints nothing)
+#   HMMTRACE_FIRST_MODE_ONLY=1   only the first of this kernel's modes (the
+#                   one the automatic choice takes): the sanitized run's subset
+#   HMMTRACE_WORK=DIR   keep every invocation's output there (NAME.err its
+#                   stderr), for the sanitized run's scan; else a temporary one
 
 . tests/lib.sh
 
 hmmtrace=${HMMTRACE:-build/hmmtrace}
 workload=build/tests/sim_mirror_workload
-work=$(mktemp -d)
+work=${HMMTRACE_WORK:-$(mktemp -d)}
 . tests/lab/hmmtrace_tracers.sh
 
 if [ ! -x "$hmmtrace" ]; then
@@ -60,6 +64,7 @@ if [ -d /sys/kernel/tracing/events/mmu_notifier ]; then
 else
 	modes=(fentry kprobe)
 fi
+[ "${HMMTRACE_FIRST_MODE_ONLY:-}" = 1 ] && modes=("${modes[0]}")
 insmod "build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko"
 # --driver takes drivers whose callbacks this kernel has, so the other-driver
 # check needs one loaded: test_hmm where it is built, else mlx5_ib's ODP
@@ -384,4 +389,4 @@ fi
 
 # Every tracer above was stopped by a signal: none may leave a link behind.
 check_links_released hmmtrace.signals-detach-every-link "$links_before" "$links_while_tracing" 4 "$(bpf_links)"
-rm -rf "$work"
+[ -n "${HMMTRACE_WORK:-}" ] || rm -rf "$work"
