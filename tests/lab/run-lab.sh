@@ -183,11 +183,16 @@ start_guest() {
 	*) lab_error "LAB_ACCEL must be tcg, tcg-icount or kvm, not '$1'" ;;
 	esac
 	rm -f "$run_dir/booted"
+	# An emulated CPU runs tens of times slower than the host, and the host
+	# may not schedule QEMU's one thread for seconds: Debian's kcompactd
+	# tripped the 20 s soft-lockup watchdog in CI. These are syzbot's
+	# thresholds for emulated machines; a real lockup still reports, later.
+	local watchdog_options="watchdog_thresh=55 workqueue.watchdog_thresh=140 rcupdate.rcu_cpu_stall_timeout=100"
 	qemu-system-x86_64 "${accelerator_options[@]}" \
 		-m "$memory" -smp "$cpus" "${numa_options[@]}" \
 		-display none -no-reboot -monitor none -serial "file:$run_dir/console.log" \
 		-kernel "$kernel_dir/bzImage" -initrd "$initramfs" \
-		-append "console=ttyS0 rdinit=/init panic=-1 oops=panic loglevel=4 numa_balancing=disable hmmtrace.repo=$repo_root hmmtrace.run=$run_dir hmmtrace.kernel_dir=$kernel_dir $coherent_memory_append ${LAB_APPEND:-}" \
+		-append "console=ttyS0 rdinit=/init panic=-1 oops=panic loglevel=4 numa_balancing=disable $watchdog_options hmmtrace.repo=$repo_root hmmtrace.run=$run_dir hmmtrace.kernel_dir=$kernel_dir $coherent_memory_append ${LAB_APPEND:-}" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=hostroot \
 		-virtfs "local,path=$repo_root,mount_tag=repo,security_model=none,multidevs=remap,id=repo" \
 		</dev/null >"$run_dir/qemu.log" 2>&1 &
