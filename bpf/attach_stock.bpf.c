@@ -41,8 +41,12 @@ struct pending_value {
 	__u64 started_ns;
 };
 
-/* User space shrinks it to one entry in the tracepoint modes. */
-MAP(BPF_MAP_TYPE_LRU_HASH, struct pending_key, struct pending_value, MAX_PENDING)
+/*
+ * User space shrinks it to one entry in the tracepoint modes. A plain hash:
+ * an LRU would evict a call in progress without a word. Every entry is
+ * taken out at its return, or at its thread's exit (task_exited()).
+ */
+MAP(BPF_MAP_TYPE_HASH, struct pending_key, struct pending_value, MAX_PENDING)
 	pending SEC(".maps");
 
 static __always_inline int remember_call(__u32 call, struct pending_value *value)
@@ -50,7 +54,8 @@ static __always_inline int remember_call(__u32 call, struct pending_value *value
 	struct pending_key key = { .tid = current_tid(), .call = call };
 
 	value->started_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&pending, &key, value, BPF_ANY);
+	if (bpf_map_update_elem(&pending, &key, value, BPF_ANY))
+		count_lost(HMMTRACE_LOST_PENDING);
 	return 0;
 }
 

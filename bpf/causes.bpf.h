@@ -99,7 +99,7 @@ cause_of(void *ctx, const struct mmu_notifier_range *range, __u64 callback, bool
 		key.stack_id = bpf_get_stackid(ctx, &stacks, 0);
 		/* Counted without its stack, and said so. */
 		if (key.stack_id < 0)
-			count_drop(HMMTRACE_DROPPED_STACKS);
+			count_lost(HMMTRACE_LOST_STACKS);
 	}
 	return key;
 }
@@ -117,7 +117,7 @@ static __always_inline void count_cause(void *ctx, const struct mmu_interval_not
 
 	cause = map_lookup_or_try_init(&causes, &last.cause, &zero);
 	if (!cause) {
-		count_drop(HMMTRACE_DROPPED_CAUSES);
+		count_lost(HMMTRACE_LOST_CAUSES);
 		return;
 	}
 	cause->invalidations++;
@@ -181,7 +181,7 @@ static __always_inline void count_fault_size(const struct hmm_range *range, __u6
 	key.pages_slot = log2_slot(end > start ? (end - start) >> PAGE_SHIFT : 0);
 	histogram = map_lookup_or_try_init(&fault_sizes, &key, &zero);
 	if (!histogram) {
-		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
+		count_lost(HMMTRACE_LOST_STATS);
 		return;
 	}
 	histogram->count++;

@@ -47,7 +47,7 @@ static __always_inline int count_insert(const struct mmu_interval_notifier *inte
 	if (tgid)
 		learn_owner(KERNEL_FIELD(btf_typed, interval_sub, mm), tgid);
 	if (!subscription) {
-		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
+		count_lost(HMMTRACE_LOST_SUBSCRIPTIONS);
 		return 0;
 	}
 	if (!wanted(tgid, subscription->invalidate))
@@ -97,7 +97,8 @@ static __always_inline void remember_invalidator(void *ctx,
 
 	invalidator.stack_id = bpf_get_stackid(ctx, &stacks, 0);
 	bpf_get_current_comm(invalidator.comm, sizeof(invalidator.comm));
-	bpf_map_update_elem(&invalidators, &key, &invalidator, BPF_ANY);
+	if (bpf_map_update_elem(&invalidators, &key, &invalidator, BPF_ANY))
+		count_lost(HMMTRACE_LOST_INVALIDATORS);
 }
 
 /* The hot path: no helper call for `top`, unless a knob asks for more. */
@@ -241,8 +242,8 @@ static __always_inline int range_started(const struct mmu_notifier_range *range,
 	/* A failed non-blockable start is never ended. */
 	if (ret)
 		bpf_map_delete_elem(&range_starts, &key);
-	else
-		bpf_map_update_elem(&range_starts, &key, &started_ns, BPF_ANY);
+	else if (bpf_map_update_elem(&range_starts, &key, &started_ns, BPF_ANY))
+		count_lost(HMMTRACE_LOST_RANGE_STARTS);
 	SNOOP_RANGE(HMMTRACE_EVENT_MMU_NOTIFIER_INVALIDATE_RANGE_START, range, tgid, btf_typed,
 		    record->ret = ret, record->duration_ns = duration_ns,
 		    record->range_event = KERNEL_FIELD(btf_typed, range, event));

@@ -45,7 +45,12 @@ struct fault_state {
 	struct hmmtrace_cause_key refault_cause;	/* ...of this cause */
 };
 
-MAP(BPF_MAP_TYPE_LRU_HASH, struct hmmtrace_fault_key, struct fault_state, MAX_FAULTS)
+/*
+ * A plain hash, not an LRU: an LRU would evict a fault in progress without
+ * a word. A full map is counted (HMMTRACE_LOST_FAULTS), and user space
+ * reclaims the state of removed subscriptions and idle faults (reclaim.c).
+ */
+MAP(BPF_MAP_TYPE_HASH, struct hmmtrace_fault_key, struct fault_state, MAX_FAULTS)
 	faults SEC(".maps") __weak;
 
 static __always_inline struct hmmtrace_fault_key
@@ -115,9 +120,14 @@ fault_seen_retrying(const struct mmu_interval_notifier *interval_sub,
 	struct hmmtrace_fault_key key = fault_key(interval_sub);
 	struct fault_state fresh = { .summary.began_unseen = 1 };
 
+	struct fault_state *fault;
+
 	fault_start(&fresh, BPF_CORE_READ(interval_sub, invalidate_seq), now);
 	fault_name(&fresh, subscription);
-	return map_lookup_or_try_init(&faults, &key, &fresh);
+	fault = map_lookup_or_try_init(&faults, &key, &fresh);
+	if (!fault)
+		count_lost(HMMTRACE_LOST_FAULTS);
+	return fault;
 }
 
 /* A read_retry collision, or hmm_range_fault()'s -EBUSY (EBUSY): the task goes round. */
@@ -210,7 +220,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 	fresh.refault = count_refault(interval_sub, now, &fresh.refault_cause);
 	/* Without it the fault's completion cannot be told: counted as lost. */
 	if (bpf_map_update_elem(&faults, &key, &fresh, BPF_ANY))
-		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
+		count_lost(HMMTRACE_LOST_FAULTS);
 }
 
 /* hmm_range_fault() succeeded: the fault completes, unless a collision follows. */

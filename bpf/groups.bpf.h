@@ -147,7 +147,7 @@ stats_slot(const struct mmu_interval_notifier *interval_sub, __u64 group, bool b
 	slot = map_lookup_or_try_init(&stats, &group, &zero);
 	/* The map is full or out of memory: say so, the event is not counted. */
 	if (!slot)
-		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
+		count_lost(HMMTRACE_LOST_STATS);
 	return slot;
 }
 
@@ -172,7 +172,7 @@ static __always_inline bool lookup_fault_event(const struct mmu_interval_notifie
 	struct hmmtrace_subscription *subscription = subscription_of(interval_sub, btf_typed);
 
 	if (!subscription) {
-		count_drop(HMMTRACE_DROPPED_UNCOUNTED);
+		count_lost(HMMTRACE_LOST_SUBSCRIPTIONS);
 		return false;
 	}
 	if (!wanted(subscription->tgid, subscription->invalidate))

@@ -165,14 +165,23 @@ struct hmmtrace_invalidator {
 	char comm[16];
 };
 
-/* What the `dropped` map counts, per CPU, since attach. */
-enum hmmtrace_dropped {
-	HMMTRACE_DROPPED_EVENTS,	/* snoop records the `events` ring had no room for */
-	HMMTRACE_DROPPED_REPORTS,	/* livelocks and streaks the `reports` ring had no room for */
-	HMMTRACE_DROPPED_UNCOUNTED,	/* events no stats slot took: the map full or out of memory */
-	HMMTRACE_DROPPED_CAUSES,	/* invalidations no causes entry took: the map full */
-	HMMTRACE_DROPPED_STACKS,	/* stacks with no room: the map full, or their hash bucket another's (counted stackless) */
-	HMMTRACE_DROPPED_KINDS,
+/*
+ * What the `lost` map counts, per CPU, since attach: every place an event
+ * can fail to count, by the map or ring that had no room. Each is shown as
+ * `lost` (tools/README.md says what each kind costs).
+ */
+enum hmmtrace_lost {
+	HMMTRACE_LOST_EVENTS,		/* snoop records the `events` ring had no room for */
+	HMMTRACE_LOST_REPORTS,		/* livelocks and streaks the `reports` ring had no room for */
+	HMMTRACE_LOST_STATS,		/* events no stats slot took: the map full or out of memory */
+	HMMTRACE_LOST_CAUSES,		/* invalidations no causes entry took: the map full */
+	HMMTRACE_LOST_STACKS,		/* stacks with no room: the map full, or their hash bucket another's (counted stackless) */
+	HMMTRACE_LOST_SUBSCRIPTIONS,	/* events of a subscription `subscriptions` had no room for: uncounted */
+	HMMTRACE_LOST_FAULTS,		/* faults `faults` had no room for: their completion and go-rounds untold */
+	HMMTRACE_LOST_PENDING,		/* stock modes: calls `pending` had no room for, so their return counted nothing */
+	HMMTRACE_LOST_RANGE_STARTS,	/* range starts `range_starts` had no room for: their latency untimed */
+	HMMTRACE_LOST_INVALIDATORS,	/* invalidations `invalidators` could not remember: livelock reports without their invalidator */
+HMMTRACE_LOST_KINDS,
 };
 
 /* Flags of a snooped event. */

@@ -70,15 +70,24 @@ MAP(BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct hmmtrace_histogram, HMMTRACE_RANGE_
  */
 MAP(BPF_MAP_TYPE_HASH, __u64, __u64, MAX_PENDING) range_starts SEC(".maps") __weak;
 
-/* interval_sub -> what names it; filled when a subscription is first seen. */
-MAP(BPF_MAP_TYPE_LRU_HASH, __u64, struct hmmtrace_subscription, MAX_SUBSCRIPTIONS)
+/*
+ * interval_sub -> what names it; filled when a subscription is first seen.
+ * A plain hash: an LRU would evict a live subscription, whose faults would
+ * then look stale (fault_of()). User space deletes removed subscriptions'
+ * entries once it has named their rows (reclaim.c).
+ */
+MAP(BPF_MAP_TYPE_HASH, __u64, struct hmmtrace_subscription, MAX_SUBSCRIPTIONS)
 	subscriptions SEC(".maps") __weak;
 
 /* mm -> tgid, learned when a task of that mm is current (faults may run in kworkers). */
 MAP(BPF_MAP_TYPE_LRU_HASH, __u64, __u32, MAX_PROCESSES) mm_owners SEC(".maps") __weak;
 
-/* interval_sub -> the task that last invalidated it (retries' livelock reports). */
-MAP(BPF_MAP_TYPE_LRU_HASH, __u64, struct hmmtrace_invalidator, MAX_SUBSCRIPTIONS)
+/*
+ * interval_sub -> the task that last invalidated it (retries' livelock
+ * reports). A plain hash, whose entry goes at the subscription's remove: an
+ * LRU would evict a live subscription's without a word.
+ */
+MAP(BPF_MAP_TYPE_HASH, __u64, struct hmmtrace_invalidator, MAX_SUBSCRIPTIONS)
 	invalidators SEC(".maps") __weak;
 
 /* Kernel stacks by stack id: retries' invalidating tasks, causes' invalidations. */
@@ -113,8 +122,8 @@ RING_BUFFER(4 << 20) events SEC(".maps") __weak;
 /* Livelocks and retry streaks. */
 RING_BUFFER(256 << 10) reports SEC(".maps") __weak;
 
-/* Records and events lost, and counted here instead: enum hmmtrace_dropped. */
-MAP(BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, HMMTRACE_DROPPED_KINDS) dropped SEC(".maps") __weak;
+/* Events and records that could not count, counted here instead: enum hmmtrace_lost. */
+MAP(BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, HMMTRACE_LOST_KINDS) lost SEC(".maps") __weak;
 
 /*
  * The element at KEY, made from INIT when there is none. Another CPU may

@@ -2,7 +2,7 @@
 /*
  * The two ring buffers' records: `events` for snoop, `reports` for
  * livelocks and retry streaks. A record the buffer has no room for is
- * counted in `dropped`, never lost silently. A record nobody asked for
+ * counted in `lost`, never lost silently. A record nobody asked for
  * (snoop -e, --driver, -p) is never reserved, so it takes no room and is
  * no drop.
  */
@@ -18,9 +18,9 @@
 #include "knobs.bpf.h"
 #include "maps.bpf.h"
 
-static __always_inline void count_drop(__u32 kind)
+static __always_inline void count_lost(__u32 kind)
 {
-	__u64 *drops = bpf_map_lookup_elem(&dropped, &kind);
+	__u64 *drops = bpf_map_lookup_elem(&lost, &kind);
 
 	if (drops)
 		(*drops)++;
@@ -41,7 +41,7 @@ snoop_record(__u32 event, const struct mmu_interval_notifier *interval_sub, __u3
 		return NULL;
 	record = bpf_ringbuf_reserve(&events, sizeof(*record), 0);
 	if (!record) {
-		count_drop(HMMTRACE_DROPPED_EVENTS);
+		count_lost(HMMTRACE_LOST_EVENTS);
 		return NULL;
 	}
 	record->timestamp_ns = bpf_ktime_get_ns();
@@ -87,7 +87,7 @@ static __always_inline void report(void *ctx, __u32 kind,
 
 	record = bpf_ringbuf_reserve(&reports, sizeof(*record), 0);
 	if (!record) {
-		count_drop(HMMTRACE_DROPPED_REPORTS);
+		count_lost(HMMTRACE_LOST_REPORTS);
 		return;
 	}
 	record->kind = kind;

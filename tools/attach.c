@@ -229,6 +229,20 @@ static bool handler_in_mode(const struct handler *handler, enum hmmtrace_mode mo
 	       (handler->kind == TARGET_EVERY_CALLBACK && mode == HMMTRACE_MODE_FENTRY);
 }
 
+/* --map-entries, over every size chosen above. */
+static void size_given_maps(struct hmmtrace_bpf *skeleton)
+{
+	for (int map = 0; map < RESIZABLE_MAP_COUNT; map++) {
+		struct bpf_map *found;
+
+		if (!options.map_entries[map])
+			continue;
+		found = bpf_object__find_map_by_name(skeleton->obj, resizable_map_names[map]);
+		if (found)
+			bpf_map__set_max_entries(found, options.map_entries[map]);
+	}
+}
+
 static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 		      const struct callbacks *callbacks)
 {
@@ -291,6 +305,7 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 	/* The event stream's buffer is only worth its memory when snooping. */
 	bpf_map__set_max_entries(skeleton->maps.events,
 				 options.subcommand == SUBCOMMAND_SNOOP ? 16 << 20 : 4096);
+	size_given_maps(skeleton);
 }
 
 /* Whether to load a handler of the mode, aimed where this kernel has its target. */

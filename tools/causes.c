@@ -396,8 +396,8 @@ int causes_read(struct model_reader *reader, double seconds, struct model *model
 		.rows = state->rows, .row_count = state->row_count,
 		.stacks_taken = !cumulative && options.take_stacks,
 		.stacks = state->stacks, .stack_count = options.cause_stacks ? state->stack_count : 0,
-		.lost = model->dropped[HMMTRACE_DROPPED_CAUSES],
-		.stacks_lost = model->dropped[HMMTRACE_DROPPED_STACKS],
+		.lost = model->lost[HMMTRACE_LOST_CAUSES],
+		.stacks_lost = model->lost[HMMTRACE_LOST_STACKS],
 	};
 	return 0;
 }

@@ -106,7 +106,7 @@ static const char documentation[] =
 enum long_only_option {
 	OPTION_BTF = 256, OPTION_MODE, OPTION_LIVELOCK_MS, OPTION_TOP, OPTION_RETRY_GAP_MS,
 	OPTION_LISTEN, OPTION_TEXTFILE, OPTION_MAX_SERIES, OPTION_REFAULT_MS, OPTION_STACKS,
-	OPTION_NO_STACKS, OPTION_FOLDED, OPTION_HTML, OPTION_WEIGHT,
+	OPTION_NO_STACKS, OPTION_FOLDED, OPTION_HTML, OPTION_WEIGHT, OPTION_MAP_ENTRIES,
 };
 
 static const struct argp_option argument_options[] = {
@@ -148,6 +148,9 @@ static const struct argp_option argument_options[] = {
 	  "hmm_range_fault() on a range whose seq moved is a retry (default 10)", 0 },
 	{ "mode", OPTION_MODE, "MODE", 0, "tp_btf, raw_tp, fentry or kprobe (default: the "
 	  "first that works)", 0 },
+	{ "map-entries", OPTION_MAP_ENTRIES, "MAP=N,...", 0, "Size these maps (stats, "
+	  "subscriptions, faults, pending, range_starts, invalidators, causes, stacks) to N "
+	  "entries: what does not fit is counted as lost", 0 },
 	{ "btf", OPTION_BTF, "PATH", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is "
 	  "missing", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per interval or event", 0 },
@@ -157,6 +160,11 @@ static const struct argp_option argument_options[] = {
 };
 
 static const char *const weight_names[] = { "invalidations", "time" };
+
+const char *const resizable_map_names[RESIZABLE_MAP_COUNT] = {
+	"stats", "subscriptions", "faults", "pending", "range_starts", "invalidators", "causes",
+	"stacks",
+};
 static bool refault_given;
 
 static const char *const sort_names[] = {
@@ -235,6 +243,23 @@ static void parse_events(char *list)
 	}
 }
 
+/* --map-entries stats=8,faults=4: each map named once, 1 to 16M entries. */
+static void parse_map_entries(char *list)
+{
+	for (char *pair = strtok(list, ","); pair; pair = strtok(NULL, ",")) {
+		char *equals = strchr(pair, '=');
+		int map;
+
+		if (!equals)
+			usage_error("--map-entries takes MAP=N, not %s", pair);
+		*equals = '\0';
+		map = parse_choice(pair, resizable_map_names, RESIZABLE_MAP_COUNT, "--map-entries");
+		if (options.map_entries[map])
+			usage_error("--map-entries names %s twice", pair);
+		options.map_entries[map] = parse_count(equals + 1, 1, 1 << 24);
+	}
+}
+
 static error_t parse_argument(int key, char *argument, struct argp_state *state)
 {
 	int index;
@@ -303,6 +328,9 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 		break;
 	case OPTION_HTML:
 		options.html_path = argument;
+		break;
+	case OPTION_MAP_ENTRIES:
+		parse_map_entries(argument);
 		break;
 	case OPTION_WEIGHT:
 		index = parse_choice(argument, weight_names, 2, "--weight");

@@ -17,6 +17,34 @@ const char *const subcommand_names[SUBCOMMAND_COUNT] = {
 };
 const char *const grouping_names[] = { "driver", "process", "range" };
 
+/* enum hmmtrace_lost by the name every writer gives it, and what it costs. */
+const struct lost_kind lost_kinds[HMMTRACE_LOST_KINDS] = {
+	[HMMTRACE_LOST_EVENTS] = { "events", "snoop records the ring buffer had no room for" },
+	[HMMTRACE_LOST_REPORTS] = { "reports", "retry reports the ring buffer had no room for" },
+	[HMMTRACE_LOST_STATS] = { "stats", "events not counted: the stats map is full" },
+	[HMMTRACE_LOST_CAUSES] = { "causes", "invalidations not attributed: the causes map is full" },
+	[HMMTRACE_LOST_STACKS] = { "stacks", "invalidations counted without their stack: no room "
+				   "in the stacks map (full, or the hash bucket taken)" },
+	[HMMTRACE_LOST_SUBSCRIPTIONS] = { "subscriptions", "events not counted: the subscriptions "
+					  "map is full" },
+	[HMMTRACE_LOST_FAULTS] = { "faults", "faults not followed (their completion and go-rounds "
+				   "untold): the faults map is full" },
+	[HMMTRACE_LOST_PENDING] = { "pending", "calls not counted: the pending map is full" },
+	[HMMTRACE_LOST_RANGE_STARTS] = { "range_starts", "invalidation ranges not timed: the "
+					 "range_starts map is full" },
+	[HMMTRACE_LOST_INVALIDATORS] = { "invalidators", "invalidating tasks not remembered for "
+					 "livelock reports: the invalidators map is full" },
+};
+
+__u64 lost_sum(const __u64 lost[HMMTRACE_LOST_KINDS])
+{
+	__u64 sum = 0;
+
+	for (int kind = 0; kind < HMMTRACE_LOST_KINDS; kind++)
+		sum += lost[kind];
+	return sum;
+}
+
 const struct field_description row_fields[ROW_FIELD_COUNT] = ROW_FIELD_DESCRIPTIONS;
 
 static const enum row_field top_fields[] = { TOP_ROW_FIELDS };

@@ -31,6 +31,17 @@ extern const char *const subcommand_names[];
 extern const char *const grouping_names[];
 extern const char *const mode_names[HMMTRACE_MODE_COUNT];
 
+/* A kind of loss (enum hmmtrace_lost): its name in every output, and what it means. */
+struct lost_kind {
+	const char *name;
+	const char *meaning;
+};
+
+extern const struct lost_kind lost_kinds[HMMTRACE_LOST_KINDS];
+
+/* Every kind's count, summed: what the text headers show as `lost`. */
+__u64 lost_sum(const __u64 lost[HMMTRACE_LOST_KINDS]);
+
 /* What a field holds, which decides how every writer renders it. */
 enum field_type {
 	FIELD_COUNT,		/* events in the interval */
@@ -264,9 +275,9 @@ struct model {
 	const struct hook *hooks;	/* every hook attached, with its mechanism */
 	size_t hook_count;
 	bool show_every_hook;		/* text: list them all (-v), not only those off the mode */
-	/* Lost in the interval, and counted: enum hmmtrace_dropped. */
-	__u64 dropped[HMMTRACE_DROPPED_KINDS];
-	__u64 dropped_total[HMMTRACE_DROPPED_KINDS];
+	/* Lost in the interval, and counted: enum hmmtrace_lost. */
+	__u64 lost[HMMTRACE_LOST_KINDS];
+	__u64 lost_total[HMMTRACE_LOST_KINDS];
 	/* Rows with activity in the interval, in the order to show them. */
 	struct row **rows;
 	size_t row_count;

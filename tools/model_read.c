@@ -56,7 +56,7 @@ void model_reader_init(struct model_reader *reader, struct session *session,
 		.subscriptions = bpf_map__fd(skeleton->maps.subscriptions),
 		.faults = bpf_map__fd(skeleton->maps.faults),
 		.stacks = bpf_map__fd(skeleton->maps.stacks),
-		.dropped = bpf_map__fd(skeleton->maps.dropped),
+		.lost = bpf_map__fd(skeleton->maps.lost),
 		.causes = bpf_map__fd(skeleton->maps.causes),
 		.fault_sizes = bpf_map__fd(skeleton->maps.fault_sizes),
 	};
@@ -415,19 +415,19 @@ static void fill_envelope(struct model_reader *reader, double seconds, struct mo
 	model->export.may_be_unavailable = unavailable_in_stock_modes;
 }
 
-static int take_dropped(void *context, const void *key, const void *value)
+static int take_lost(void *context, const void *key, const void *value)
 {
 	struct model_reader *reader = context;
 	__u32 kind = *(const __u32 *)key;
 	int cpus = libbpf_num_possible_cpus();
 	__u64 total;
 
-	if (kind >= HMMTRACE_DROPPED_KINDS)
+	if (kind >= HMMTRACE_LOST_KINDS)
 		return 0;
 	per_cpu_sum(&total, value, sizeof(total), sizeof(total), cpus);
-	reader->model->dropped[kind] = total - reader->dropped_totals[kind];
-	reader->model->dropped_total[kind] = total;
-	reader->dropped_totals[kind] = total;
+	reader->model->lost[kind] = total - reader->lost_totals[kind];
+	reader->model->lost_total[kind] = total;
+	reader->lost_totals[kind] = total;
 	return 0;
 }
 
@@ -437,7 +437,7 @@ int model_read(struct model_reader *reader, double seconds, struct model *model)
 
 	fill_envelope(reader, seconds, model);
 	reader->model = model;
-	status = map_for_each(reader->maps.dropped, true, take_dropped, reader);
+	status = map_for_each(reader->maps.lost, true, take_lost, reader);
 	if (status)
 		return status;
 	if (model->subcommand == SUBCOMMAND_SNOOP) {

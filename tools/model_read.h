@@ -92,7 +92,7 @@ struct model_maps {
 	int subscriptions;
 	int faults;
 	int stacks;
-	int dropped;
+	int lost;
 	int causes;
 	int fault_sizes;
 };
@@ -111,7 +111,7 @@ struct model_reader {
 	struct row_table table;
 	unsigned long read_number;
 	struct hmmtrace_histogram range_totals[HMMTRACE_RANGE_EVENTS];
-	__u64 dropped_totals[HMMTRACE_DROPPED_KINDS];
+	__u64 lost_totals[HMMTRACE_LOST_KINDS];
 	struct driver_cache driver_cache;
 	struct row **shown;
 	size_t shown_capacity;

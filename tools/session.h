@@ -38,6 +38,18 @@ enum sort_column {
 	SORT_INSERTS, SORT_REMOVES, SORT_GROUP,
 };
 
+/*
+ * The maps --map-entries may size, so that tests can fill them: every map
+ * whose lack of room is counted as lost (enum hmmtrace_lost).
+ */
+enum resizable_map {
+	RESIZABLE_STATS, RESIZABLE_SUBSCRIPTIONS, RESIZABLE_FAULTS, RESIZABLE_PENDING,
+	RESIZABLE_RANGE_STARTS, RESIZABLE_INVALIDATORS, RESIZABLE_CAUSES, RESIZABLE_STACKS,
+	RESIZABLE_MAP_COUNT,
+};
+
+extern const char *const resizable_map_names[RESIZABLE_MAP_COUNT];
+
 struct options {
 	enum subcommand subcommand;
 	enum hmmtrace_grouping grouping;
@@ -64,6 +76,8 @@ struct options {
 	bool weight_by_time;		/* causes: stacks weighed by callback time */
 	bool json;
 	bool verbose;
+	/* --map-entries: sizes given for maps, by name (enum resizable_map), 0 where not */
+	unsigned int map_entries[RESIZABLE_MAP_COUNT];
 };
 
 extern struct options options;

@@ -78,7 +78,7 @@ int snoop_handle_event(void *context, void *record, size_t size)
 void snoop_read(struct model_reader *reader, struct model *model)
 {
 	model->snoop.events = reader->snoop.events_shown;
-	model->snoop.dropped = model->dropped[HMMTRACE_DROPPED_EVENTS];
-	model->snoop.dropped_total = model->dropped_total[HMMTRACE_DROPPED_EVENTS];
+	model->snoop.dropped = model->lost[HMMTRACE_LOST_EVENTS];
+	model->snoop.dropped_total = model->lost_total[HMMTRACE_LOST_EVENTS];
 	reader->snoop.events_shown = 0;
 }

@@ -269,7 +269,7 @@ static void causes_body(struct json_writer *json, const struct model *model)
 static void retries_body(struct json_writer *json, const struct model *model)
 {
 	json_fields(json, "livelocks:U reports_dropped:U", (__u64)model->retries.livelocks,
-		    model->dropped[HMMTRACE_DROPPED_REPORTS]);
+		    model->lost[HMMTRACE_LOST_REPORTS]);
 	rows(json, model);
 	retry_lists(json, &model->retries);
 }
@@ -278,6 +278,19 @@ static void snoop_body(struct json_writer *json, const struct model *model)
 {
 	json_fields(json, "events:U dropped:U dropped_total:U", (__u64)model->snoop.events,
 		    (__u64)model->snoop.dropped, (__u64)model->snoop.dropped_total);
+}
+
+/* {"stats": N, ...}: every kind of enum hmmtrace_lost, zero or not. */
+static void lost_counts(struct json_writer *json, const char *name,
+			const __u64 counts[HMMTRACE_LOST_KINDS])
+{
+	json_name(json, name);
+	json_open(json, '{');
+	for (int kind = 0; kind < HMMTRACE_LOST_KINDS; kind++) {
+		json_name(json, lost_kinds[kind].name);
+		json_uint(json, counts[kind]);
+	}
+	json_close(json, '}');
 }
 
 static void write_interval(const struct model *model)
@@ -297,8 +310,9 @@ static void write_interval(const struct model *model)
 	string_list(json, "unavailable", model->unavailable, length_of(model->unavailable));
 	if (model->subcommand == SUBCOMMAND_TOP)
 		json_fields(json, "by:s", grouping_names[model->grouping]);
-	json_fields(json, "interval_s:f3 uncounted:U", model->interval_seconds,
-		    model->dropped[HMMTRACE_DROPPED_UNCOUNTED]);
+	json_fields(json, "interval_s:f3", model->interval_seconds);
+	lost_counts(json, "lost", model->lost);
+	lost_counts(json, "lost_total", model->lost_total);
 	bodies[model->subcommand](json, model);
 	json_close(json, '}');
 }

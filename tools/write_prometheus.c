@@ -293,12 +293,6 @@ static void metric_sources(FILE *output, const struct model *model, bool unavail
 	}
 }
 
-static const char *const dropped_kind_names[HMMTRACE_DROPPED_KINDS] = {
-	[HMMTRACE_DROPPED_EVENTS] = "events", [HMMTRACE_DROPPED_REPORTS] = "reports",
-	[HMMTRACE_DROPPED_UNCOUNTED] = "uncounted",
-	[HMMTRACE_DROPPED_CAUSES] = "causes",
-	[HMMTRACE_DROPPED_STACKS] = "stacks",
-};
 
 static void exporter_metric(FILE *output, const struct model *model,
 			    const struct metric_description *metric)
@@ -317,11 +311,11 @@ static void exporter_metric(FILE *output, const struct model *model,
 	case METRIC_VALUE_METRIC_UNAVAILABLE:
 		metric_sources(output, model, metric->value == METRIC_VALUE_METRIC_UNAVAILABLE);
 		break;
-	case METRIC_VALUE_EVENTS_DROPPED:
-		for (int kind = 0; kind < HMMTRACE_DROPPED_KINDS; kind++) {
-			const char *pairs[] = { "kind", dropped_kind_names[kind], NULL };
+	case METRIC_VALUE_EVENTS_LOST:
+		for (int kind = 0; kind < HMMTRACE_LOST_KINDS; kind++) {
+			const char *pairs[] = { "kind", lost_kinds[kind].name, NULL };
 
-			sample_count(output, metric->name, "", pairs, NULL, model->dropped_total[kind]);
+			sample_count(output, metric->name, "", pairs, NULL, model->lost_total[kind]);
 		}
 		break;
 	case METRIC_VALUE_SERIES_FOLDED:

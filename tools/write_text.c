@@ -113,8 +113,9 @@ static void write_top_row(const struct model *model, const struct row *row)
 
 static void write_top(const struct model *model)
 {
-	printf("\nhmmtrace top  mode %s  by %s  interval %.1f s%s\n", mode_names[model->mode],
-	       grouping_names[model->grouping], model->interval_seconds,
+	printf("\nhmmtrace top  mode %s  by %s  interval %.1f s  lost %llu%s\n",
+	       mode_names[model->mode], grouping_names[model->grouping], model->interval_seconds,
+	       (unsigned long long)lost_sum(model->lost),
 	       mode_observes_everything(model->mode) ? "" : "  (RETRY/s, WAITS inferred)");
 	write_hooks(model);
 	printf("  %-38s %-12s", "GROUP", "DRIVER");
@@ -169,8 +170,8 @@ static void write_latency(const struct model *model)
 {
 	char title[640], group[400];
 
-	printf("\nhmmtrace latency  mode %s  interval %.1f s\n", mode_names[model->mode],
-	       model->interval_seconds);
+	printf("\nhmmtrace latency  mode %s  interval %.1f s  lost %llu\n", mode_names[model->mode],
+	       model->interval_seconds, (unsigned long long)lost_sum(model->lost));
 	write_hooks(model);
 	for (size_t index = 0; index < model->range_count; index++) {
 		const struct hmmtrace_histogram *delta = &model->ranges[index].histogram;
@@ -229,8 +230,9 @@ static void write_causes(const struct model *model)
 {
 	const struct causes_part *causes = &model->causes;
 
-	printf("\nhmmtrace causes  mode %s  interval %.1f s%s\n", mode_names[model->mode],
-	       model->interval_seconds, causes->stacks_taken ? "" :
+	printf("\nhmmtrace causes  mode %s  interval %.1f s  lost %llu%s\n", mode_names[model->mode],
+	       model->interval_seconds, (unsigned long long)lost_sum(model->lost),
+	       causes->stacks_taken ? "" :
 	       "  (no stacks: entries are syscalls or threads, paths unknown)");
 	write_hooks(model);
 	printf("  %-12s %-15s %-16s %7s %-20s %-16s %9s %9s %9s %7s %8s %7s %7s\n", "DRIVER",
@@ -295,8 +297,9 @@ static void write_retries(const struct model *model)
 {
 	char title[640], group[400];
 
-	printf("\nhmmtrace retries  mode %s  interval %.1f s  livelocks reported %lu\n",
-	       mode_names[model->mode], model->interval_seconds, model->retries.livelocks);
+	printf("\nhmmtrace retries  mode %s  interval %.1f s  lost %llu  livelocks reported %lu\n",
+	       mode_names[model->mode], model->interval_seconds,
+	       (unsigned long long)lost_sum(model->lost), model->retries.livelocks);
 	write_hooks(model);
 	for (size_t index = 0; index < model->row_count; index++) {
 		const struct row *row = model->rows[index];
@@ -322,29 +325,19 @@ static void write_snoop(const struct model *model)
 			"was full)\n", model->snoop.dropped, model->interval_seconds);
 }
 
-/* Losses go to stderr, where they are seen even when stdout is a table. */
+/*
+ * Losses go to stderr, where they are seen even when stdout is a table, one
+ * line per kind; the header's `lost` is their sum. snoop says its own.
+ */
 static void write_losses(const struct model *model)
 {
-	if (model->dropped[HMMTRACE_DROPPED_UNCOUNTED])
-		fprintf(stderr, "hmmtrace: %llu events were not counted in the last %.1f s (the "
-			"stats map is full or out of memory)\n",
-			(unsigned long long)model->dropped[HMMTRACE_DROPPED_UNCOUNTED],
-			model->interval_seconds);
-	if (model->dropped[HMMTRACE_DROPPED_CAUSES])
-		fprintf(stderr, "hmmtrace: %llu invalidations were not attributed in the last %.1f s "
-			"(the causes map is full)\n",
-			(unsigned long long)model->dropped[HMMTRACE_DROPPED_CAUSES],
-			model->interval_seconds);
-	if (model->dropped[HMMTRACE_DROPPED_STACKS])
-		fprintf(stderr, "hmmtrace: %llu invalidations were counted without their stack in the "
-			"last %.1f s (no room in the stacks map: full, or the hash bucket taken)\n",
-			(unsigned long long)model->dropped[HMMTRACE_DROPPED_STACKS],
-			model->interval_seconds);
-	if (model->subcommand == SUBCOMMAND_RETRIES && model->dropped[HMMTRACE_DROPPED_REPORTS])
-		fprintf(stderr, "hmmtrace: %llu retry reports dropped in the last %.1f s (the ring "
-			"buffer was full)\n",
-			(unsigned long long)model->dropped[HMMTRACE_DROPPED_REPORTS],
-			model->interval_seconds);
+	for (int kind = 0; kind < HMMTRACE_LOST_KINDS; kind++) {
+		if (!model->lost[kind] || kind == HMMTRACE_LOST_EVENTS)
+			continue;
+		fprintf(stderr, "hmmtrace: lost %llu in the last %.1f s: %s\n",
+			(unsigned long long)model->lost[kind], model->interval_seconds,
+			lost_kinds[kind].meaning);
+	}
 }
 
 static void write_interval(const struct model *model)

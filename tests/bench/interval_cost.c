@@ -92,7 +92,7 @@ static struct model_maps create_maps(__u32 rows)
 		.faults = create_map(BPF_MAP_TYPE_HASH, sizeof(struct hmmtrace_fault_key),
 				     sizeof(struct hmmtrace_fault_summary), 16),
 		.stacks = -1,
-		.dropped = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, HMMTRACE_DROPPED_KINDS),
+		.lost = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, HMMTRACE_LOST_KINDS),
 		.causes = -1, .fault_sizes = -1,
 	};
 }

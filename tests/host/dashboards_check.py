@@ -30,7 +30,7 @@ DASHBOARD_METRICS = [
     "hmmtrace_invalidations_total", "hmmtrace_invalidate_duration_seconds_bucket", "hmmtrace_read_retries_total",
     "hmmtrace_range_faults_total", "hmmtrace_faults_completed_total", "hmmtrace_read_begin_wait_seconds_total",
     "hmmtrace_subscriptions", "hmmtrace_range_duration_seconds_bucket", "hmmtrace_info",
-    "hmmtrace_metric_inferred", "hmmtrace_metric_unavailable", "hmmtrace_events_dropped_total",
+    "hmmtrace_metric_inferred", "hmmtrace_metric_unavailable", "hmmtrace_events_lost_total",
     "hmmtrace_scrape_duration_seconds",
 ]
 # The alerts; the lab test waits for the livelock one by name.
