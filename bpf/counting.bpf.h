@@ -68,17 +68,17 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 	__u64 key = (__u64)interval_sub;
 	struct event_slot slot;
 
+	/* Marked even when not counted (-p, --driver, a full map), so that user space reclaims it. */
+	forget_subscription(interval_sub);
 	if (!lookup_subscription_event(interval_sub, btf_typed, &slot))
 		return 0;
 	stats_add(slot.stats->removes, 1);
-	if (track_live_subscriptions)
-		forget_subscription(interval_sub);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_REMOVE, interval_sub, slot.tgid, btf_typed,
 	      record->duration_ns = wait_ns, record->flags = waited ? HMMTRACE_FLAG_WAITED : 0);
 	/*
 	 * The subscription's entry stays: user space names rows and retry
-	 * lists with it after the remove, and an insert at the same address
-	 * replaces it.
+	 * lists with it after the remove, then deletes it (tools/reclaim.c);
+	 * an insert at the same address replaces it before that.
 	 */
 	if (capture_invalidators)
 		bpf_map_delete_elem(&invalidators, &key);

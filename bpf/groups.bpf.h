@@ -69,7 +69,8 @@ subscription_of(const struct mmu_interval_notifier *interval_sub, bool btf_typed
 
 /*
  * A removed subscription's entry stays (user space names rows and retry
- * lists with it); marking it lets the exporter count the live ones.
+ * lists with it); marking it lets the exporter count the live ones, and
+ * user space reclaim it (tools/reclaim.c).
  */
 static __always_inline void forget_subscription(const struct mmu_interval_notifier *interval_sub)
 {

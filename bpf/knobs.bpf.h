@@ -24,8 +24,6 @@ const volatile bool infer_retries __weak;		/* stock kernels: no read_retry event
 const volatile bool report_streaks __weak;
 const volatile bool capture_invalidators __weak;	/* stack of each invalidating task */
 const volatile __u64 livelock_ns __weak;		/* 0: no livelock detection */
-/* Mark removed subscriptions, so user space can count the live ones (export). */
-const volatile bool track_live_subscriptions __weak;
 /* snoop: 1 << enum hmmtrace_event for each event to record; 0 when not snooping. */
 const volatile __u32 snoop_events __weak;
 const volatile bool time_ranges __weak;			/* range start -> end histograms */

@@ -229,6 +229,12 @@ static bool handler_in_mode(const struct handler *handler, enum hmmtrace_mode mo
 	       (handler->kind == TARGET_EVERY_CALLBACK && mode == HMMTRACE_MODE_FENTRY);
 }
 
+/* The map names --map-entries takes (tools/session.h), as the skeleton has them. */
+const char *const resizable_map_names[RESIZABLE_MAP_COUNT] = {
+	"stats", "subscriptions", "faults", "pending", "range_starts", "invalidators", "causes",
+	"stacks",
+};
+
 /* --map-entries, over every size chosen above. */
 static void size_given_maps(struct hmmtrace_bpf *skeleton)
 {
@@ -267,7 +273,6 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 	skeleton->rodata->livelock_ns = options.subcommand == SUBCOMMAND_RETRIES ||
 					options.subcommand == SUBCOMMAND_EXPORT ?
 					(__u64)(options.livelock_ms * 1e6) : 0;
-	skeleton->rodata->track_live_subscriptions = options.subcommand == SUBCOMMAND_EXPORT;
 	skeleton->rodata->snoop_events = options.subcommand == SUBCOMMAND_SNOOP ?
 					 options.events_mask : 0;
 	skeleton->rodata->time_ranges = ranges_timed();

@@ -86,36 +86,56 @@ static int count_live_subscription(void *context, const void *key, const void *v
 	return 0;
 }
 
-/* Rows beyond --max-series, in first-seen order, are summed into `other`: a group never moves. */
+/*
+ * Rows beyond --max-series, in first-seen order, are summed into `other`.
+ * A group never moves: whether it has a series of its own is settled when
+ * it is first exported, and a row reclaimed later (its process exited)
+ * leaves its room to a new group and what it had in other.
+ */
 static void fold_rows(struct export_state *state, struct model *model)
 {
 	struct row *other = &state->other;
-	size_t kept = options.max_series;
+	size_t own = 0, folded = 0;
 
-	if (model->row_count <= kept)
-		return;
-	if (!state->folding_said)
-		fprintf(stderr, "hmmtrace: over %zu groups (--max-series): the rest are summed into "
-			"the series labelled other\n", kept);
-	state->folding_said = true;
-	memset(&other->total, 0, sizeof(other->total));
+	memcpy(&other->total, &state->other_retired, sizeof(other->total));
 	other->livelocks = 0;
 	other->livelocked_faults = 0;
 	other->live_subscriptions = 0;
-	for (size_t index = kept; index < model->row_count; index++) {
-		const struct row *row = model->rows[index];
+	for (size_t index = 0; index < model->row_count; index++) {
+		struct row *row = model->rows[index];
 
+		if (!row->fold_decided) {
+			row->folded = own >= options.max_series;
+			row->fold_decided = true;
+		}
+		if (!row->folded) {
+			model->rows[own++] = row;
+			continue;
+		}
 		add_stats(&other->total, row->reported);
 		other->livelocks += row->livelocks;
 		other->livelocked_faults += row->livelocked_faults;
 		other->live_subscriptions += row->live_subscriptions;
+		folded++;
 	}
+	model->row_count = own;
+	if (!folded && !state->folding_said)
+		return;
+	if (!state->folding_said)
+		fprintf(stderr, "hmmtrace: over %u groups (--max-series): the rest are summed into "
+			"the series labelled other\n", options.max_series);
+	state->folding_said = true;
 	other->reported = &other->total;
 	snprintf(other->name, sizeof(other->name), "other");
 	snprintf(other->driver, sizeof(other->driver), "other");
-	model->export.series_folded = model->row_count - kept;
-	model->rows[kept] = other;
-	model->row_count = kept + 1;
+	model->export.series_folded = folded;
+	model->rows[model->row_count++] = other;
+}
+
+void export_forget_row(struct model_reader *reader, const struct row *row)
+{
+	if (row->folded && row->reported)
+		add_stats(&reader->export.other_retired, row->reported);
 }
 
 static bool bpf_stats_enabled(void)

@@ -161,10 +161,6 @@ static const struct argp_option argument_options[] = {
 
 static const char *const weight_names[] = { "invalidations", "time" };
 
-const char *const resizable_map_names[RESIZABLE_MAP_COUNT] = {
-	"stats", "subscriptions", "faults", "pending", "range_starts", "invalidators", "causes",
-	"stacks",
-};
 static bool refault_given;
 
 static const char *const sort_names[] = {

@@ -124,6 +124,11 @@ struct row {
 	char driver[64];
 	/* export: what was last exported, never less than before (export_read.c) */
 	struct hmmtrace_stats *reported;
+	bool fold_decided;		/* export: whether it has a series of its own is settled... */
+	bool folded;			/* ...and it sums into other (--max-series) */
+	/* reclaim.c: what its freed entries held, and the read that retired it (0: live) */
+	struct hmmtrace_stats *base;
+	unsigned long retired;
 	__u64 livelocks;		/* reported by the BPF side, since start */
 	__u32 livelocked_faults;	/* retrying past --livelock-ms now */
 	__u32 live_subscriptions;
@@ -362,5 +367,7 @@ struct row *row_table_find(const struct row_table *table, __u64 group);
 /* The group's row, made zeroed on first sight; NULL if out of memory. */
 struct row *row_table_get(struct row_table *table, __u64 group);
 void row_table_free(struct row_table *table);
+/* After rows were taken out of table->rows: the buckets made again. */
+int row_table_rehash(struct row_table *table);
 
 #endif /* HMMTRACE_MODEL_H */

@@ -54,7 +54,9 @@ void model_reader_init(struct model_reader *reader, struct session *session,
 		},
 		.range_latency = bpf_map__fd(skeleton->maps.range_latency),
 		.subscriptions = bpf_map__fd(skeleton->maps.subscriptions),
+		.invalidators = bpf_map__fd(skeleton->maps.invalidators),
 		.faults = bpf_map__fd(skeleton->maps.faults),
+		.pending = bpf_map__fd(skeleton->maps.pending),
 		.stacks = bpf_map__fd(skeleton->maps.stacks),
 		.lost = bpf_map__fd(skeleton->maps.lost),
 		.causes = bpf_map__fd(skeleton->maps.causes),
@@ -70,6 +72,7 @@ void model_reader_free(struct model_reader *reader)
 	export_free(&reader->export);
 	causes_free(&reader->causes);
 	fault_sizes_free(&reader->fault_sizes);
+	reclaim_free(&reader->reclaim);
 	reader->shown = NULL;
 }
 
@@ -100,7 +103,7 @@ static int take_group(void *context, __u64 group, const struct hmmtrace_stats *p
 	if (!row)
 		return -ENOMEM;
 	if (row->read_number == reader->read_number) {
-		/* Seen already in this read (in the other map): add to it. */
+		/* Seen already in this read (in the other map): add to it (never retired, hot). */
 		per_cpu_sum((__u64 *)&stats, per_cpu, sizeof(stats), sizeof(stats), cpus);
 		add((__u64 *)&row->delta, (const __u64 *)&stats, COUNTERS(stats));
 		add((__u64 *)&row->total, (const __u64 *)&stats, COUNTERS(stats));
@@ -113,11 +116,16 @@ static int take_group(void *context, __u64 group, const struct hmmtrace_stats *p
 	 * did not move is idle, and its histograms need not be summed.
 	 */
 	per_cpu_sum((__u64 *)&stats, per_cpu, SCALARS_SIZE, sizeof(stats), cpus);
+	/* A group reclaimed before counts on from what its freed entries held. */
+	if (row->base)
+		add((__u64 *)&stats, (const __u64 *)row->base, SCALARS_SIZE / sizeof(__u64));
 	if (!memcmp(&stats, &row->total, SCALARS_SIZE)) {
 		memset(&row->delta, 0, SCALARS_SIZE);
 		return 0;
 	}
 	per_cpu_sum((__u64 *)&stats, per_cpu, sizeof(stats), sizeof(stats), cpus);
+	if (row->base)
+		add((__u64 *)&stats, (const __u64 *)row->base, COUNTERS(stats));
 	subtract((__u64 *)&row->delta, (const __u64 *)&stats, (const __u64 *)&row->total,
 		 COUNTERS(stats));
 	row->total = stats;
@@ -338,7 +346,11 @@ static int read_rows(struct model_reader *reader, double seconds, struct model *
 	int status;
 
 	reader->read_number++;
-	status = group_maps_read(&reader->maps.groups, take_group, reader);
+	status = reclaim_groups_before_read(reader);
+	if (!status)
+		status = group_maps_read(&reader->maps.groups, take_group, reader);
+	if (!status)
+		status = reclaim_groups_after_read(reader);
 	if (!status && model->subcommand == SUBCOMMAND_EXPORT)
 		export_refresh_symbols(reader);
 	if (!status)
@@ -438,6 +450,8 @@ int model_read(struct model_reader *reader, double seconds, struct model *model)
 	fill_envelope(reader, seconds, model);
 	reader->model = model;
 	status = map_for_each(reader->maps.lost, true, take_lost, reader);
+	if (!status)
+		status = reclaim_sweep(reader);
 	if (status)
 		return status;
 	if (model->subcommand == SUBCOMMAND_SNOOP) {

@@ -38,6 +38,7 @@ struct snoop_state {
 /* export_read.c: what the exporter keeps between scrapes. */
 struct export_state {
 	struct row other;		/* the groups over --max-series, summed */
+	struct hmmtrace_stats other_retired;	/* what other's freed rows had reported */
 	struct program_runs *programs;
 	size_t program_count;
 	size_t program_capacity;
@@ -85,12 +86,31 @@ struct fault_sizes_state {
 	size_t shown_capacity;
 };
 
+/* reclaim.c: what the reads between sweeps carry. */
+struct reclaim_state {
+	__u64 *candidates;		/* groups found gone, retired in this read */
+	size_t candidate_count;
+	size_t candidate_capacity;
+	__u64 *removed;			/* subscriptions removed at the last sweep */
+	size_t removed_count;
+	size_t removed_capacity;
+	__u64 hot_groups[HMMTRACE_HOT_GROUPS];
+	void *scratch_stats;		/* one stats value, per CPU */
+	double last_sweep;
+	/* Since start, for -v and the tests: groups retired, rows freed, entries swept. */
+	unsigned long retired;
+	unsigned long freed;
+	unsigned long swept;
+};
+
 /* The maps a model is read from, by file descriptor. */
 struct model_maps {
 	struct group_maps groups;
 	int range_latency;
 	int subscriptions;
+	int invalidators;
 	int faults;
+	int pending;
 	int stacks;
 	int lost;
 	int causes;
@@ -120,6 +140,7 @@ struct model_reader {
 	struct export_state export;
 	struct causes_state causes;
 	struct fault_sizes_state fault_sizes;
+	struct reclaim_state reclaim;
 };
 
 /* The session's maps, or MAPS when not NULL (the bench makes its own). */
@@ -152,6 +173,18 @@ void causes_free(struct causes_state *state);
 /* fault_sizes.c */
 int fault_sizes_read(struct model_reader *reader, struct model *model);
 void fault_sizes_free(struct fault_sizes_state *state);
+
+/*
+ * reclaim.c: exited processes' and removed subscriptions' groups, around
+ * each read of the groups, and every few seconds the rest of their state.
+ */
+int reclaim_groups_before_read(struct model_reader *reader);
+int reclaim_groups_after_read(struct model_reader *reader);
+int reclaim_sweep(struct model_reader *reader);
+void reclaim_free(struct reclaim_state *state);
+
+/* export_read.c: a row about to be freed, whose series goes (a folded one's stays in other). */
+void export_forget_row(struct model_reader *reader, const struct row *row);
 
 /* snoop.c */
 int snoop_handle_event(void *context, void *record, size_t size);

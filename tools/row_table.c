@@ -5,6 +5,7 @@
  * here once made every interval quadratic in the number of subscriptions.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "grow.h"
 #include "model.h"
@@ -79,10 +80,19 @@ struct row *row_table_get(struct row_table *table, __u64 group)
 	return row;
 }
 
+int row_table_rehash(struct row_table *table)
+{
+	memset(table->buckets, 0, table->bucket_count * sizeof(*table->buckets));
+	for (size_t index = 0; index < table->count; index++)
+		place(table->buckets, table->bucket_count, table->rows[index]);
+	return 0;
+}
+
 void row_table_free(struct row_table *table)
 {
 	for (size_t index = 0; index < table->count; index++) {
 		free(table->rows[index]->reported);
+		free(table->rows[index]->base);
 		free(table->rows[index]);
 	}
 	free(table->rows);

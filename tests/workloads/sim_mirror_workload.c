@@ -563,6 +563,59 @@ static void scenario_many_ranges(void)
 }
 
 /*
+ * Short-lived processes, --iterations of them, --threads at a time: each
+ * opens the device, mirrors one page, reads it once, removes its range and
+ * exits. The last one's pid is reported: a tracer must still count it.
+ */
+static pid_t churn_child(void)
+{
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		struct buffer buffer = buffer_map(PMD_BYTES, false);
+		char data[PAGE_BYTES];
+		uint32_t range_id;
+
+		device = open(SIM_MIRROR_DEVICE, O_RDWR);
+		if (device < 0)
+			_exit(2);
+		memset(buffer.start, 1, PAGE_BYTES);
+		range_id = register_range(buffer.start, PAGE_BYTES);
+		device_read(range_id, buffer.start, PAGE_BYTES, data);
+		unregister_range(range_id);
+		_exit(0);
+	}
+	return child;
+}
+
+static pid_t last_child;
+
+static void scenario_churn(void)
+{
+	unsigned long started = 0, running = 0;
+	int status;
+
+	while (started < options.iterations || running) {
+		if (started < options.iterations && running < options.threads) {
+			last_child = churn_child();
+			started++;
+			running++;
+			continue;
+		}
+		if (wait(&status) < 0)
+			die("wait");
+		running--;
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			check_failed("a child failed");
+	}
+	expect("inserts", EXACTLY, options.iterations);
+	expect("removes", EXACTLY, options.iterations);
+	expect("read_begins", EXACTLY, options.iterations);
+}
+
+/*
  * The stale-seq livelock: a racing writer makes the first attempt collide,
  * and the buggy retry loop then spins on -EBUSY until the 1000 ms timeout.
  */
@@ -782,6 +835,7 @@ static const struct {
 	{ "migrate", scenario_migrate, "move_pages() to node 1" },
 	{ "race", scenario_race, "device reads against CPU writers" },
 	{ "many-ranges", scenario_many_ranges, "many one-page ranges, one invalidation" },
+	{ "churn", scenario_churn, "--iterations short-lived processes, --threads at a time, one page each" },
 	{ "livelock", scenario_livelock, "the stale-seq retry bug" },
 	{ "bad-input", scenario_bad_input, "ioctls that must be refused" },
 	{ "nonblocking", scenario_nonblocking, "reap a killed process while the driver lock is held" },
@@ -825,6 +879,8 @@ static int print_report(const struct sim_mirror_counters *counters)
 	if (options.json) {
 		printf("{\"scenario\": \"%s\", \"ranges\": %lu, \"pages\": %lu, \"seed\": %u, ",
 		       options.scenario, options.ranges, options.pages, options.seed);
+		if (last_child)
+			printf("\"last_pid\": %d, ", (int)last_child);
 		printf("\"counters\": {");
 		for (size_t index = 0; index < count; index++)
 			printf("%s\"%s\": %llu", index ? ", " : "", names[index],
@@ -942,7 +998,7 @@ int main(int argc, char **argv)
 	if (!run)
 		usage(2);
 	/* Whole PMDs per buffer: a split PMD would add a "clear" range. */
-	if (strcmp(options.scenario, "many-ranges") &&
+	if (strcmp(options.scenario, "many-ranges") && strcmp(options.scenario, "churn") &&
 	    (options.pages * PAGE_BYTES * options.ranges) % PMD_BYTES) {
 		fprintf(stderr, "sim_mirror_workload: ranges * pages must be a multiple of 512\n");
 		return 2;

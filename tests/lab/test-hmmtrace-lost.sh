@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# No silent loss: each map that can lack room is made too small with
+# --map-entries while sim_mirror_workload runs, and what hmmtrace counted
+# plus what it says it lost (lost_total, by kind) must be sim_mirror's own
+# count, exactly (tests/lab/lost_check.py). Beside each, the same workload
+# with the maps as hmmtrace sizes them must lose nothing: the pair shows
+# that the loss comes from the size, and that lost is not always zero.
+#
+#   stats          --by range, 8 entries, 64 ranges: inserts, invalidations, removes
+#   subscriptions  8 entries, 32 ranges: inserts, read_begins, hmm_range_fault()s
+#   faults         1 entry, 32 ranges: completed faults against read_begins
+#   pending        1 entry, fentry mode, 4 threads racing: every call it remembers
+#   invalidators   retries, 2 entries, 8 ranges stormed: every invalidation
+#                  but the first two ranges' finds no room
+
+. tests/lib.sh
+
+hmmtrace=build/hmmtrace
+workload=build/tests/sim_mirror_workload
+module=build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko
+work=$(mktemp -d)
+. tests/lab/hmmtrace_tracers.sh
+
+for built in "$hmmtrace" "$workload" "$module"; do
+	if [ ! -f "$built" ]; then
+		fail hmmtrace-lost "$built is not built (make hmmtrace test-programs driver)"
+		exit 0
+	fi
+done
+if ! insmod "$module" 2>"$work/insmod.err"; then
+	fail hmmtrace-lost.load-sim_mirror "$(cat "$work/insmod.err")"
+	exit 0
+fi
+
+# run_case NAME TRACER_ARGUMENTS WORKLOAD_ARGUMENTS: the tracer NAME
+# (hmmtrace ... --json) around one workload run, whose truth is NAME.truth.
+run_case() {
+	local name=$1 tracer_arguments=$2 workload_arguments=$3
+	# shellcheck disable=SC2086 # the arguments are words
+	start_tracer "$name" $tracer_arguments || return 1
+	# shellcheck disable=SC2086
+	if ! "$workload" $workload_arguments --json >"$work/$name.truth" 2>"$work/$name.workload.err"; then
+		fail "hmmtrace-lost.$name.workload" "$(tail -c 300 "$work/$name.workload.err")"
+		stop_tracer "$name"
+		return 1
+	fi
+	# The interval that holds the workload's last events is printed first.
+	sleep 2
+	stop_tracer "$name"
+}
+
+# lost_case NAME WANT FIELDS COUNTERS KIND TRACER_ARGUMENTS WORKLOAD_ARGUMENTS
+lost_case() {
+	local name=$1 want=$2 fields=$3 counters=$4 kind=$5
+	run_case "$name" "$6" "$7" || return 0
+	run_checker "hmmtrace-lost.$name" python3 tests/lab/lost_check.py "$work/$name.json" \
+		"$work/$name.truth" "$fields" "$counters" "$kind" "$want" --driver sim_mirror
+}
+
+many=(--ranges 64)
+sweep=(--ranges 32 --pages 16)
+for size in 8 default; do
+	entries=$([ "$size" = default ] || echo "--map-entries stats=$size")
+	lost_case "stats-$size" "$([ "$size" = default ] && echo none || echo lost)" \
+		inserts,removes,invalidations inserts,removes,invalidations stats \
+		"top -i 1 --by range $entries" "many-ranges ${many[*]}"
+done
+for size in 8 default; do
+	entries=$([ "$size" = default ] || echo "--map-entries subscriptions=$size")
+	lost_case "subscriptions-$size" "$([ "$size" = default ] && echo none || echo lost)" \
+		inserts,read_begins,range_faults inserts,read_begins,faults subscriptions \
+		"top -i 1 $entries" "fault-sweep ${sweep[*]}"
+done
+for size in 1 default; do
+	entries=$([ "$size" = default ] || echo "--map-entries faults=$size")
+	lost_case "faults-$size" "$([ "$size" = default ] && echo none || echo lost)" \
+		faults_completed read_begins faults "top -i 1 $entries" "fault-sweep ${sweep[*]}"
+done
+# Calls overlap across the threads and CPUs, and an invalidation can come
+# inside an hmm_range_fault(): one entry is not enough for them.
+for size in 1 default; do
+	entries=$([ "$size" = default ] || echo "--map-entries pending=$size")
+	lost_case "pending-$size" "$([ "$size" = default ] && echo none || echo lost)" \
+		inserts,read_begins,invalidations,range_faults inserts,read_begins,invalidations,faults,ebusy \
+		pending "top -i 1 --mode fentry $entries" "race --ranges 4 --pages 128 --threads 4"
+done
+
+# invalidators: the first two ranges invalidated keep their entries (each
+# invalidation replaces its own); each invalidation of the other six is lost.
+ranges=8
+iterations=3
+for size in 2 default; do
+	name=invalidators-$size
+	entries=$([ "$size" = default ] || echo "--map-entries invalidators=$size")
+	run_case "$name" "retries $entries" \
+		"storm --ranges $ranges --pages 64 --iterations $iterations" || continue
+	run_checker "hmmtrace-lost.$name" python3 - "$work/$name.json" "$work/$name.truth" \
+		"$size" "$ranges" <<'EOF'
+import json, sys
+
+objects = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+finals = [o for o in objects if isinstance(o.get("lost_total"), dict) and "invalidators" in o["lost_total"]]
+if not finals:
+    sys.exit("no interval with lost_total.invalidators")
+lost = finals[-1]["lost_total"]
+invalidations = json.load(open(sys.argv[2]))["counters"]["invalidations"]
+ranges = int(sys.argv[4])
+expected = 0 if sys.argv[3] == "default" else invalidations * (ranges - int(sys.argv[3])) // ranges
+others = {k: v for k, v in lost.items() if v and k != "invalidators"}
+print(f"lost.invalidators {lost['invalidators']} of {invalidations} invalidations, "
+      f"expected {expected}; other kinds lost: {others or 'none'}")
+sys.exit(not (invalidations and lost["invalidators"] == expected and not others))
+EOF
+done
+
+rmmod sim_mirror || fail hmmtrace-lost.unload-sim_mirror "rmmod sim_mirror failed"
+rm -rf "$work"

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Reclaim: what exited processes and removed subscriptions leave behind,
+ * so that an exporter running for weeks, or top --by process beside 10k
+ * short-lived processes, keeps counting the newest.
+ *
+ * Groups (--by process, --by range): a read that finds a group gone (its
+ * process reaped, so past its exit's events; its subscription removed)
+ * takes its stats entry out with BPF_MAP_LOOKUP_AND_DELETE_ELEM, so no
+ * event since the read is lost, and adds what it held to the row's base,
+ * which a later entry of the same group counts on from. The next read
+ * frees the row, unless a late event made the entry again. Hot slots are never reclaimed: there
+ * are HMMTRACE_HOT_GROUPS of them, and the BPF side owns them for good.
+ *
+ * The rest is swept every SWEEP_SECONDS: subscriptions marked removed at
+ * the previous sweep (their rows are named by then), faults of removed
+ * subscriptions or idle for IDLE_FAULT_SECONDS, and the stock modes'
+ * pending calls of threads that are gone.
+ *
+ * HMMTRACE_RECLAIM=0 turns it all off: the tests' positive control, which
+ * shows the maps filling without it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "clock.h"
+#include "grow.h"
+#include "model_read.h"
+
+#define SWEEP_SECONDS 10.0
+/*
+ * A fault with no event for this long is over: a livelock retries all the
+ * time, and hmm_range_fault() gives up after HMM_RANGE_DEFAULT_TIMEOUT (1 s).
+ */
+#define IDLE_FAULT_SECONDS 60
+/* Every this many reads, every row is checked for a process gone, not only the active ones. */
+#define FULL_CHECK_READS 10
+
+static bool reclaim_enabled(void)
+{
+	static int enabled = -1;
+
+	if (enabled < 0) {
+		const char *setting = getenv("HMMTRACE_RECLAIM");
+
+		enabled = !setting || strcmp(setting, "0");
+	}
+	return enabled;
+}
+
+/* Whether process (or thread) ID has exited: kill(0) finds no such task. */
+static bool task_gone(__u64 id)
+{
+	return id && id < (1ULL << 31) && kill((pid_t)id, 0) && errno == ESRCH;
+}
+
+static bool hot_group(const struct reclaim_state *state, __u64 group)
+{
+	for (size_t slot = 0; slot < HMMTRACE_HOT_GROUPS; slot++)
+		if (state->hot_groups[slot] == group)
+			return true;
+	return false;
+}
+
+static int add_group(__u64 **groups, size_t *count, size_t *capacity, __u64 group)
+{
+	if (grow(groups, capacity, *count + 1, sizeof(**groups)))
+		return -ENOMEM;
+	(*groups)[(*count)++] = group;
+	return 0;
+}
+
+/* Whether subscription KEY is known to be removed, or not known at all. */
+static bool subscription_gone(const struct model_reader *reader, __u64 key)
+{
+	struct hmmtrace_subscription info;
+
+	if (bpf_map_lookup_elem(reader->maps.subscriptions, &key, &info))
+		return errno == ENOENT;
+	return info.removed;
+}
+
+/* Whether GROUP is gone for good: checked again as it is retired (a pid may be reused). */
+static bool group_gone(const struct model_reader *reader, __u64 group)
+{
+	if (options.grouping == HMMTRACE_BY_PROCESS)
+		return task_gone(group);
+	return subscription_gone(reader, group);
+}
+
+/* The row's counters become what it held plus what the entry held, VALUES (per CPU). */
+static int retire_row(struct model_reader *reader, struct row *row, const void *values,
+		      bool found)
+{
+	const struct group_maps *maps = &reader->maps.groups;
+	int cpus = maps->stats_per_cpu ? libbpf_num_possible_cpus() : 1;
+	struct hmmtrace_stats held = {};
+	__u64 *base, *total = (__u64 *)&row->total, *delta = (__u64 *)&row->delta;
+
+	if (!row->base) {
+		row->base = calloc(1, sizeof(*row->base));
+		if (!row->base)
+			return -ENOMEM;
+	}
+	if (found)
+		per_cpu_sum((__u64 *)&held, values, sizeof(held), sizeof(held), cpus);
+	base = (__u64 *)row->base;
+	if (row->read_number != reader->read_number) {
+		memset(&row->delta, 0, sizeof(row->delta));
+		row->read_number = reader->read_number;
+	}
+	for (size_t index = 0; index < sizeof(held) / sizeof(__u64); index++) {
+		base[index] += ((const __u64 *)&held)[index];
+		delta[index] += base[index] - total[index];
+		total[index] = base[index];
+	}
+	row->retired = reader->read_number;
+	return 0;
+}
+
+/* The candidates, checked again: their entries out, into their rows. */
+static int retire_candidates(struct model_reader *reader)
+{
+	struct reclaim_state *state = &reader->reclaim;
+	const struct group_maps *maps = &reader->maps.groups;
+	size_t value_size = maps->stats_per_cpu ?
+			    libbpf_num_possible_cpus() * ((sizeof(struct hmmtrace_stats) + 7) & ~7UL) :
+			    sizeof(struct hmmtrace_stats);
+	void *values = malloc(value_size);
+	int status = 0;
+
+	if (!values)
+		return -ENOMEM;
+	for (size_t index = 0; index < state->candidate_count && !status; index++) {
+		__u64 group = state->candidates[index];
+		struct row *row = row_table_find(&reader->table, group);
+		bool found;
+
+		if (!row || row->retired == reader->read_number || hot_group(state, group) ||
+		    !group_gone(reader, group))
+			continue;
+		found = !bpf_map_lookup_and_delete_elem(maps->stats, &group, values);
+		if (!found && errno != ENOENT) {
+			status = -errno;
+			break;
+		}
+		status = retire_row(reader, row, values, found);
+		if (!status)
+			state->retired++;
+	}
+	free(values);
+	state->candidate_count = 0;
+	return status;
+}
+
+/* Groups this read found gone. */
+static int choose_candidates(struct model_reader *reader)
+{
+	struct reclaim_state *state = &reader->reclaim;
+	bool every_row = reader->read_number % FULL_CHECK_READS == 0;
+	struct row_table *table = &reader->table;
+
+	for (size_t index = 0; index < table->count; index++) {
+		struct row *row = table->rows[index];
+		bool seen = row->read_number == reader->read_number;
+		bool gone;
+
+		if (row->retired || hot_group(state, row->group))
+			continue;
+		if (options.grouping == HMMTRACE_BY_PROCESS)
+			gone = (seen || every_row) && task_gone(row->group);
+		else
+			gone = seen && row->delta.removes && subscription_gone(reader, row->group);
+		if (gone && add_group(&state->candidates, &state->candidate_count,
+				      &state->candidate_capacity, row->group))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Rows retired by the last read go, unless a late event made their entry
+ * again (then they are retired again). Their series go with them; export's
+ * "other" keeps what a folded one had (export_forget_row()).
+ */
+static int free_retired_rows(struct model_reader *reader)
+{
+	struct reclaim_state *state = &reader->reclaim;
+	struct row_table *table = &reader->table;
+	size_t kept = 0;
+	int status = 0;
+
+	for (size_t index = 0; index < table->count; index++) {
+		struct row *row = table->rows[index];
+
+		if (!row->retired || row->retired >= reader->read_number) {
+			table->rows[kept++] = row;
+			continue;
+		}
+		if (!bpf_map_lookup_elem(reader->maps.groups.stats, &row->group,
+					 state->scratch_stats)) {
+			row->retired = 0;
+			table->rows[kept++] = row;
+			status = add_group(&state->candidates, &state->candidate_count,
+					   &state->candidate_capacity, row->group);
+			continue;
+		}
+		export_forget_row(reader, row);
+		free(row->reported);
+		free(row->base);
+		free(row);
+		state->freed++;
+	}
+	if (kept != table->count) {
+		table->count = kept;
+		status = status ? status : row_table_rehash(table);
+	}
+	return status;
+}
+
+static int read_hot_groups(struct model_reader *reader)
+{
+	struct reclaim_state *state = &reader->reclaim;
+
+	for (__u32 slot = 0; slot < HMMTRACE_HOT_GROUPS; slot++)
+		if (bpf_map_lookup_elem(reader->maps.groups.hot_group_keys, &slot,
+					&state->hot_groups[slot]))
+			return -errno;
+	return 0;
+}
+
+int reclaim_groups_before_read(struct model_reader *reader)
+{
+	struct reclaim_state *state = &reader->reclaim;
+
+	if (options.grouping == HMMTRACE_BY_DRIVER || !reader->session->skeleton ||
+	    !reclaim_enabled())
+		return 0;
+	if (!state->scratch_stats) {
+		size_t size = libbpf_num_possible_cpus() *
+			      ((sizeof(struct hmmtrace_stats) + 7) & ~7UL);
+
+		state->scratch_stats = malloc(size);
+		if (!state->scratch_stats)
+			return -ENOMEM;
+	}
+	return free_retired_rows(reader);
+}
+
+int reclaim_groups_after_read(struct model_reader *reader)
+{
+	int status;
+
+	if (options.grouping == HMMTRACE_BY_DRIVER || !reader->session->skeleton ||
+	    !reclaim_enabled())
+		return 0;
+	status = read_hot_groups(reader);
+	if (!status)
+		status = choose_candidates(reader);
+	if (!status)
+		status = retire_candidates(reader);
+	return status;
+}
+
+/* The sweep's lists: keys to delete once the walk is over (deleting mid-walk restarts it). */
+struct sweep_walk {
+	struct model_reader *reader;
+	__u64 now_ns;
+	void *keys;
+	size_t key_size;
+	size_t count;
+	size_t capacity;
+};
+
+static int sweep_keep(struct sweep_walk *walk, const void *key)
+{
+	if (grow(&walk->keys, &walk->capacity, walk->count + 1, walk->key_size))
+		return -ENOMEM;
+	memcpy((char *)walk->keys + walk->count++ * walk->key_size, key, walk->key_size);
+	return 0;
+}
+
+static void sweep_delete(int map_fd, struct sweep_walk *walk)
+{
+	for (size_t index = 0; index < walk->count; index++)
+		if (!bpf_map_delete_elem(map_fd, (char *)walk->keys + index * walk->key_size))
+			walk->reader->reclaim.swept++;
+	walk->count = 0;
+}
+
+static int removed_subscription(void *context, const void *key, const void *value)
+{
+	const struct hmmtrace_subscription *info = value;
+
+	return info->removed ? sweep_keep(context, key) : 0;
+}
+
+static bool listed(const __u64 *keys, size_t count, __u64 key)
+{
+	for (size_t index = 0; index < count; index++)
+		if (keys[index] == key)
+			return true;
+	return false;
+}
+
+/*
+ * Subscriptions removed at the last sweep too go now, with their
+ * invalidator; the newly removed stay for the rows that name them. One
+ * removed since might have been inserted again at its address: each is
+ * looked up again just before it goes.
+ */
+static int sweep_subscriptions(struct model_reader *reader)
+{
+	struct reclaim_state *state = &reader->reclaim;
+	struct sweep_walk walk = { .reader = reader, .key_size = sizeof(__u64) };
+	size_t still_removed = 0;
+	int status = map_for_each(reader->maps.subscriptions, false, removed_subscription, &walk);
+
+	for (size_t index = 0; !status && index < walk.count; index++) {
+		__u64 key = ((__u64 *)walk.keys)[index];
+
+		if (!listed(state->removed, state->removed_count, key)) {
+			((__u64 *)walk.keys)[still_removed++] = key;
+			continue;
+		}
+		if (!subscription_gone(reader, key))
+			continue;
+		if (!bpf_map_delete_elem(reader->maps.subscriptions, &key))
+			state->swept++;
+		bpf_map_delete_elem(reader->maps.invalidators, &key);
+	}
+	free(state->removed);
+	state->removed = walk.keys;
+	state->removed_count = status ? 0 : still_removed;
+	state->removed_capacity = walk.capacity;
+	return status;
+}
+
+static int stale_fault(void *context, const void *key, const void *value)
+{
+	struct sweep_walk *walk = context;
+	const struct hmmtrace_fault_key *fault = key;
+	const struct hmmtrace_fault_summary *summary = value;
+	__u64 last = summary->last_retry_ns > summary->started_ns ? summary->last_retry_ns :
+		     summary->started_ns;
+
+	if (walk->now_ns - last > IDLE_FAULT_SECONDS * 1000000000ULL ||
+	    subscription_gone(walk->reader, fault->interval_sub))
+		return sweep_keep(walk, key);
+	return 0;
+}
+
+/* pending's key begins with the thread's id (bpf/attach_stock.bpf.c). */
+static int gone_thread_call(void *context, const void *key, const void *value)
+{
+	(void)value;
+	return task_gone(*(const __u32 *)key) ? sweep_keep(context, key) : 0;
+}
+
+int reclaim_sweep(struct model_reader *reader)
+{
+	struct reclaim_state *state = &reader->reclaim;
+	struct sweep_walk walk = { .reader = reader, .now_ns = monotonic_nanoseconds() };
+	double now = monotonic_seconds();
+	int status;
+
+	if (!reader->session->skeleton || !reclaim_enabled())
+		return 0;
+	if (!state->last_sweep)
+		state->last_sweep = now;
+	if (now - state->last_sweep < SWEEP_SECONDS)
+		return 0;
+	state->last_sweep = now;
+	status = sweep_subscriptions(reader);
+	walk.key_size = sizeof(struct hmmtrace_fault_key);
+	if (!status)
+		status = map_for_each(reader->maps.faults, false, stale_fault, &walk);
+	sweep_delete(reader->maps.faults, &walk);
+	walk.key_size = 2 * sizeof(__u32);
+	if (!status && reader->maps.pending >= 0)
+		status = map_for_each(reader->maps.pending, false, gone_thread_call, &walk);
+	sweep_delete(reader->maps.pending, &walk);
+	free(walk.keys);
+	return status;
+}
+
+void reclaim_free(struct reclaim_state *state)
+{
+	free(state->candidates);
+	free(state->removed);
+	free(state->scratch_stats);
+	*state = (struct reclaim_state){};
+}
