@@ -41,6 +41,20 @@ check() {
 	fi
 }
 
+# verdict NAME COMMAND...: pass when COMMAND succeeds; what it printed is
+# shown either way, so the figures of a pass are in the log too.
+verdict() {
+	local name=$1 output status=0
+	shift
+	output=$("$@" 2>&1) || status=$?
+	echo "# $name: $output"
+	if [ "$status" -eq 0 ]; then
+		pass "$name"
+	else
+		fail "$name" "$(printf '%s' "$output" | tail -n 2)"
+	fi
+}
+
 # run_checker PREFIX COMMAND...: run a checker that prints one result a line,
 # "STATUS<TAB>NAME<TAB>REASON" (PASS, FAIL, SKIP or XFAIL), and record each as
 # PREFIX.NAME (NAME alone when PREFIX is empty). Its output goes to a file,

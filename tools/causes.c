@@ -36,7 +36,15 @@ struct cause_entry {
 	unsigned long read_number;
 	struct cause_row names;		/* everything but the counts */
 	const struct stack_names *stack;	/* NULL: none was taken */
+	unsigned long gone;		/* the read that found its process gone (0: live) */
 };
+
+/*
+ * The context of a retired entry: its process's comm, hashed, with a bit no
+ * tgid has. The causes of exited processes merge into one entry per cause
+ * and comm, which the BPF side never makes.
+ */
+#define RETIRED_CONTEXT (1U << 31)
 
 /* The counters of struct hmmtrace_cause, before comm: summed and diffed as __u64s. */
 #define CAUSE_COUNTERS_SIZE offsetof(struct hmmtrace_cause, comm)
@@ -50,6 +58,15 @@ static __u64 key_hash(const struct hmmtrace_cause_key *key)
 	for (size_t index = 0; index < sizeof(*key); index++)
 		hash = (hash ^ byte[index]) * 0x100000001b3ULL;
 	return hash;
+}
+
+static __u32 retired_context(const char *comm)
+{
+	__u32 hash = 2166136261U;
+
+	for (size_t index = 0; index < 16 && comm[index]; index++)
+		hash = (hash ^ (unsigned char)comm[index]) * 16777619U;
+	return RETIRED_CONTEXT | (hash & ~RETIRED_CONTEXT);
 }
 
 /* Open addressing, kept at most half full, as the row table is. */
@@ -79,6 +96,14 @@ static int rehash(struct causes_state *state)
 	for (size_t index = 0; index < state->count; index++)
 		*bucket_of(state, &state->entries[index]->key) = state->entries[index];
 	return 0;
+}
+
+/* The buckets again after entries went or changed their key. */
+static void rebuild_buckets(struct causes_state *state)
+{
+	memset(state->buckets, 0, state->bucket_count * sizeof(*state->buckets));
+	for (size_t index = 0; index < state->count; index++)
+		*bucket_of(state, &state->entries[index]->key) = state->entries[index];
 }
 
 static struct cause_entry *entry_of(struct causes_state *state,
@@ -366,6 +391,82 @@ static int top_stacks(struct causes_state *state, size_t wanted)
 	return 0;
 }
 
+/*
+ * The entries of processes gone (reaped, so past their exit): their BPF
+ * entries out with lookup-and-delete, what came since the walk in this
+ * interval. The next read merges them (merge_gone_entries()), so that an
+ * exporter beside short-lived processes keeps room in the causes map and
+ * memory for the newest.
+ */
+static int retire_gone_processes(struct model_reader *reader, const struct causes_walk *walk)
+{
+	struct causes_state *state = &reader->causes;
+	bool every_entry = state->read_number % 10 == 0;
+	char *values = malloc(walk->cpus * walk->value_size);
+
+	if (!values)
+		return -ENOMEM;
+	for (size_t index = 0; index < state->count; index++) {
+		struct cause_entry *entry = state->entries[index];
+		bool visited = entry->read_number == state->read_number;
+		struct hmmtrace_cause now = entry->total;
+		__u64 *after = (__u64 *)&now, *before = (__u64 *)&entry->total;
+		__u64 *delta = (__u64 *)&entry->delta;
+
+		if (entry->key.kernel_thread || (entry->key.context & RETIRED_CONTEXT) ||
+		    entry->gone || !(visited || every_entry) || !reclaim_task_gone(entry->key.context))
+			continue;
+		if (!bpf_map_lookup_and_delete_elem(reader->maps.causes, &entry->key, values))
+			per_cpu_sum(after, values, CAUSE_COUNTERS_SIZE, walk->value_size, walk->cpus);
+		if (!visited)
+			memset(&entry->delta, 0, CAUSE_COUNTERS_SIZE);
+		for (size_t counter = 0; counter < CAUSE_COUNTERS; counter++)
+			delta[counter] += after[counter] - before[counter];
+		memcpy(before, after, CAUSE_COUNTERS_SIZE);
+		entry->read_number = state->read_number;
+		entry->gone = state->read_number;
+	}
+	free(values);
+	return 0;
+}
+
+/* Entries retired by an earlier read, into their (cause, comm)'s retired entry. */
+static void merge_gone_entries(struct causes_state *state)
+{
+	size_t kept = 0;
+	bool changed = false;
+
+	for (size_t index = 0; index < state->count; index++) {
+		struct cause_entry *entry = state->entries[index], *into = NULL;
+		struct hmmtrace_cause_key key = entry->key;
+
+		if (!entry->gone || entry->gone >= state->read_number) {
+			state->entries[kept++] = entry;
+			continue;
+		}
+		key.context = retired_context(entry->names.context);
+		changed = true;
+		for (size_t other = 0; other < kept && !into; other++)
+			if ((state->entries[other]->key.context & RETIRED_CONTEXT) &&
+			    !memcmp(&state->entries[other]->key, &key, sizeof(key)))
+				into = state->entries[other];
+		if (into) {
+			add_counts(&into->total, &entry->total);
+			free(entry);
+			continue;
+		}
+		/* The first of its cause and comm: it becomes the retired entry, in its place. */
+		entry->key = key;
+		entry->names.pid = 0;
+		entry->gone = 0;
+		memset(&entry->delta, 0, CAUSE_COUNTERS_SIZE);
+		state->entries[kept++] = entry;
+	}
+	state->count = kept;
+	if (changed)
+		rebuild_buckets(state);
+}
+
 int causes_read(struct model_reader *reader, double seconds, struct model *model)
 {
 	struct causes_state *state = &reader->causes;
@@ -382,7 +483,11 @@ int causes_read(struct model_reader *reader, double seconds, struct model *model
 		return 0;
 	}
 	state->read_number++;
+	if (reclaim_enabled())
+		merge_gone_entries(state);
 	status = map_for_each(reader->maps.causes, true, take_cause, &walk);
+	if (!status && reclaim_enabled())
+		status = retire_gone_processes(reader, &walk);
 	if (!status)
 		status = merge_rows(state, cumulative, seconds);
 	if (!status && options.cause_stacks)

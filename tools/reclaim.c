@@ -40,7 +40,7 @@
 /* Every this many reads, every row is checked for a process gone, not only the active ones. */
 #define FULL_CHECK_READS 10
 
-static bool reclaim_enabled(void)
+bool reclaim_enabled(void)
 {
 	static int enabled = -1;
 
@@ -52,8 +52,8 @@ static bool reclaim_enabled(void)
 	return enabled;
 }
 
-/* Whether process (or thread) ID has exited: kill(0) finds no such task. */
-static bool task_gone(__u64 id)
+/* Whether process (or thread) ID has exited: kill(0) finds no such task (a zombie is still there). */
+bool reclaim_task_gone(__u64 id)
 {
 	return id && id < (1ULL << 31) && kill((pid_t)id, 0) && errno == ESRCH;
 }
@@ -88,7 +88,7 @@ static bool subscription_gone(const struct model_reader *reader, __u64 key)
 static bool group_gone(const struct model_reader *reader, __u64 group)
 {
 	if (options.grouping == HMMTRACE_BY_PROCESS)
-		return task_gone(group);
+		return reclaim_task_gone(group);
 	return subscription_gone(reader, group);
 }
 
@@ -172,7 +172,7 @@ static int choose_candidates(struct model_reader *reader)
 		if (row->retired || hot_group(state, row->group))
 			continue;
 		if (options.grouping == HMMTRACE_BY_PROCESS)
-			gone = (seen || every_row) && task_gone(row->group);
+			gone = (seen || every_row) && reclaim_task_gone(row->group);
 		else
 			gone = seen && row->delta.removes && subscription_gone(reader, row->group);
 		if (gone && add_group(&state->candidates, &state->candidate_count,
@@ -358,7 +358,7 @@ static int stale_fault(void *context, const void *key, const void *value)
 static int gone_thread_call(void *context, const void *key, const void *value)
 {
 	(void)value;
-	return task_gone(*(const __u32 *)key) ? sweep_keep(context, key) : 0;
+	return reclaim_task_gone(*(const __u32 *)key) ? sweep_keep(context, key) : 0;
 }
 
 int reclaim_sweep(struct model_reader *reader)

@@ -58,11 +58,9 @@ churn() {
 fields=inserts,read_begins,range_faults,removes
 counters=inserts,read_begins,faults,removes
 if churn churned "$processes" "$entries"; then
-	run_checker hmmtrace-reclaim.counts python3 tests/lab/lost_check.py "$work/churned.json" \
+	verdict hmmtrace-reclaim.counts python3 tests/lab/lost_check.py "$work/churned.json" \
 		"$work/churned.truth" "$fields" "$counters" stats none
-	run_checker hmmtrace-reclaim.last-process-counted python3 - "$work/churned.json" \
-		"$work/churned.truth" <<'EOF'
-import json, sys
+	verdict hmmtrace-reclaim.last-process-counted python3 -c 'import json, sys
 
 last = json.load(open(sys.argv[2])).get("last_pid")
 rows = [row for line in open(sys.argv[1]) if line.startswith("{")
@@ -70,14 +68,14 @@ rows = [row for line in open(sys.argv[1]) if line.startswith("{")
 inserts = sum(row.get("inserts", 0) for row in rows)
 print(f"the last process, {last}: {len(rows)} rows, {inserts} inserts")
 sys.exit(not (last and inserts == 1))
-EOF
+' "$work/churned.json" "$work/churned.truth"
 fi
 
 # The positive control, with reclaim off: 5 times as many processes as room.
 HMMTRACE_RECLAIM=0
 export HMMTRACE_RECLAIM
 if churn unreclaimed 640 128; then
-	run_checker hmmtrace-reclaim.control-fills-without-reclaim python3 tests/lab/lost_check.py \
+	verdict hmmtrace-reclaim.control-fills-without-reclaim python3 tests/lab/lost_check.py \
 		"$work/unreclaimed.json" "$work/unreclaimed.truth" "$fields" "$counters" stats lost
 fi
 unset HMMTRACE_RECLAIM

@@ -61,6 +61,7 @@ struct options {
 	unsigned long threads;
 	unsigned int seed;
 	unsigned long hold_seconds;	/* many-ranges: how long the ranges stay live */
+	bool unregister;		/* race: remove the ranges before the counters are read */
 	bool json;
 	struct sim_mirror_knobs knobs;
 };
@@ -509,6 +510,10 @@ static void scenario_race(void)
 	atomic_store(&racer.stop, true);
 	for (unsigned long thread = 0; thread < thread_count; thread++)
 		pthread_join(threads[thread], NULL);
+	/* Then the exit invalidates nothing the counters did not see. */
+	if (options.unregister)
+		for (unsigned long index = 0; index < options.ranges; index++)
+			unregister_range(tiled.range_ids[index]);
 	counters = counters_of(0);
 	expect("read_begins", EXACTLY, counters.faults + counters.retries + counters.ebusy);
 	/* An access fails with EBUSY when one of its batches timed out. */
@@ -924,7 +929,7 @@ static void usage(int status)
 		"usage: sim_mirror_workload SCENARIO [--ranges N] [--pages N] [--iterations N]\n"
 		"         [--duration S] [--threads N] [--seed N] [--retry-window-us N]\n"
 		"         [--fault-work-us N] [--engines N] [--batch-pages N] [--hold-seconds N]\n"
-		"         [--json]\n"
+		"         [--unregister] [--json]\n"
 		"scenarios:\n");
 	for (size_t index = 0; index < sizeof(scenarios) / sizeof(scenarios[0]); index++)
 		fprintf(status ? stderr : stdout, "  %-12s %s\n", scenarios[index].name,
@@ -958,6 +963,7 @@ int main(int argc, char **argv)
 		{ "engines", required_argument, NULL, 'e' },
 		{ "batch-pages", required_argument, NULL, 'b' },
 		{ "hold-seconds", required_argument, NULL, 'H' },
+		{ "unregister", no_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -984,6 +990,7 @@ int main(int argc, char **argv)
 		case 'e': options.knobs.engines = parse_number(optarg, 1, SIM_MIRROR_MAX_ENGINES); break;
 		case 'b': options.knobs.fault_batch_pages = parse_number(optarg, 1, SIM_MIRROR_MAX_BATCH_PAGES); break;
 		case 'H': options.hold_seconds = parse_number(optarg, 0, 3600); break;
+		case 'u': options.unregister = true; break;
 		case 'j': options.json = true; break;
 		case 'h': usage(0); break;
 		default: usage(2);
