@@ -66,7 +66,14 @@ def main():
     summary = (f"{fields} counted {counted} in {rows} rows of {len(intervals)} intervals, "
                f"lost.{kind} {lost}, truth {counters} {expected}")
     if counted + lost != expected:
-        print(f"counted + lost != truth: {summary}")
+        fields_seen = {}
+        for interval in intervals:
+            for row in interval["rows"]:
+                if not driver or row.get("driver") == driver:
+                    for field in fields.split(","):
+                        fields_seen[field] = fields_seen.get(field, 0) + row.get(field, 0)
+        print(f"counted + lost != truth: {summary}; counted: {fields_seen}; the truth: {truth}; "
+              f"lost: {lost_total}; hooks: {intervals[0].get('hooks')}")
         return 1
     if want == "lost" and not lost:
         print(f"nothing was lost, so the map was not too small: {summary}")
