@@ -49,13 +49,18 @@ struct pending_value {
 MAP(BPF_MAP_TYPE_HASH, struct pending_key, struct pending_value, MAX_PENDING)
 	pending SEC(".maps");
 
+/*
+ * A range start with no room goes untimed, as one range_starts has no room
+ * for: it is counted as that. Every other call's event goes uncounted.
+ */
 static __always_inline int remember_call(__u32 call, struct pending_value *value)
 {
 	struct pending_key key = { .tid = current_tid(), .call = call };
 
 	value->started_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&pending, &key, value, BPF_ANY))
-		count_lost(HMMTRACE_LOST_PENDING);
+		count_lost(call == PENDING_RANGE_START ? HMMTRACE_LOST_RANGE_STARTS :
+							 HMMTRACE_LOST_PENDING);
 	return 0;
 }
 

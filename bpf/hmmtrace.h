@@ -178,8 +178,8 @@ enum hmmtrace_lost {
 	HMMTRACE_LOST_STACKS,		/* stacks with no room: the map full, or their hash bucket another's (counted stackless) */
 	HMMTRACE_LOST_SUBSCRIPTIONS,	/* events of a subscription `subscriptions` had no room for: uncounted */
 	HMMTRACE_LOST_FAULTS,		/* faults `faults` had no room for: their completion and go-rounds untold */
-	HMMTRACE_LOST_PENDING,		/* stock modes: calls `pending` had no room for, so their return counted nothing */
-	HMMTRACE_LOST_RANGE_STARTS,	/* range starts `range_starts` had no room for: their latency untimed */
+	HMMTRACE_LOST_PENDING,		/* stock modes: calls `pending` had no room for, so their event is uncounted */
+	HMMTRACE_LOST_RANGE_STARTS,	/* range starts `range_starts` (or `pending`) had no room for: untimed */
 	HMMTRACE_LOST_INVALIDATORS,	/* invalidations `invalidators` could not remember: livelock reports without their invalidator */
 HMMTRACE_LOST_KINDS,
 };

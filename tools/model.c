@@ -31,7 +31,7 @@ const struct lost_kind lost_kinds[HMMTRACE_LOST_KINDS] = {
 				   "untold): the faults map is full" },
 	[HMMTRACE_LOST_PENDING] = { "pending", "calls not counted: the pending map is full" },
 	[HMMTRACE_LOST_RANGE_STARTS] = { "range_starts", "invalidation ranges not timed: the "
-					 "range_starts map is full" },
+					 "range_starts (or pending) map is full" },
 	[HMMTRACE_LOST_INVALIDATORS] = { "invalidators", "invalidating tasks not remembered for "
 					 "livelock reports: the invalidators map is full" },
 };
