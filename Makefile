@@ -110,7 +110,7 @@ check: deps
 	$(MAKE) --no-print-directory kernel hmmtrace test-programs driver flamegraph-assets
 	$(MAKE) --no-print-directory hmmtrace STATIC=1
 	$(MAKE) --no-print-directory hmmtrace SANITIZE=1
-	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=stock
+	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debug
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian
 	$(MAKE) --no-print-directory kernel driver KERNEL_VARIANT=debian-6.1
 	tests/run-tests.sh

@@ -89,7 +89,10 @@ for script in "$@"; do
 	name=$(basename "$script" .sh)
 	python3 tests/lab/kernel_log.py begin "$name" ||
 		fail "$name.kernel-log" "cannot write the test's marker to /dev/kmsg"
+	began=$SECONDS
 	run_test_script "$script"
 	kernel_log_check "$name"
+	# What each test costs in this boot, for the README's make check budget.
+	echo "# $name took $((SECONDS - began)) s (guest time)"
 done
 exit 0
