@@ -10,7 +10,7 @@
 output=$(mktemp -d)
 export BENCH_OUTPUT=$output/raw.jsonl BENCH_SCALE=smoke
 : >"$BENCH_OUTPUT"
-for stage in disabled tracers scaling tool export causes retries; do
+for stage in disabled tracers scaling tool export causes retries soak; do
 	check "bench-smoke.stage.$stage" tests/bench/guest-bench.sh "$stage"
 done
 check bench-smoke.report python3 tests/bench/report.py "$BENCH_OUTPUT" "$output" --accel tcg
@@ -33,6 +33,10 @@ empty = [key for key in ("scaling", "retries", "attach_ms", "rss_kib", "max_even
 assert not empty, f"no value for {empty}"
 # snoop saw exactly one invalidation per operation (plus setup and exit).
 assert results["events_per_operation"]["median"] == 3, results["events_per_operation"]
+# The soak compared exported counters between scrapes, and none went down.
+assert results["soak_counter_comparisons"], results["soak_counter_comparisons"]
+assert results["soak_counter_decreases"] == 0, results["soak_counter_decreases"]
+assert results["soak_curve"], "no soak sample"
 PYTHON
 check bench-smoke.markdown grep -q '^| hmmtrace_ns_per_event' "$output/results.md"
 rm -rf "$output"
