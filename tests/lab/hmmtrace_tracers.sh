@@ -12,6 +12,24 @@
 
 hmmtrace_tracers_directory=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# need_sim_mirror PREFIX: hmmtrace, the workload and sim_mirror are built,
+# and sim_mirror is loaded; else PREFIX fails, saying which, and the test
+# script exits (nothing of it could run).
+need_sim_mirror() {
+	local prefix=$1 built
+	for built in "$hmmtrace" build/tests/sim_mirror_workload \
+		"build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko"; do
+		if [ ! -f "$built" ]; then
+			fail "$prefix" "$built is not built (make hmmtrace test-programs driver)"
+			exit 0
+		fi
+	done
+	if ! insmod "build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko" 2>"$work/insmod.err"; then
+		fail "$prefix.load-sim_mirror" "$(cat "$work/insmod.err")"
+		exit 0
+	fi
+}
+
 # start_tracer NAME SUBCOMMAND ARGUMENTS...: hmmtrace in the background, back once attached.
 start_tracer() {
 	local name=$1

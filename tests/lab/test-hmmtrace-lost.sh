@@ -21,20 +21,10 @@
 
 hmmtrace=build/hmmtrace
 workload=build/tests/sim_mirror_workload
-module=build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko
 work=$(mktemp -d)
 . tests/lab/hmmtrace_tracers.sh
 
-for built in "$hmmtrace" "$workload" "$module"; do
-	if [ ! -f "$built" ]; then
-		fail hmmtrace-lost "$built is not built (make hmmtrace test-programs driver)"
-		exit 0
-	fi
-done
-if ! insmod "$module" 2>"$work/insmod.err"; then
-	fail hmmtrace-lost.load-sim_mirror "$(cat "$work/insmod.err")"
-	exit 0
-fi
+need_sim_mirror hmmtrace-lost
 
 # run_case NAME TRACER_ARGUMENTS WORKLOAD_ARGUMENTS: the tracer NAME
 # (hmmtrace ... --json) around one workload run, whose truth is NAME.truth.
@@ -53,45 +43,41 @@ run_case() {
 	stop_tracer "$name"
 }
 
-# lost_case NAME WANT FIELDS COUNTERS KIND TRACER_ARGUMENTS WORKLOAD_ARGUMENTS
-lost_case() {
-	local name=$1 want=$2 fields=$3 counters=$4 kind=$5
-	case $name in ${HMMTRACE_LOST_CASES:-*}*) ;; *) return 0 ;; esac
-	run_case "$name" "$6" "$7" || return 0
-	verdict "hmmtrace-lost.$name" python3 tests/lab/lost_check.py "$work/$name.json" \
-		"$work/$name.truth" "$fields" "$counters" "$kind" "$want" --driver sim_mirror
+# lost_pair KIND SIZE FIELDS COUNTERS TRACER_ARGUMENTS WORKLOAD_ARGUMENTS:
+# KIND's map at SIZE entries must lose some, and at hmmtrace's own size
+# none, and in both FIELDS counted (summed over sim_mirror's rows) plus
+# lost_total[KIND] must be COUNTERS (summed over the truth).
+lost_pair() {
+	local kind=$1 size=$2 fields=$3 counters=$4 tracer_arguments=$5 workload_arguments=$6
+	local entries name want
+	for entries in "$size" default; do
+		name=$kind-$entries
+		case $name in ${HMMTRACE_LOST_CASES:-*}*) ;; *) continue ;; esac
+		if [ "$entries" = default ]; then
+			want=none
+			run_case "$name" "$tracer_arguments" "$workload_arguments" || continue
+		else
+			want=lost
+			run_case "$name" "$tracer_arguments --map-entries $kind=$entries" \
+				"$workload_arguments" || continue
+		fi
+		verdict "hmmtrace-lost.$name" python3 tests/lab/lost_check.py "$work/$name.json" \
+			"$work/$name.truth" "$fields" "$counters" "$kind" "$want" --driver sim_mirror
+	done
 }
 
-many=(--ranges 64)
-sweep=(--ranges 32 --pages 16)
-for size in 8 default; do
-	entries=$([ "$size" = default ] || echo "--map-entries stats=$size")
-	lost_case "stats-$size" "$([ "$size" = default ] && echo none || echo lost)" \
-		inserts,removes,invalidations inserts,removes,invalidations stats \
-		"top -i 1 --by range $entries" "many-ranges ${many[*]}"
-done
-for size in 8 default; do
-	entries=$([ "$size" = default ] || echo "--map-entries subscriptions=$size")
-	lost_case "subscriptions-$size" "$([ "$size" = default ] && echo none || echo lost)" \
-		inserts,read_begins,range_faults inserts,read_begins,faults subscriptions \
-		"top -i 1 $entries" "fault-sweep ${sweep[*]}"
-done
-for size in 1 default; do
-	entries=$([ "$size" = default ] || echo "--map-entries faults=$size")
-	lost_case "faults-$size" "$([ "$size" = default ] && echo none || echo lost)" \
-		faults_completed read_begins faults "top -i 1 $entries" "fault-sweep ${sweep[*]}"
-done
+lost_pair stats 8 inserts,removes,invalidations inserts,removes,invalidations \
+	"top -i 1 --by range" "many-ranges --ranges 64"
+lost_pair subscriptions 8 inserts,read_begins,range_faults inserts,read_begins,faults \
+	"top -i 1" "fault-sweep --ranges 32 --pages 16"
+lost_pair faults 1 faults_completed read_begins "top -i 1" "fault-sweep --ranges 32 --pages 16"
 # Calls overlap across the threads and CPUs, and an invalidation can come
 # inside an hmm_range_fault(): one entry is not enough for them. Each
 # hmm_range_fault() is serviced (faults), collides (retries) or is -EBUSY;
 # the ranges go before the truth is read, so the exit invalidates none.
-for size in 1 default; do
-	entries=$([ "$size" = default ] || echo "--map-entries pending=$size")
-	lost_case "pending-$size" "$([ "$size" = default ] && echo none || echo lost)" \
-		inserts,read_begins,invalidations,range_faults \
-		inserts,read_begins,invalidations,faults,retries,ebusy pending \
-		"top -i 1 --mode fentry $entries" "race --ranges 4 --pages 128 --threads 4 --unregister"
-done
+lost_pair pending 1 inserts,read_begins,invalidations,range_faults \
+	inserts,read_begins,invalidations,faults,retries,ebusy \
+	"top -i 1 --mode fentry" "race --ranges 4 --pages 128 --threads 4 --unregister"
 
 # invalidators: the first two ranges invalidated keep their entries (each
 # invalidation replaces its own); each invalidation of the other six is lost,

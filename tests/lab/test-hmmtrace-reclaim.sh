@@ -18,7 +18,6 @@
 
 hmmtrace=build/hmmtrace
 workload=build/tests/sim_mirror_workload
-module=build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko
 processes=${HMMTRACE_RECLAIM_PROCESSES:-10000}
 # Far fewer than the processes, and more than the hot slots (32), the
 # processes alive at once (4) and those reaped in one interval, whose
@@ -27,16 +26,7 @@ entries=512
 work=$(mktemp -d)
 . tests/lab/hmmtrace_tracers.sh
 
-for built in "$hmmtrace" "$workload" "$module"; do
-	if [ ! -f "$built" ]; then
-		fail hmmtrace-reclaim "$built is not built (make hmmtrace test-programs driver)"
-		exit 0
-	fi
-done
-if ! insmod "$module" 2>"$work/insmod.err"; then
-	fail hmmtrace-reclaim.load-sim_mirror "$(cat "$work/insmod.err")"
-	exit 0
-fi
+need_sim_mirror hmmtrace-reclaim
 
 # churn NAME PROCESSES ENTRIES: the tracer NAME, with a stats map of
 # ENTRIES, around PROCESSES short-lived processes.
