@@ -307,27 +307,39 @@ soak)
 		stop_process "$export_pid"
 		exit 1
 	fi
-	# The churn: one new process after another, each its own group.
+	# The churn: one new process after another, each its own group, until
+	# the stop file appears (a killed loop would leave its last workload
+	# running). Each round's failures are counted, not hidden.
 	(
-		while :; do
-			"$workload" storm --ranges 4 --pages 16 --iterations 10 >/dev/null 2>&1
-			"$workload" fork-cow --ranges 2 --pages 8 >/dev/null 2>&1
-			"$workload" fault-sweep --ranges 8 --pages 4 >/dev/null 2>&1
+		rounds=0 failures=0
+		while [ ! -e "$work/stop-churn" ]; do
+			for scenario in "storm --ranges 4 --pages 128 --iterations 10" \
+				"fork-cow --ranges 2 --pages 256" "churn --iterations 20 --threads 4"; do
+				# shellcheck disable=SC2086 # the scenario is its words
+				"$workload" $scenario >/dev/null 2>>"$work/churn.err" || failures=$((failures + 1))
+			done
+			rounds=$((rounds + 1))
 		done
+		echo "$rounds $failures" >"$work/churn.counts"
 	) &
 	churn_pid=$!
 	soak_status=0
 	python3 tests/bench/soak.py --seconds "$seconds" --every "$every" \
 		--metrics http://127.0.0.1:9477/metrics --output "$BENCH_OUTPUT" \
 		top="$top_pid" export="$export_pid" || soak_status=$?
-	kill "$churn_pid" 2>/dev/null
-	wait "$churn_pid" 2>/dev/null
+	touch "$work/stop-churn"
+	wait "$churn_pid"
+	read -r churn_rounds churn_failures <"$work/churn.counts"
 	stop_process "$top_pid"
 	stop_process "$export_pid"
 	intervals=$(grep -c . "$work/soak-top.json" || true)
-	emit "{\"stage\": \"soak-top\", \"intervals\": ${intervals:-0}}"
+	emit "{\"stage\": \"soak-top\", \"intervals\": ${intervals:-0}, \"churn_rounds\": $churn_rounds, \"churn_failures\": $churn_failures}"
 	if [ "$soak_status" -ne 0 ]; then
 		echo "guest-bench: the soak ended early: $(tail -n 2 "$work/soak-top.err" "$work/soak-export.err")" >&2
+		exit 1
+	fi
+	if [ "$churn_failures" -ne 0 ] || [ "$churn_rounds" -eq 0 ]; then
+		echo "guest-bench: the churn failed $churn_failures times in $churn_rounds rounds: $(tail -n 2 "$work/churn.err")" >&2
 		exit 1
 	fi
 	;;

@@ -256,10 +256,11 @@ def export_costs(records):
     }
 
 
-def soak_results(samples, summaries):
+def soak_results(samples, summaries, churns):
     """The soak's curve, and how much each quantity grew from its first sample to its last."""
     if not samples:
         return {}
+    churn = churns[-1] if churns else {}
     curve = []
     for record in samples:
         point = {"elapsed_s": record["elapsed_s"], "links": record["links"]}
@@ -281,6 +282,8 @@ def soak_results(samples, summaries):
         "soak_counter_comparisons": summary_record.get("comparisons"),
         "soak_counter_decreases": summary_record.get("decrease_count"),
         "soak_ended_early": summary_record.get("ended_early"),
+        "soak_churn_rounds": churn.get("churn_rounds"),
+        "soak_churn_failures": churn.get("churn_failures"),
     }
 
 
@@ -364,7 +367,8 @@ def main():
     results.update(tool_costs(stages.get("tool", [])))
     results.update(export_costs(stages.get("export", [])))
     results.update(causes_costs(stages.get("causes", [])))
-    results.update(soak_results(stages.get("soak", []), stages.get("soak-summary", [])))
+    results.update(soak_results(stages.get("soak", []), stages.get("soak-summary", []),
+                                stages.get("soak-top", [])))
     os.makedirs(arguments.output_dir, exist_ok=True)
     with open(os.path.join(arguments.output_dir, "results.json"), "w") as output:
         json.dump(results, output, indent=2)
@@ -473,7 +477,9 @@ def write_markdown(output_dir, results, plots):
         columns = [key for key in results["soak_curve"][0] if key != "elapsed_s"]
         lines += ["", f"## soak ({results['soak_seconds']} s: top --by process and export, processes churning)", "",
                   f"Scrapes: {results['soak_scrapes']}; counter comparisons: {results['soak_counter_comparisons']}; "
-                  f"decreases: {results['soak_counter_decreases']}; ended early: {results['soak_ended_early'] or 'no'}.",
+                  f"decreases: {results['soak_counter_decreases']}; ended early: {results['soak_ended_early'] or 'no'}; "
+                  f"churn rounds (storm, fork-cow, 20 short processes): {results['soak_churn_rounds']}, "
+                  f"failed: {results['soak_churn_failures']}.",
                   "", "| seconds | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
         lines += ["| " + " | ".join(str(point[key]) for key in ["elapsed_s"] + columns) + " |"
                   for point in results["soak_curve"]]

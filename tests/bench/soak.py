@@ -6,8 +6,8 @@
 
 Every --every seconds, for each named process: its resident set (VmRSS) and
 peak (VmHWM), its open file descriptors, the entries of each BPF map it
-holds (bpftool, by the map's owning pid), and the BPF links on the system.
-Between samples it scrapes the exporter at URL every second and checks that
+holds (found in its fdinfo, counted by bpftool), and the BPF links on the system.
+Meanwhile a thread scrapes the exporter at URL every second and checks that
 no counter (a _total, _count, _sum or _bucket sample of the same labels)
 ever went down. One JSON line per sample goes to FILE, and a last one with
 the scrape and monotonicity totals. A process that exits ends the soak
@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -40,17 +41,40 @@ def bpftool_json(*arguments):
     return json.loads(output or "[]")
 
 
-def map_entries(pid):
-    """Entries of each map PID holds, by name: what reclamation keeps flat."""
-    entries = {}
-    for bpf_map in bpftool_json("map", "show"):
-        owners = {owner.get("pid") for owner in bpf_map.get("pids", [])}
-        if pid not in owners or bpf_map.get("type") in ("ringbuf", "array", "percpu_array",
-                                                         "stack_trace"):
+def held_maps(pid):
+    """The BPF maps PID holds open, by id, from its descriptors' fdinfo.
+
+    bpftool's "pids" field needs a bpftool built with its own skeletons;
+    fdinfo is there on every kernel.
+    """
+    maps = {}
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as fdinfo:
+                fields = dict(line.rstrip("\n").split(":\t", 1) for line in fdinfo if ":\t" in line)
+        except OSError:
             continue
-        dump = bpftool_json("map", "dump", "id", str(bpf_map["id"]))
-        name = bpf_map.get("name", str(bpf_map["id"]))
-        entries[name] = entries.get(name, 0) + len(dump)
+        if "map_id" in fields:
+            maps[int(fields["map_id"])] = int(fields["map_type"])
+    return maps
+
+
+# Maps whose entries are fixed at creation: counting them says nothing.
+FIXED_SIZE_TYPES = {"ringbuf", "array", "percpu_array", "stack_trace", "prog_array",
+                    "perf_event_array"}
+
+
+def map_entries(pid):
+    """Entries of each hash map PID holds, by name: what reclamation keeps flat."""
+    entries = {}
+    for map_id in held_maps(pid):
+        info = bpftool_json("map", "show", "id", str(map_id))
+        if info.get("type") in FIXED_SIZE_TYPES:
+            continue
+        name = info.get("name", str(map_id))
+        entries[name] = entries.get(name, 0) + len(bpftool_json("map", "dump", "id", str(map_id)))
+    if not entries:
+        raise KeyError(f"process {pid} holds no BPF hash map")
     return entries
 
 
@@ -109,22 +133,32 @@ def main():
     processes = {name: int(pid) for name, pid in
                  (process.split("=", 1) for process in arguments.processes)}
     monotonic = Monotonic(arguments.metrics)
+    # Scrapes go on once a second in their own thread: a sample, which
+    # dumps every map through bpftool, can take seconds under TCG.
+    stop_scraping = threading.Event()
+
+    def scrape_loop():
+        while not stop_scraping.wait(1):
+            monotonic.scrape()
+
+    scraper = threading.Thread(target=scrape_loop)
     began = time.monotonic()
+    scraper.start()
     next_sample = began
     samples = 0
     ended_early = None
     with open(arguments.output, "a", buffering=1) as output:
         while time.monotonic() - began <= arguments.seconds:
-            if time.monotonic() >= next_sample:
-                try:
-                    output.write(json.dumps(sample(processes, began)) + "\n")
-                except (OSError, KeyError) as error:
-                    ended_early = f"a process went away: {error}"
-                    break
-                samples += 1
-                next_sample += arguments.every
-            monotonic.scrape()
-            time.sleep(1)
+            try:
+                output.write(json.dumps(sample(processes, began)) + "\n")
+            except (OSError, KeyError, subprocess.CalledProcessError) as error:
+                ended_early = f"a sample failed (a process gone, or its maps unreadable): {error}"
+                break
+            samples += 1
+            next_sample += arguments.every
+            time.sleep(max(0.0, next_sample - time.monotonic()))
+        stop_scraping.set()
+        scraper.join()
         output.write(json.dumps({
             "stage": "soak-summary", "seconds": round(time.monotonic() - began, 1),
             "samples": samples, "scrapes": monotonic.scrapes,

@@ -37,6 +37,12 @@ assert results["events_per_operation"]["median"] == 3, results["events_per_opera
 assert results["soak_counter_comparisons"], results["soak_counter_comparisons"]
 assert results["soak_counter_decreases"] == 0, results["soak_counter_decreases"]
 assert results["soak_curve"], "no soak sample"
+# Both processes' hash maps were found (soak.py stops if not) and held
+# entries at some sample, and processes churned.
+for name in ("top", "export"):
+    assert any(point[f"{name}_map_entries"] > 0 for point in results["soak_curve"]), name
+assert results["soak_churn_rounds"], results["soak_churn_rounds"]
+assert results["soak_churn_failures"] == 0, results["soak_churn_failures"]
 PYTHON
 check bench-smoke.markdown grep -q '^| hmmtrace_ns_per_event' "$output/results.md"
 rm -rf "$output"
