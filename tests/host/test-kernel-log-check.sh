@@ -51,6 +51,34 @@ for log in tests/host/fixtures/kernel-logs-known/*.log; do
 done
 [ $known -gt 0 ] || fail kernel-log.known "no fixture of a known report"
 
+# kmemleak's report, read after each lab test: test_hmm's known leak of its
+# devices (the report the debug lane saw) is named as known, and a leak of
+# sim_mirror's beside it still fails.
+fixture=tests/host/fixtures/kmemleak
+output=$(python3 "$checker" leaks "$fixture/test_hmm-device-known.txt")
+status=$?
+if [ $status -eq 4 ] && [ "$(grep -c '^known: kmemleak: 2 objects' <<<"$output")" -eq 1 ] &&
+	[ "$(wc -l <<<"$output")" -eq 1 ]; then
+	pass kernel-log.kmemleak.known-test_hmm-devices
+else
+	fail kernel-log.kmemleak.known-test_hmm-devices "status $status: $output"
+fi
+output=$(python3 "$checker" leaks "$fixture/sim_mirror-range-beside-known.txt")
+status=$?
+if [ $status -eq 1 ] && [[ $(head -n 1 <<<"$output") == "kmemleak: unreferenced object "*"from register_range+"* ]] &&
+	[[ $(sed -n 2p <<<"$output") == "known: kmemleak: 1 objects"* ]]; then
+	pass kernel-log.kmemleak.unknown-beside-known-fails
+else
+	fail kernel-log.kmemleak.unknown-beside-known-fails "status $status: $output"
+fi
+output=$(python3 "$checker" leaks /dev/null)
+status=$?
+if [ $status -eq 0 ] && [ -z "$output" ]; then
+	pass kernel-log.kmemleak.empty-report-is-clean
+else
+	fail kernel-log.kmemleak.empty-report-is-clean "status $status: $output"
+fi
+
 python3 "$checker" bogus >/dev/null 2>&1
 status=$?
 if [ $status -eq 64 ]; then pass kernel-log.usage-error; else fail kernel-log.usage-error "a bad command exited $status"; fi

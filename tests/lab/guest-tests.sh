@@ -16,33 +16,19 @@ fi
 
 kmemleak=/sys/kernel/debug/kmemleak
 
-# One line per object kmemleak reports: its size, its task and the first
-# frames of its allocation past the allocator's own. Since 6.2 the frames
-# have no [<address>] unless kptr_restrict allows it, so either form is read.
-kmemleak_findings() {
-	awk '/^unreferenced object/ { object = $0; sub(/:$/, "", object); trace = ""; task = ""; frames = 0; stack = 0; next }
-		object == "" { next }
-		/^  comm / { task = $2 " " $3; sub(/,$/, "", task) }
-		/^  backtrace/ { stack = 1; next }
-		stack && /^    / && frames < 4 && $0 !~ /kmemleak|kmalloc|slab_post|__kmem|kmem_cache_alloc|__alloc/ {
-			frame = $0; sub(/^ *(\[<[0-9a-f]+>\] )?/, "", frame); trace = trace " " frame; frames++ }
-		/^ *$/ { print "kmemleak: " object ", " task ", from" trace; object = "" }
-		END { if (object != "") print "kmemleak: " object ", " task ", from" trace }' "$kmemleak" |
-		head -n 5
-}
-
 # kernel_log_check NAME: fail NAME.kernel-log for every splat the kernel
 # printed since NAME's marker (tests/lab/kernel_log.py), and, on a kernel
 # with kmemleak, for every object NAME leaked. kmemleak reports only objects
 # older than 5 s that no scan found referenced, hence the wait.
 kernel_log_check() {
-	local name=$1 findings status leaks
+	local name=$1 findings status leaks leak_status
 	findings=$(python3 tests/lab/kernel_log.py check "$name")
 	status=$?
 	if [ -w "$kmemleak" ]; then
 		sleep 6
 		echo scan >"$kmemleak"
-		leaks=$(kmemleak_findings)
+		leaks=$(python3 tests/lab/kernel_log.py leaks "$kmemleak")
+		leak_status=$?
 		if [ -n "$leaks" ]; then
 			findings+=${findings:+$'\n'}$leaks
 			# The whole report, for whoever reads the run's stderr.
@@ -50,7 +36,13 @@ kernel_log_check() {
 			cat "$kmemleak" >&2
 		fi
 		echo clear >"$kmemleak"
-		[ -z "$leaks" ] || [ "$status" -eq 3 ] || status=1
+		# The worse of the two: an unreadable log (3), a splat or a
+		# leak (1), only known ones (4), or nothing (0).
+		case "$status $leak_status" in
+		*3*) status=3 ;;
+		*1*) status=1 ;;
+		*4*) status=4 ;;
+		esac
 	fi
 	case $status in
 	0) pass "$name.kernel-log" ;;

@@ -20,6 +20,9 @@
 #                   shows what fails when hmmtrace prints nothing)
 #   HMMTRACE_FIRST_MODE_ONLY=1   only the first of this kernel's modes (the
 #                   one the automatic choice takes): the sanitized run's subset
+#   HMMTRACE_FILTERS=0   leave out the groupings and filters beside the
+#                   normal workloads (7 tracers a mode): the debug lane's
+#                   subset, where each attach takes about 16 s
 #   HMMTRACE_WORK=DIR   keep every invocation's output there (NAME.err its
 #                   stderr), for the sanitized run's scan; else a temporary one
 
@@ -204,55 +207,59 @@ EOF
 		\"events.mmu_interval_notifier_invalidate\": $invalidations,
 		\"events.mmu_interval_read_begin\": $read_begins}"
 
-	# Normal workloads never look like a livelock. Meanwhile, the other
-	# groupings and filters: three processes of four ranges each, then 36 of
-	# one range, more processes than hot slots, so some count in the hash.
-	# Each filter that must see nothing has a twin in the same window that
-	# must see exactly its match: -p of this shell beside -p of the first
-	# workload, --driver of another driver beside --driver sim_mirror.
-	rm -f "$work/go"
-	mkfifo "$work/go"
-	sh -c 'read -r _ <"$1"; shift; exec "$@"' gate "$work/go" \
-		"$workload" fault-sweep --json >"$work/sweep.truth" &
-	sweep_pid=$!
-	start_tracer "$mode-normal-retries" retries --mode "$mode"
-	start_tracer "$mode-normal-by-process" top --mode "$mode" --by process
-	start_tracer "$mode-normal-by-range" top --mode "$mode" --by range
-	start_tracer "$mode-normal-other-pid" top --mode "$mode" -p $$
-	start_tracer "$mode-normal-this-pid" top --mode "$mode" -p "$sweep_pid"
-	tracers=(retries by-process by-range other-pid this-pid this-driver)
-	start_tracer "$mode-normal-this-driver" top --mode "$mode" --driver sim_mirror
-	if [ -n "$other_driver" ]; then
-		start_tracer "$mode-normal-other-driver" top --mode "$mode" --driver "$other_driver"
-		tracers+=(other-driver)
-	fi
-	echo go >"$work/go"
-	wait "$sweep_pid"
-	for scenario in mprotect fork-cow; do
-		"$workload" "$scenario" >/dev/null
-	done
-	for _ in $(seq 36); do
-		"$workload" fault-sweep --ranges 1 >/dev/null
-	done
-	for tracer in "${tracers[@]}"; do
-		stop_tracer "$mode-normal-$tracer" TERM
-	done
-	sweep_inserts=$(truth "$work/sweep.truth" inserts)
-	compare "$mode-normal-retries" sim_mirror '{"livelocks": 0, "livelocks_reported": 0}'
-	compare "$mode-normal-by-process" - '{"inserts": 48, "removes": 48}'
-	compare "$mode-normal-by-range" sim_mirror '{"inserts": 48, "removes": 48}'
-	compare "$mode-normal-other-pid" sim_mirror '{"rows": 0}'
-	# Only the first workload's: it exits with its ranges live, as the storm does.
-	compare "$mode-normal-this-pid" sim_mirror "{\"inserts\": $sweep_inserts,
-		\"removes\": $sweep_inserts,
-		\"invalidations\": $(($(truth "$work/sweep.truth" invalidations) + 2 * sweep_inserts)),
-		\"read_begins\": $(truth "$work/sweep.truth" read_begins)}"
-	if [ -n "$other_driver" ]; then
-		compare "$mode-normal-other-driver" sim_mirror '{"rows": 0}'
+	if [ "${HMMTRACE_FILTERS:-1}" = 1 ]; then
+		# Normal workloads never look like a livelock. Meanwhile, the other
+		# groupings and filters: three processes of four ranges each, then 36 of
+		# one range, more processes than hot slots, so some count in the hash.
+		# Each filter that must see nothing has a twin in the same window that
+		# must see exactly its match: -p of this shell beside -p of the first
+		# workload, --driver of another driver beside --driver sim_mirror.
+		rm -f "$work/go"
+		mkfifo "$work/go"
+		sh -c 'read -r _ <"$1"; shift; exec "$@"' gate "$work/go" \
+			"$workload" fault-sweep --json >"$work/sweep.truth" &
+		sweep_pid=$!
+		start_tracer "$mode-normal-retries" retries --mode "$mode"
+		start_tracer "$mode-normal-by-process" top --mode "$mode" --by process
+		start_tracer "$mode-normal-by-range" top --mode "$mode" --by range
+		start_tracer "$mode-normal-other-pid" top --mode "$mode" -p $$
+		start_tracer "$mode-normal-this-pid" top --mode "$mode" -p "$sweep_pid"
+		tracers=(retries by-process by-range other-pid this-pid this-driver)
+		start_tracer "$mode-normal-this-driver" top --mode "$mode" --driver sim_mirror
+		if [ -n "$other_driver" ]; then
+			start_tracer "$mode-normal-other-driver" top --mode "$mode" --driver "$other_driver"
+			tracers+=(other-driver)
+		fi
+		echo go >"$work/go"
+		wait "$sweep_pid"
+		for scenario in mprotect fork-cow; do
+			"$workload" "$scenario" >/dev/null
+		done
+		for _ in $(seq 36); do
+			"$workload" fault-sweep --ranges 1 >/dev/null
+		done
+		for tracer in "${tracers[@]}"; do
+			stop_tracer "$mode-normal-$tracer" TERM
+		done
+		sweep_inserts=$(truth "$work/sweep.truth" inserts)
+		compare "$mode-normal-retries" sim_mirror '{"livelocks": 0, "livelocks_reported": 0}'
+		compare "$mode-normal-by-process" - '{"inserts": 48, "removes": 48}'
+		compare "$mode-normal-by-range" sim_mirror '{"inserts": 48, "removes": 48}'
+		compare "$mode-normal-other-pid" sim_mirror '{"rows": 0}'
+		# Only the first workload's: it exits with its ranges live, as the storm does.
+		compare "$mode-normal-this-pid" sim_mirror "{\"inserts\": $sweep_inserts,
+			\"removes\": $sweep_inserts,
+			\"invalidations\": $(($(truth "$work/sweep.truth" invalidations) + 2 * sweep_inserts)),
+			\"read_begins\": $(truth "$work/sweep.truth" read_begins)}"
+		if [ -n "$other_driver" ]; then
+			compare "$mode-normal-other-driver" sim_mirror '{"rows": 0}'
+		else
+			skip "hmmtrace.$mode-normal-other-driver" "no driver but sim_mirror can be loaded in this kernel"
+		fi
+		compare "$mode-normal-this-driver" sim_mirror '{"inserts": 48, "removes": 48}'
 	else
-		skip "hmmtrace.$mode-normal-other-driver" "no driver but sim_mirror can be loaded in this kernel"
+		skip "hmmtrace.$mode-normal" "HMMTRACE_FILTERS=0: the groupings and filters are left to the other kernels"
 	fi
-	compare "$mode-normal-this-driver" sim_mirror '{"inserts": 48, "removes": 48}'
 
 	# Faults racing CPU writers: collisions under the driver lock and -EBUSY.
 	# On stock kernels a retry is inferred within --retry-gap-ms of the last

@@ -5,13 +5,21 @@
 # - every workload scenario meets its exact or bounded expectations and its
 #   coherence checks; the livelock mode stalls for about 1000 ms;
 # - the bad-input ioctl suite;
-# - an exit with live ranges, and 20 load/unload cycles with live ranges,
+# - an exit with live ranges, and load/unload cycles with live ranges,
 #   leave no range behind;
 # - it runs at the same time as test_hmm;
 # - on a kernel with our tracepoints, system-wide perf counts of the events
 #   equal the driver's ground truth.
+#
+#   SIM_MIRROR_MANY_RANGES=N   ranges of the many-ranges scenario (100000)
+#   SIM_MIRROR_LOAD_CYCLES=N   load/unload cycles (20)
+# The debug lane sets both lower: under KASAN and lockdep 100k ranges take
+# 98 s of emulated time and a cycle 3 s, and the sizes test no new path.
 
 . tests/lib.sh
+
+many_ranges=${SIM_MIRROR_MANY_RANGES:-100000}
+load_cycles=${SIM_MIRROR_LOAD_CYCLES:-20}
 
 module=build/sim_mirror/$KERNEL_VARIANT/sim_mirror.ko
 workload=build/tests/sim_mirror_workload
@@ -58,7 +66,7 @@ run_scenario thp thp --ranges 2
 run_scenario migrate migrate
 run_scenario race race --duration 2 --threads 2 --retry-window-us 2000
 run_scenario one-range many-ranges --ranges 1
-run_scenario 100k-ranges many-ranges --ranges 100000
+run_scenario "$many_ranges-ranges" many-ranges --ranges "$many_ranges"
 run_scenario bad-input bad-input
 run_scenario nonblocking nonblocking
 if run_scenario livelock livelock --duration 5; then
@@ -81,15 +89,16 @@ check sim-mirror.exit-removes-every-range sh -c \
 rmmod sim_mirror
 dmesg -C
 cycles_ok=0
-for cycle in $(seq 20); do
+for cycle in $(seq "$load_cycles"); do
 	insmod "$module" && "$workload" fault-sweep --ranges 2 >/dev/null && rmmod sim_mirror &&
 		cycles_ok=$((cycles_ok + 1))
 done
 clean_unloads=$(dmesg | grep -c 'sim_mirror: unloaded with 0 live ranges')
-if [ "$cycles_ok" -eq 20 ] && [ "$clean_unloads" -eq 20 ] && ! grep -q '^sim_mirror ' /proc/modules; then
-	pass sim-mirror.20-load-unload-cycles
+if [ "$cycles_ok" -eq "$load_cycles" ] && [ "$clean_unloads" -eq "$load_cycles" ] &&
+	! grep -q '^sim_mirror ' /proc/modules; then
+	pass "sim-mirror.$load_cycles-load-unload-cycles"
 else
-	fail sim-mirror.20-load-unload-cycles "$cycles_ok cycles ran, $clean_unloads unloads left no range"
+	fail "sim-mirror.$load_cycles-load-unload-cycles" "$cycles_ok cycles ran, $clean_unloads unloads left no range"
 fi
 insmod "$module"
 
