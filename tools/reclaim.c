@@ -74,7 +74,7 @@ static int add_group(__u64 **groups, size_t *count, size_t *capacity, __u64 grou
 	return 0;
 }
 
-/* Whether subscription KEY is known to be removed, or not known at all. */
+/* Whether KEY's subscription is known to be removed: marked so, or its entry deleted. */
 static bool subscription_gone(const struct model_reader *reader, __u64 key)
 {
 	struct hmmtrace_subscription info;
@@ -340,6 +340,20 @@ static int sweep_subscriptions(struct model_reader *reader)
 	return status;
 }
 
+/* Whether KEY's subscription is present and marked removed. */
+static bool subscription_marked_removed(const struct model_reader *reader, __u64 key)
+{
+	struct hmmtrace_subscription info;
+
+	return !bpf_map_lookup_elem(reader->maps.subscriptions, &key, &info) && info.removed;
+}
+
+/*
+ * A fault goes when its subscription is marked removed, or when it has been
+ * idle past IDLE_FAULT_SECONDS. A subscription with no entry is not taken
+ * for removed: one inserted before hmmtrace started has none until its first
+ * event, and a live fault must not lose its state (and its completion).
+ */
 static int stale_fault(void *context, const void *key, const void *value)
 {
 	struct sweep_walk *walk = context;
@@ -349,7 +363,7 @@ static int stale_fault(void *context, const void *key, const void *value)
 		     summary->started_ns;
 
 	if (walk->now_ns - last > IDLE_FAULT_SECONDS * 1000000000ULL ||
-	    subscription_gone(walk->reader, fault->interval_sub))
+	    subscription_marked_removed(walk->reader, fault->interval_sub))
 		return sweep_keep(walk, key);
 	return 0;
 }
@@ -375,11 +389,12 @@ int reclaim_sweep(struct model_reader *reader)
 	if (now - state->last_sweep < SWEEP_SECONDS)
 		return 0;
 	state->last_sweep = now;
-	status = sweep_subscriptions(reader);
+	/* Faults first: their subscriptions' removed marks go with the entries. */
 	walk.key_size = sizeof(struct hmmtrace_fault_key);
-	if (!status)
-		status = map_for_each(reader->maps.faults, false, stale_fault, &walk);
+	status = map_for_each(reader->maps.faults, false, stale_fault, &walk);
 	sweep_delete(reader->maps.faults, &walk);
+	if (!status)
+		status = sweep_subscriptions(reader);
 	walk.key_size = 2 * sizeof(__u32);
 	if (!status && reader->maps.pending >= 0)
 		status = map_for_each(reader->maps.pending, false, gone_thread_call, &walk);
