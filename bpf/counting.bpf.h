@@ -70,6 +70,13 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 
 	/* Marked even when not counted (-p, --driver, a full map), so that user space reclaims it. */
 	forget_subscription(interval_sub);
+	/*
+	 * Its last invalidation can charge no refault now, and would charge a
+	 * false one to an insert at the same address; left, it fills its LRU
+	 * with the dead (the soak saw it grow by one per churned process).
+	 */
+	if (attribute_causes)
+		bpf_map_delete_elem(&last_invalidations, &key);
 	if (!lookup_subscription_event(interval_sub, btf_typed, &slot))
 		return 0;
 	stats_add(slot.stats->removes, 1);
