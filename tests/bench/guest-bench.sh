@@ -328,10 +328,11 @@ soak)
 		--metrics http://127.0.0.1:9477/metrics --output "$BENCH_OUTPUT" \
 		top="$top_pid" export="$export_pid" || soak_status=$?
 	touch "$work/stop-churn"
-	wait "$churn_pid"
-	read -r churn_rounds churn_failures <"$work/churn.counts"
+	wait "$churn_pid" || true
 	stop_process "$top_pid"
 	stop_process "$export_pid"
+	churn_rounds=0 churn_failures=-1
+	read -r churn_rounds churn_failures <"$work/churn.counts" || true
 	intervals=$(grep -c . "$work/soak-top.json" || true)
 	emit "{\"stage\": \"soak-top\", \"intervals\": ${intervals:-0}, \"churn_rounds\": $churn_rounds, \"churn_failures\": $churn_failures}"
 	if [ "$soak_status" -ne 0 ]; then

@@ -14,6 +14,7 @@ the scrape and monotonicity totals. A process that exits ends the soak
 early, and says so.
 """
 import argparse
+import http.client
 import json
 import os
 import re
@@ -100,7 +101,7 @@ class Monotonic:
         try:
             with urllib.request.urlopen(self.url, timeout=10) as response:
                 current = counters(response.read().decode())
-        except OSError:
+        except (OSError, ValueError, http.client.HTTPException):
             self.failed += 1
             return
         self.scrapes += 1
@@ -141,31 +142,34 @@ def main():
         while not stop_scraping.wait(1):
             monotonic.scrape()
 
-    scraper = threading.Thread(target=scrape_loop)
+    scraper = threading.Thread(target=scrape_loop, daemon=True)
     began = time.monotonic()
     scraper.start()
     next_sample = began
     samples = 0
     ended_early = None
     with open(arguments.output, "a", buffering=1) as output:
-        while time.monotonic() - began <= arguments.seconds:
-            try:
-                output.write(json.dumps(sample(processes, began)) + "\n")
-            except (OSError, KeyError, subprocess.CalledProcessError) as error:
-                ended_early = f"a sample failed (a process gone, or its maps unreadable): {error}"
-                break
-            samples += 1
-            next_sample += arguments.every
-            time.sleep(max(0.0, next_sample - time.monotonic()))
-        stop_scraping.set()
-        scraper.join()
+        try:
+            while time.monotonic() - began <= arguments.seconds:
+                try:
+                    output.write(json.dumps(sample(processes, began)) + "\n")
+                except (OSError, KeyError, ValueError, subprocess.CalledProcessError) as error:
+                    ended_early = f"a sample failed (a process gone, or its maps unreadable): {error}"
+                    break
+                samples += 1
+                next_sample += arguments.every
+                time.sleep(max(0.0, next_sample - time.monotonic()))
+        finally:
+            stop_scraping.set()
+            scraper.join()
         output.write(json.dumps({
             "stage": "soak-summary", "seconds": round(time.monotonic() - began, 1),
             "samples": samples, "scrapes": monotonic.scrapes,
             "failed_scrapes": monotonic.failed, "comparisons": monotonic.comparisons,
             "decreases": monotonic.decreases[:20], "decrease_count": len(monotonic.decreases),
             "ended_early": ended_early}) + "\n")
-    return 1 if ended_early else 0
+    # A soak that could not compare its counters showed nothing.
+    return 1 if ended_early or not monotonic.comparisons else 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ kmemleak=/sys/kernel/debug/kmemleak
 # with kmemleak, for every object NAME leaked. kmemleak reports only objects
 # older than 5 s that no scan found referenced, hence the wait.
 kernel_log_check() {
-	local name=$1 findings status leaks leak_status
+	local name=$1 findings status leaks leak_status value
 	findings=$(python3 tests/lab/kernel_log.py check "$name")
 	status=$?
 	if [ -w "$kmemleak" ]; then
@@ -38,15 +38,21 @@ kernel_log_check() {
 		echo clear >"$kmemleak"
 		# The worse of the two: an unreadable log (3), a splat or a
 		# leak (1), only known ones (4), or nothing (0).
-		case "$status $leak_status" in
-		*3*) status=3 ;;
-		*1*) status=1 ;;
-		*4*) status=4 ;;
-		esac
+		# Anything else from either is the checker's own failure: 3.
+		for value in "$status" "$leak_status"; do
+			case $value in 0 | 1 | 3 | 4) ;; *) status=3 ;; esac
+		done
+		if [ "$status" -ne 3 ]; then
+			if [ "$leak_status" -eq 3 ]; then status=3
+			elif [ "$status" -eq 1 ] || [ "$leak_status" -eq 1 ]; then status=1
+			elif [ "$status" -eq 4 ] || [ "$leak_status" -eq 4 ]; then status=4
+			fi
+		fi
 	fi
 	case $status in
 	0) pass "$name.kernel-log" ;;
-	1 | 4) while IFS= read -r finding; do
+	1 | 4) [ -n "$findings" ] || fail "$name.kernel-log" "a checker exited $status and named nothing"
+	   while IFS= read -r finding; do
 		case $finding in
 		'') ;;
 		known:*) xfail "$name.kernel-log" "${finding#known: }" ;;

@@ -70,8 +70,8 @@ KNOWN = [
 # each is matched by the task that allocated it and the frames of its
 # allocation. A module's frames show as bare addresses once it is unloaded.
 KNOWN_LEAKS = [
-    ("modprobe", re.compile(r"^(device_add|kobject_set_name_vargs|dev_set_name)\+.* "
-                            r"(cdev_device_add|dev_set_name)\+.* 0x[0-9a-f]+ do_one_initcall\+"),
+    ("modprobe", re.compile(r"^(device_add\+\S+ cdev_device_add|kobject_set_name_vargs\+\S+ dev_set_name)"
+                            r"\+\S+ (0x[0-9a-f]+|dmirror_device_init\+\S+( \[test_hmm\])?) do_one_initcall\+"),
      "lib/test_hmm.c (upstream): dmirror_device_init() calls device_initialize(), and "
      "dmirror_device_remove() never calls put_device(), so the device's private data and "
      "name leak at rmmod; posted as 'mm/hmm/test: Fix error handling in dmirror_device_init' "
