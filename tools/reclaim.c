@@ -74,14 +74,22 @@ static int add_group(__u64 **groups, size_t *count, size_t *capacity, __u64 grou
 	return 0;
 }
 
-/* Whether KEY's subscription is known to be removed: marked so, or its entry deleted. */
-static bool subscription_gone(const struct model_reader *reader, __u64 key)
+/* KEY's subscription: 1 when marked removed, 0 when live, -errno when it has no entry. */
+static int subscription_removed(const struct model_reader *reader, __u64 key)
 {
 	struct hmmtrace_subscription info;
 
 	if (bpf_map_lookup_elem(reader->maps.subscriptions, &key, &info))
-		return errno == ENOENT;
-	return info.removed;
+		return -errno;
+	return info.removed ? 1 : 0;
+}
+
+/* Whether KEY's subscription is known to be removed: marked so, or its entry deleted. */
+static bool subscription_gone(const struct model_reader *reader, __u64 key)
+{
+	int removed = subscription_removed(reader, key);
+
+	return removed == 1 || removed == -ENOENT;
 }
 
 /* Whether GROUP is gone for good: checked again as it is retired (a pid may be reused). */
@@ -340,14 +348,6 @@ static int sweep_subscriptions(struct model_reader *reader)
 	return status;
 }
 
-/* Whether KEY's subscription is present and marked removed. */
-static bool subscription_marked_removed(const struct model_reader *reader, __u64 key)
-{
-	struct hmmtrace_subscription info;
-
-	return !bpf_map_lookup_elem(reader->maps.subscriptions, &key, &info) && info.removed;
-}
-
 /*
  * A fault goes when its subscription is marked removed, or when it has been
  * idle past IDLE_FAULT_SECONDS. A subscription with no entry is not taken
@@ -363,7 +363,7 @@ static int stale_fault(void *context, const void *key, const void *value)
 		     summary->started_ns;
 
 	if (walk->now_ns - last > IDLE_FAULT_SECONDS * 1000000000ULL ||
-	    subscription_marked_removed(walk->reader, fault->interval_sub))
+	    subscription_removed(walk->reader, fault->interval_sub) == 1)
 		return sweep_keep(walk, key);
 	return 0;
 }

@@ -16,12 +16,29 @@ fi
 
 kmemleak=/sys/kernel/debug/kmemleak
 
+# worse_status A B: the worse of two kernel_log.py statuses, from worst: 3
+# (a log it could not read, or any status it does not document), 1 (a
+# splat or a leak), 4 (only known ones), 0 (nothing).
+worse_status() {
+	local value
+	for value in "$1" "$2"; do
+		case $value in 0 | 1 | 3 | 4) ;; *) echo 3; return ;; esac
+	done
+	for value in 3 1 4; do
+		if [ "$1" = "$value" ] || [ "$2" = "$value" ]; then
+			echo "$value"
+			return
+		fi
+	done
+	echo 0
+}
+
 # kernel_log_check NAME: fail NAME.kernel-log for every splat the kernel
 # printed since NAME's marker (tests/lab/kernel_log.py), and, on a kernel
 # with kmemleak, for every object NAME leaked. kmemleak reports only objects
 # older than 5 s that no scan found referenced, hence the wait.
 kernel_log_check() {
-	local name=$1 findings status leaks leak_status value
+	local name=$1 findings status leaks leak_status
 	findings=$(python3 tests/lab/kernel_log.py check "$name")
 	status=$?
 	if [ -w "$kmemleak" ]; then
@@ -36,18 +53,7 @@ kernel_log_check() {
 			cat "$kmemleak" >&2
 		fi
 		echo clear >"$kmemleak"
-		# The worse of the two: an unreadable log (3), a splat or a
-		# leak (1), only known ones (4), or nothing (0).
-		# Anything else from either is the checker's own failure: 3.
-		for value in "$status" "$leak_status"; do
-			case $value in 0 | 1 | 3 | 4) ;; *) status=3 ;; esac
-		done
-		if [ "$status" -ne 3 ]; then
-			if [ "$leak_status" -eq 3 ]; then status=3
-			elif [ "$status" -eq 1 ] || [ "$leak_status" -eq 1 ]; then status=1
-			elif [ "$status" -eq 4 ] || [ "$leak_status" -eq 4 ]; then status=4
-			fi
-		fi
+		status=$(worse_status "$status" "$leak_status")
 	fi
 	case $status in
 	0) pass "$name.kernel-log" ;;
