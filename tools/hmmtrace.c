@@ -703,6 +703,8 @@ int main(int argc, char **argv)
 			status = status ? status : written;
 		}
 	}
+	if (options.verbose)
+		reclaim_summary(&reader.reclaim, stderr);
 	model_reader_free(&reader);
 	session_destroy(&session);
 	return status;

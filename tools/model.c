@@ -34,6 +34,8 @@ const struct lost_kind lost_kinds[HMMTRACE_LOST_KINDS] = {
 					 "range_starts (or pending) map is full" },
 	[HMMTRACE_LOST_INVALIDATORS] = { "invalidators", "invalidating tasks not remembered for "
 					 "livelock reports: the invalidators map is full" },
+	[HMMTRACE_LOST_RECURSION] = { "recursion", "events the kernel did not run hmmtrace for: "
+				      "its program was already running on that CPU" },
 };
 
 __u64 lost_sum(const __u64 lost[HMMTRACE_LOST_KINDS])

@@ -443,6 +443,32 @@ static int take_lost(void *context, const void *key, const void *value)
 	return 0;
 }
 
+/*
+ * The kernel's own loss, which no map sees: a program's runs skipped
+ * because it (a kprobe: any kprobe program) was already running on that
+ * CPU, preempted or interrupted (bpf_prog_info's recursion_misses).
+ */
+static void take_recursion_misses(struct model_reader *reader)
+{
+	struct model *model = reader->model;
+	struct bpf_program *program;
+	__u64 total = 0;
+
+	if (!reader->session->skeleton)
+		return;
+	bpf_object__for_each_program(program, reader->session->skeleton->obj) {
+		struct bpf_prog_info info = {};
+		__u32 length = sizeof(info);
+		int fd = bpf_program__fd(program);
+
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &length))
+			total += info.recursion_misses;
+	}
+	model->lost[HMMTRACE_LOST_RECURSION] = total - reader->lost_totals[HMMTRACE_LOST_RECURSION];
+	model->lost_total[HMMTRACE_LOST_RECURSION] = total;
+	reader->lost_totals[HMMTRACE_LOST_RECURSION] = total;
+}
+
 int model_read(struct model_reader *reader, double seconds, struct model *model)
 {
 	int status;
@@ -450,6 +476,7 @@ int model_read(struct model_reader *reader, double seconds, struct model *model)
 	fill_envelope(reader, seconds, model);
 	reader->model = model;
 	status = map_for_each(reader->maps.lost, true, take_lost, reader);
+	take_recursion_misses(reader);
 	if (!status)
 		status = reclaim_sweep(reader);
 	if (status)

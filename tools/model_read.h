@@ -97,9 +97,10 @@ struct reclaim_state {
 	__u64 hot_groups[HMMTRACE_HOT_GROUPS];
 	void *scratch_stats;		/* one stats value, per CPU */
 	double last_sweep;
-	/* Since start, for -v and the tests: groups retired, rows freed, entries swept. */
+	/* Since start, for -v (reclaim_summary()): groups retired, rows freed, sweeps, entries swept. */
 	unsigned long retired;
 	unsigned long freed;
+	unsigned long sweeps;
 	unsigned long swept;
 };
 
@@ -183,6 +184,7 @@ bool reclaim_task_gone(__u64 id);
 int reclaim_groups_before_read(struct model_reader *reader);
 int reclaim_groups_after_read(struct model_reader *reader);
 int reclaim_sweep(struct model_reader *reader);
+void reclaim_summary(const struct reclaim_state *state, FILE *file);
 void reclaim_free(struct reclaim_state *state);
 
 /* export_read.c: a row about to be freed, whose series goes (a folded one's stays in other). */

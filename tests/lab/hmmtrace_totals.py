@@ -62,6 +62,7 @@ class Run:
         self.not_json = 0
         self.malformed = 0          # JSON, but not in hmmtrace's schema
         self.foreign = 0            # objects of another subcommand
+        self.lost_total = {}        # the last interval's, shown with a failure
 
     def add(self, key, value):
         # hmmtrace's deltas wrap as its unsigned sums do: a fault completion
@@ -114,6 +115,8 @@ class Run:
 
     def interval(self, record):
         self.add("intervals", 1)
+        if isinstance(record.get("lost_total"), dict):
+            self.lost_total = record["lost_total"]
         if "livelocks" in record:
             self.define("livelock_objects")
             self.totals["livelocks_reported"] = record["livelocks"]
@@ -231,8 +234,12 @@ def compare(run, expected):
         nothing_parsed = f"no {run.subcommand} interval object was parsed"
     parsed_held = not (nothing_parsed or run.not_json or run.malformed or run.foreign)
     lines = [("PASS" if parsed_held else "FAIL", "parsed", parsed)]
+    # A count that missed says what the run lost, which may explain it.
+    lost = {kind: count for kind, count in run.lost_total.items() if count}
     for key, want in expected.items():
         held, reason = check(key, want, keys, nothing_parsed)
+        if not held and lost:
+            reason += f" (the run lost {lost})"
         lines.append(("PASS" if held else "FAIL", key, reason))
     return lines
 

@@ -61,6 +61,44 @@ sys.exit(not (last and inserts == 1))
 ' "$work/churned.json" "$work/churned.truth"
 fi
 
+# Sweeps beside live faults: top sweeping at every read (-i 0.2) while the
+# race's faults begin, complete and collide. A fault that began after a
+# sweep read its clock once looked idle for centuries and was deleted live,
+# losing a completion or a collision's withdrawal of one. Its counts must be
+# sim_mirror's: exactly in the tracepoint modes, else within the bounds of
+# test-hmmtrace.sh's race. The sweeps' own count is the positive control.
+HMMTRACE_SWEEP_SECONDS=0
+export HMMTRACE_SWEEP_SECONDS
+if start_tracer swept-race top -v -i 0.2; then
+	"$workload" race --duration 10 --retry-window-us 2000 --json >"$work/swept-race.truth"
+	stop_tracer swept-race
+	faults=$(truth "$work/swept-race.truth" faults)
+	retries=$(truth "$work/swept-race.truth" retries)
+	invalidations=$(($(truth "$work/swept-race.truth" invalidations) + \
+		2 * $(truth "$work/swept-race.truth" inserts)))
+	mode=$(python3 -c 'import json, sys
+print(next(json.loads(line)["mode"] for line in open(sys.argv[1]) if line.startswith("{")))' \
+		"$work/swept-race.json" 2>/dev/null)
+	case "$mode" in
+	tp_btf | raw_tp) retried=$retries completed=$faults ;;
+	*)
+		retried="[$retries, $((retries + invalidations))]"
+		completed="[\"=$((faults + retries))-read_retries\", $faults]"
+		;;
+	esac
+	echo "# mode ${mode:-unknown}: $faults faults, $retries retries"
+	compare swept-race sim_mirror "{\"faults_completed\": $completed,
+		\"read_retries\": $retried, \"read_begins\": $(truth "$work/swept-race.truth" read_begins)}"
+	sweeps=$(sed -n 's/^hmmtrace: reclaim: \([0-9]*\) sweeps.*/\1/p' "$work/swept-race.err")
+	if [ "${sweeps:-0}" -ge 20 ]; then
+		pass hmmtrace-reclaim.swept-race.swept-throughout
+	else
+		fail hmmtrace-reclaim.swept-race.swept-throughout \
+			"${sweeps:-no} sweeps reported (wanted at least 20): $(grep 'reclaim:' "$work/swept-race.err")"
+	fi
+fi
+unset HMMTRACE_SWEEP_SECONDS
+
 # The positive control, with reclaim off: 5 times as many processes as room.
 HMMTRACE_RECLAIM=0
 export HMMTRACE_RECLAIM
