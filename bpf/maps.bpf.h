@@ -79,7 +79,11 @@ MAP(BPF_MAP_TYPE_HASH, __u64, __u64, MAX_PENDING) range_starts SEC(".maps") __we
 MAP(BPF_MAP_TYPE_HASH, __u64, struct hmmtrace_subscription, MAX_SUBSCRIPTIONS)
 	subscriptions SEC(".maps") __weak;
 
-/* mm -> tgid, learned when a task of that mm is current (faults may run in kworkers). */
+/*
+ * mm -> tgid, learned when a task of that mm is current (faults may run in
+ * kworkers). An LRU as a bound; user space deletes exited owners' entries
+ * (reclaim.c), so that it evicts none alive.
+ */
 MAP(BPF_MAP_TYPE_LRU_HASH, __u64, __u32, MAX_PROCESSES) mm_owners SEC(".maps") __weak;
 
 /*

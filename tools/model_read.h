@@ -94,6 +94,9 @@ struct reclaim_state {
 	__u64 *removed;			/* subscriptions removed at the last sweep */
 	size_t removed_count;
 	size_t removed_capacity;
+	__u64 *orphaned;		/* mm_owners keys whose owner was gone at the last sweep */
+	size_t orphaned_count;
+	size_t orphaned_capacity;
 	__u64 hot_groups[HMMTRACE_HOT_GROUPS];
 	void *scratch_stats;		/* one stats value, per CPU */
 	double last_sweep;
@@ -112,6 +115,7 @@ struct model_maps {
 	int invalidators;
 	int faults;
 	int pending;
+	int mm_owners;
 	int stacks;
 	int lost;
 	int causes;

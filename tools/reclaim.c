@@ -14,8 +14,8 @@
  *
  * The rest is swept every SWEEP_SECONDS: subscriptions marked removed at
  * the previous sweep (their rows are named by then), faults of removed
- * subscriptions or idle for IDLE_FAULT_SECONDS, and the stock modes'
- * pending calls of threads that are gone.
+ * subscriptions or idle for IDLE_FAULT_SECONDS, the stock modes' pending
+ * calls of threads that are gone, and mm owners gone since the last sweep.
  *
  * HMMTRACE_RECLAIM=0 turns it all off: the tests' positive control, which
  * shows the maps filling without it.
@@ -400,6 +400,41 @@ static int gone_thread_call(void *context, const void *key, const void *value)
 	return reclaim_task_gone(*(const __u32 *)key) ? sweep_keep(context, key) : 0;
 }
 
+/* mm_owners' value is the owner's tgid (bpf/kernel_access.bpf.h). */
+static int gone_owner(void *context, const void *key, const void *value)
+{
+	return reclaim_task_gone(*(const __u32 *)value) ? sweep_keep(context, key) : 0;
+}
+
+/*
+ * An mm outlives its owner while another holds it (a driver's fault, a
+ * kworker's mmget): its release events may still come, and name the owner
+ * from here. So an entry goes when its owner was already gone at the
+ * previous sweep, SWEEP_SECONDS before. The map is an LRU, its bound: the
+ * sweep keeps it short of that, where eviction would take live owners too.
+ */
+static int sweep_owners(struct model_reader *reader)
+{
+	struct reclaim_state *state = &reader->reclaim;
+	struct sweep_walk walk = { .reader = reader, .key_size = sizeof(__u64) };
+	int status = map_for_each(reader->maps.mm_owners, false, gone_owner, &walk);
+	size_t newly_gone = 0;
+
+	for (size_t index = 0; !status && index < walk.count; index++) {
+		__u64 key = ((__u64 *)walk.keys)[index];
+
+		if (!listed(state->orphaned, state->orphaned_count, key))
+			((__u64 *)walk.keys)[newly_gone++] = key;
+		else if (!bpf_map_delete_elem(reader->maps.mm_owners, &key))
+			state->swept++;
+	}
+	free(state->orphaned);
+	state->orphaned = walk.keys;
+	state->orphaned_count = status ? 0 : newly_gone;
+	state->orphaned_capacity = walk.capacity;
+	return status;
+}
+
 int reclaim_sweep(struct model_reader *reader)
 {
 	struct reclaim_state *state = &reader->reclaim;
@@ -426,6 +461,8 @@ int reclaim_sweep(struct model_reader *reader)
 		status = map_for_each(reader->maps.pending, false, gone_thread_call, &walk);
 	sweep_delete(reader->maps.pending, &walk);
 	free(walk.keys);
+	if (!status && reader->maps.mm_owners >= 0)
+		status = sweep_owners(reader);
 	return status;
 }
 
@@ -440,6 +477,7 @@ void reclaim_free(struct reclaim_state *state)
 {
 	free(state->candidates);
 	free(state->removed);
+	free(state->orphaned);
 	free(state->scratch_stats);
 	*state = (struct reclaim_state){};
 }

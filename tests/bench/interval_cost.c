@@ -91,7 +91,7 @@ static struct model_maps create_maps(__u32 rows)
 					    sizeof(struct hmmtrace_subscription), rows),
 		.faults = create_map(BPF_MAP_TYPE_HASH, sizeof(struct hmmtrace_fault_key),
 				     sizeof(struct hmmtrace_fault_summary), 16),
-		.stacks = -1,
+		.stacks = -1, .mm_owners = -1,
 		.lost = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, HMMTRACE_LOST_KINDS),
 		.causes = -1, .fault_sizes = -1,
 	};

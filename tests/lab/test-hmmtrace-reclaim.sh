@@ -8,8 +8,11 @@
 # processes' groups must be reclaimed (tools/reclaim.c) for each newcomer to
 # find room. Their inserts, read_begins, hmm_range_fault()s and removes
 # must be sim_mirror's, with nothing lost, and the last process must have a
-# row. The positive control runs fewer processes with reclaim off
-# (HMMTRACE_RECLAIM=0): the same map fills, and counted plus lost is still
+# row, and the mm_owners entries of exited processes must be gone. Then
+# causes beside processes that each are a cause of their own, and top
+# sweeping at every read beside the race's live faults, which must stay
+# exact. The positive controls run fewer processes with reclaim off
+# (HMMTRACE_RECLAIM=0): the same maps fill, and counted plus lost is still
 # the truth.
 #
 #   HMMTRACE_RECLAIM_PROCESSES=N   churn N processes instead of 10000
@@ -41,13 +44,35 @@ churn() {
 		return 1
 	fi
 	echo "# $count processes in $(($(date +%s) - began)) s"
-	sleep 2
+	# Two sweeps (HMMTRACE_SWEEP_SECONDS=2): an exited owner's entry goes at the second.
+	sleep 5
+	python3 -c 'import json, sys
+sys.path.insert(0, "tests/bench")
+import soak
+print(json.dumps(soak.map_entries(int(sys.argv[1]))))' "$(cat "$work/$name.pid")" \
+		>"$work/$name.maps" 2>"$work/$name.maps.err"
 	stop_tracer "$name"
+}
+
+# owners NAME CHECK MAXIMUM|MINIMUM N: tracer NAME's mm_owners entries, at
+# the churn's end, at most or at least N.
+owners() {
+	verdict "hmmtrace-reclaim.$1.$2" python3 -c 'import json, sys
+entries = json.load(open(sys.argv[1])).get("mm_owners")
+print(f"mm_owners held {entries} entries ({sys.argv[2]} {sys.argv[3]})")
+if entries is None:
+    sys.exit(1)
+sys.exit(not (entries <= int(sys.argv[3]) if sys.argv[2] == "maximum" else entries >= int(sys.argv[3])))
+' "$work/$1.maps" "$3" "$4"
 }
 
 fields=inserts,read_begins,range_faults,removes
 counters=inserts,read_begins,faults,removes
+HMMTRACE_SWEEP_SECONDS=2
+export HMMTRACE_SWEEP_SECONDS
 if churn churned "$processes" "$entries"; then
+	# The processes alive at once (4), and none of the exited ones'.
+	owners churned owners-reclaimed maximum 16
 	verdict hmmtrace-reclaim.counts python3 tests/lab/lost_check.py "$work/churned.json" \
 		"$work/churned.truth" "$fields" "$counters" stats none
 	verdict hmmtrace-reclaim.last-process-counted python3 -c 'import json, sys
@@ -60,6 +85,38 @@ print(f"the last process, {last}: {len(rows)} rows, {inserts} inserts")
 sys.exit(not (last and inserts == 1))
 ' "$work/churned.json" "$work/churned.truth"
 fi
+
+# Causes of exited processes: each churned process exits with its range
+# live, a cause of its own (release and unmap, from exit_group). causes
+# retires a reaped process's entries and merges them by cause and comm
+# (tools/causes.c), so a causes map smaller than the processes' causes
+# still attributes every invalidation. With reclaim off (the control) the
+# map fills, and attributed plus lost is still the truth.
+causes_churn() {
+	local name=$1
+	start_tracer "$name" causes -i 1 --no-stacks --map-entries "causes=$3" || return 1
+	if ! "$workload" churn --exit-subscribed --iterations "$2" --threads 4 --json \
+		>"$work/$name.truth" 2>"$work/$name.workload.err"; then
+		fail "hmmtrace-reclaim.$name.workload" "$(tail -c 300 "$work/$name.workload.err")"
+		stop_tracer "$name"
+		return 1
+	fi
+	sleep 2
+	stop_tracer "$name"
+	verdict "hmmtrace-reclaim.$name.attributed-plus-lost" python3 -c 'import json, sys
+objects = [json.loads(line) for line in open(sys.argv[1]) if line.startswith("{")]
+truth = json.load(open(sys.argv[2]))["counters"]["invalidations"]
+rows = [row for o in objects for row in o.get("causes", []) if row.get("driver") == "sim_mirror"]
+attributed = sum(row["invalidations"] for row in rows)
+lost = sum(o["causes_lost"] for o in objects)
+print(f"{len(objects)} intervals, {len(rows)} rows: {attributed} attributed + {lost} lost, "
+      f"truth {truth} (lost wanted: {sys.argv[3]})")
+sys.exit(not (objects and rows and truth > 0 and attributed + lost == truth and
+              (lost > 0 if sys.argv[3] == "some" else lost == 0)))
+' "$work/$name.json" "$work/$name.truth" "$4"
+}
+
+causes_churn causes-churned 2000 1024 none
 
 # Sweeps beside live faults: top sweeping at every read (-i 0.2) while the
 # race's faults begin, complete and collide. A fault that began after a
@@ -105,8 +162,11 @@ export HMMTRACE_RECLAIM
 if churn unreclaimed 640 128; then
 	verdict hmmtrace-reclaim.control-fills-without-reclaim python3 tests/lab/lost_check.py \
 		"$work/unreclaimed.json" "$work/unreclaimed.truth" "$fields" "$counters" stats lost
+	owners unreclaimed control-owners-kept minimum 17
 fi
-unset HMMTRACE_RECLAIM
+# 800 processes' 1600 causes, in room for 1024.
+causes_churn causes-unreclaimed 800 1024 some
+unset HMMTRACE_RECLAIM HMMTRACE_SWEEP_SECONDS
 
 rmmod sim_mirror || fail hmmtrace-reclaim.unload-sim_mirror "rmmod sim_mirror failed"
 rm -rf "$work"

@@ -62,6 +62,7 @@ struct options {
 	unsigned int seed;
 	unsigned long hold_seconds;	/* many-ranges: how long the ranges stay live */
 	bool unregister;		/* race: remove the ranges before the counters are read */
+	bool exit_subscribed;		/* churn: each process exits with its range live */
 	bool json;
 	struct sim_mirror_knobs knobs;
 };
@@ -571,6 +572,9 @@ static void scenario_many_ranges(void)
  * Short-lived processes, --iterations of them, --threads at a time: each
  * opens the device, mirrors one page, reads it once, removes its range and
  * exits. The last one's pid is reported: a tracer must still count it.
+ * With --exit-subscribed each exits with its range live instead: its exit
+ * invalidates it twice in its own context (release, then unmap) before the
+ * closing fd removes it, so each process is a cause of its own.
  */
 static pid_t churn_child(void)
 {
@@ -589,7 +593,8 @@ static pid_t churn_child(void)
 		memset(buffer.start, 1, PAGE_BYTES);
 		range_id = register_range(buffer.start, PAGE_BYTES);
 		device_read(range_id, buffer.start, PAGE_BYTES, data);
-		unregister_range(range_id);
+		if (!options.exit_subscribed)
+			unregister_range(range_id);
 		_exit(0);
 	}
 	return child;
@@ -618,6 +623,8 @@ static void scenario_churn(void)
 	expect("inserts", EXACTLY, options.iterations);
 	expect("removes", EXACTLY, options.iterations);
 	expect("read_begins", EXACTLY, options.iterations);
+	if (options.exit_subscribed)
+		expect("invalidations", EXACTLY, 2 * options.iterations);
 }
 
 /*
@@ -929,7 +936,7 @@ static void usage(int status)
 		"usage: sim_mirror_workload SCENARIO [--ranges N] [--pages N] [--iterations N]\n"
 		"         [--duration S] [--threads N] [--seed N] [--retry-window-us N]\n"
 		"         [--fault-work-us N] [--engines N] [--batch-pages N] [--hold-seconds N]\n"
-		"         [--unregister] [--json]\n"
+		"         [--unregister] [--exit-subscribed] [--json]\n"
 		"scenarios:\n");
 	for (size_t index = 0; index < sizeof(scenarios) / sizeof(scenarios[0]); index++)
 		fprintf(status ? stderr : stdout, "  %-12s %s\n", scenarios[index].name,
@@ -964,6 +971,7 @@ int main(int argc, char **argv)
 		{ "batch-pages", required_argument, NULL, 'b' },
 		{ "hold-seconds", required_argument, NULL, 'H' },
 		{ "unregister", no_argument, NULL, 'u' },
+		{ "exit-subscribed", no_argument, NULL, 'x' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -991,6 +999,7 @@ int main(int argc, char **argv)
 		case 'b': options.knobs.fault_batch_pages = parse_number(optarg, 1, SIM_MIRROR_MAX_BATCH_PAGES); break;
 		case 'H': options.hold_seconds = parse_number(optarg, 0, 3600); break;
 		case 'u': options.unregister = true; break;
+		case 'x': options.exit_subscribed = true; break;
 		case 'j': options.json = true; break;
 		case 'h': usage(0); break;
 		default: usage(2);
