@@ -71,8 +71,8 @@ counters=inserts,read_begins,faults,removes
 HMMTRACE_SWEEP_SECONDS=2
 export HMMTRACE_SWEEP_SECONDS
 if churn churned "$processes" "$entries"; then
-	# The processes alive at once (4), and none of the exited ones'.
-	owners churned owners-reclaimed maximum 16
+	# At most the processes alive at once (4): none of the exited ones'.
+	owners churned owners-reclaimed maximum 4
 	verdict hmmtrace-reclaim.counts python3 tests/lab/lost_check.py "$work/churned.json" \
 		"$work/churned.truth" "$fields" "$counters" stats none
 	verdict hmmtrace-reclaim.last-process-counted python3 -c 'import json, sys
@@ -162,7 +162,8 @@ export HMMTRACE_RECLAIM
 if churn unreclaimed 640 128; then
 	verdict hmmtrace-reclaim.control-fills-without-reclaim python3 tests/lab/lost_check.py \
 		"$work/unreclaimed.json" "$work/unreclaimed.truth" "$fields" "$counters" stats lost
-	owners unreclaimed control-owners-kept minimum 17
+	# mm_structs are reused: 640 processes leave some tens of distinct mms.
+	owners unreclaimed control-owners-kept minimum 8
 fi
 # 800 processes' 1600 causes, in room for 1024.
 causes_churn causes-unreclaimed 800 1024 some
