@@ -180,10 +180,16 @@ static __always_inline int count_retry(void *ctx, const struct mmu_interval_noti
 	return 0;
 }
 
-static __always_inline int count_range_fault(void *ctx, const struct hmm_range *range, int ret,
-					     __u64 duration_ns, bool btf_typed)
+/*
+ * hmm_range_fault() of INTERVAL_SUB returned RET; RANGE is read only for
+ * latency's fault sizes and snoop's records (the bench's carrier passes a
+ * subscription alone: its host may have no struct hmm_range).
+ */
+static __always_inline int count_range_fault_of(void *ctx,
+						const struct mmu_interval_notifier *interval_sub,
+						const struct hmm_range *range, int ret,
+						__u64 duration_ns, bool btf_typed)
 {
-	const struct mmu_interval_notifier *interval_sub = KERNEL_FIELD(btf_typed, range, notifier);
 	struct event_slot slot;
 
 	if (!lookup_fault_event(interval_sub, btf_typed, &slot))
@@ -206,6 +212,13 @@ static __always_inline int count_range_fault(void *ctx, const struct hmm_range *
 	      record->end = KERNEL_FIELD(btf_typed, range, end),
 	      record->ret = ret, record->duration_ns = duration_ns);
 	return 0;
+}
+
+static __always_inline int count_range_fault(void *ctx, const struct hmm_range *range, int ret,
+					     __u64 duration_ns, bool btf_typed)
+{
+	return count_range_fault_of(ctx, KERNEL_FIELD(btf_typed, range, notifier), range, ret,
+				    duration_ns, btf_typed);
 }
 
 /*
