@@ -80,7 +80,7 @@ CARRIER_HANDLER(read_retry, count_retry(ctx, carrier_subscription(),
 					HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, 2, true))
 CARRIER_HANDLER(check_retry, count_retry(ctx, carrier_subscription(),
 					 HMMTRACE_EVENT_MMU_INTERVAL_CHECK_RETRY, 2, true))
-CARRIER_HANDLER(range_fault, count_range_fault_of(ctx, carrier_subscription(), NULL, 0, 1000, true))
+CARRIER_HANDLER(hmm_range_fault, count_range_fault_of(ctx, carrier_subscription(), NULL, 0, 1000, true))
 
 /*
  * The method's control: the empty handler plus a known amount of work,

@@ -79,6 +79,17 @@ for handler in empty invalidate read_begin; do
 	fi
 done
 
+# Every event's handler, per subcommand, timed by the kernel's own
+# accounting (carrier --bpf-stats): what resolves a few nanoseconds.
+for subcommand in top latency retries; do
+	if result=$("$carrier" --bpf-stats --subcommand "$subcommand" --calls $calls --rounds $rounds \
+		2>"$work/carrier.err"); then
+		emit "{\"stage\": \"native\", \"measure\": \"handler_stats\", \"result\": $result}"
+	else
+		emit_unavailable hmmtrace "bpf_stats $subcommand" "$work/carrier.err"
+	fi
+done
+
 if ! command -v bpftrace >/dev/null; then
 	emit '{"stage": "native", "tracer": "bpftrace", "unavailable": "bpftrace is not installed"}'
 	exit 0

@@ -55,5 +55,25 @@ for handler in ("invalidate", "read_begin"):
     held = counted is not None and counted == expected and expected > 0
     print(f"{'PASS' if held else 'FAIL'}\t{handler}-counts-every-call\tcounted {counted} of {expected}")
 EOF_CHECK
+	# The kernel-accounting method: every event's handler and the controls,
+	# for each subcommand, every round timed (a handler that never ran
+	# has no runs, and carrier exits non-zero).
+	run_checker bench-native.bpf-stats python3 - "$output" <<'EOF_CHECK'
+import json, sys
+handlers = {"empty", "empty_plus_4_squarings", "empty_plus_8_squarings", "insert", "remove",
+            "range_start", "range_end", "invalidate", "read_begin", "read_retry", "check_retry",
+            "hmm_range_fault"}
+records = [record["result"] for record in map(json.loads, open(sys.argv[1]))
+           if record.get("measure") == "handler_stats"]
+subcommands = sorted(record["subcommand"] for record in records)
+held = subcommands == ["latency", "retries", "top"]
+print(f"{'PASS' if held else 'FAIL'}\tsubcommands\t{subcommands}")
+for record in records:
+    timed = {name for name, handler in record["handlers"].items()
+             if len(handler["ns_per_call"]) == record["rounds"] and min(handler["ns_per_call"]) > 0}
+    held = timed == handlers
+    print(f"{'PASS' if held else 'FAIL'}\t{record['subcommand']}.every-handler-timed\t"
+          f"missing or untimed: {sorted(handlers - timed)}")
+EOF_CHECK
 fi
 rm -f "$output"
