@@ -181,7 +181,7 @@ enum hmmtrace_lost {
 	HMMTRACE_LOST_PENDING,		/* stock modes: calls `pending` had no room for, so their event is uncounted */
 	HMMTRACE_LOST_RANGE_STARTS,	/* range starts `range_starts` (or `pending`) had no room for: untimed */
 	HMMTRACE_LOST_INVALIDATORS,	/* invalidations `invalidators` could not remember: livelock reports without their invalidator */
-	HMMTRACE_LOST_RECURSION,	/* user space's: events the kernel skipped, the program already running on that CPU */
+	HMMTRACE_LOST_RECURSION,	/* user space's: runs the kernel skipped, the program already running on that CPU (fentry: 5.11+; kprobe, raw_tp: 6.7+) */
 HMMTRACE_LOST_KINDS,
 };
 

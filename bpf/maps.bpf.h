@@ -82,7 +82,7 @@ MAP(BPF_MAP_TYPE_HASH, __u64, struct hmmtrace_subscription, MAX_SUBSCRIPTIONS)
 /*
  * mm -> tgid, learned when a task of that mm is current (faults may run in
  * kworkers). An LRU as a bound; user space deletes exited owners' entries
- * (reclaim.c), so that it evicts none alive.
+ * (reclaim.c), so that a reader that sweeps keeps it short of eviction.
  */
 MAP(BPF_MAP_TYPE_LRU_HASH, __u64, __u32, MAX_PROCESSES) mm_owners SEC(".maps") __weak;
 

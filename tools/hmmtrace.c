@@ -664,6 +664,10 @@ int main(int argc, char **argv)
 	}
 	check_export_options();
 	check_causes_options();
+	/* tools/reclaim.c's test knob, refused before anything attaches. */
+	if (reclaim_sweep_seconds() < 0)
+		usage_error("HMMTRACE_SWEEP_SECONDS takes seconds from 0 to 86400, not %s",
+			    getenv("HMMTRACE_SWEEP_SECONDS"));
 	if (options.interval < 0)
 		options.interval = options.subcommand == SUBCOMMAND_TOP ||
 				   options.subcommand == SUBCOMMAND_SNOOP ||

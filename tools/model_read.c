@@ -428,6 +428,14 @@ static void fill_envelope(struct model_reader *reader, double seconds, struct mo
 	model->export.may_be_unavailable = unavailable_in_stock_modes;
 }
 
+/* KIND's count since attach is TOTAL: the interval's is what it added. */
+static void note_lost_total(struct model_reader *reader, enum hmmtrace_lost kind, __u64 total)
+{
+	reader->model->lost[kind] = total - reader->lost_totals[kind];
+	reader->model->lost_total[kind] = total;
+	reader->lost_totals[kind] = total;
+}
+
 static int take_lost(void *context, const void *key, const void *value)
 {
 	struct model_reader *reader = context;
@@ -435,39 +443,43 @@ static int take_lost(void *context, const void *key, const void *value)
 	int cpus = libbpf_num_possible_cpus();
 	__u64 total;
 
-	if (kind >= HMMTRACE_LOST_KINDS)
+	/* Recursion is user space's to count (take_recursion_misses()), not the map's. */
+	if (kind >= HMMTRACE_LOST_KINDS || kind == HMMTRACE_LOST_RECURSION)
 		return 0;
 	per_cpu_sum(&total, value, sizeof(total), sizeof(total), cpus);
-	reader->model->lost[kind] = total - reader->lost_totals[kind];
-	reader->model->lost_total[kind] = total;
-	reader->lost_totals[kind] = total;
+	note_lost_total(reader, kind, total);
 	return 0;
 }
 
 /*
  * The kernel's own loss, which no map sees: a program's runs skipped
  * because it (a kprobe: any kprobe program) was already running on that
- * CPU, preempted or interrupted (bpf_prog_info's recursion_misses).
+ * CPU, preempted or interrupted (bpf_prog_info's recursion_misses). A
+ * program whose info cannot be read leaves the last total as it was, so
+ * that the count never goes back.
  */
 static void take_recursion_misses(struct model_reader *reader)
 {
-	struct model *model = reader->model;
+	__u64 total = reader->lost_totals[HMMTRACE_LOST_RECURSION], sum = 0;
 	struct bpf_program *program;
-	__u64 total = 0;
 
-	if (!reader->session->skeleton)
-		return;
-	bpf_object__for_each_program(program, reader->session->skeleton->obj) {
-		struct bpf_prog_info info = {};
-		__u32 length = sizeof(info);
-		int fd = bpf_program__fd(program);
+	if (reader->session->skeleton) {
+		bpf_object__for_each_program(program, reader->session->skeleton->obj) {
+			struct bpf_prog_info info = {};
+			__u32 length = sizeof(info);
+			int fd = bpf_program__fd(program);
 
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &length))
-			total += info.recursion_misses;
+			if (fd < 0)
+				continue;
+			if (bpf_obj_get_info_by_fd(fd, &info, &length)) {
+				sum = total;
+				break;
+			}
+			sum += info.recursion_misses;
+		}
+		total = sum > total ? sum : total;
 	}
-	model->lost[HMMTRACE_LOST_RECURSION] = total - reader->lost_totals[HMMTRACE_LOST_RECURSION];
-	model->lost_total[HMMTRACE_LOST_RECURSION] = total;
-	reader->lost_totals[HMMTRACE_LOST_RECURSION] = total;
+	note_lost_total(reader, HMMTRACE_LOST_RECURSION, total);
 }
 
 int model_read(struct model_reader *reader, double seconds, struct model *model)

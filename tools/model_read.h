@@ -184,6 +184,7 @@ void fault_sizes_free(struct fault_sizes_state *state);
  * each read of the groups, and every few seconds the rest of their state.
  */
 bool reclaim_enabled(void);
+double reclaim_sweep_seconds(void);
 bool reclaim_task_gone(__u64 id);
 int reclaim_groups_before_read(struct model_reader *reader);
 int reclaim_groups_after_read(struct model_reader *reader);

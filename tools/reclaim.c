@@ -15,7 +15,8 @@
  * The rest is swept every SWEEP_SECONDS: subscriptions marked removed at
  * the previous sweep (their rows are named by then), faults of removed
  * subscriptions or idle for IDLE_FAULT_SECONDS, the stock modes' pending
- * calls of threads that are gone, and mm owners gone since the last sweep.
+ * calls of threads that are gone, and mm_owners entries whose owner was
+ * gone at two sweeps in a row.
  *
  * HMMTRACE_RECLAIM=0 turns it all off: the tests' positive control, which
  * shows the maps filling without it.
@@ -42,21 +43,22 @@
 #define FULL_CHECK_READS 10
 
 /*
- * HMMTRACE_SWEEP_SECONDS sets the sweep's period (a test sweeps at every
- * read, beside live faults); SWEEP_SECONDS otherwise.
+ * HMMTRACE_SWEEP_SECONDS sets the sweep's period, 0 for every read (a test
+ * sweeps so beside live faults); SWEEP_SECONDS otherwise. -1 when it is not
+ * a number of seconds from 0 to a day: main() refuses that before attaching.
  */
-static double sweep_seconds(void)
+double reclaim_sweep_seconds(void)
 {
-	static double seconds = -1;
+	const char *setting = getenv("HMMTRACE_SWEEP_SECONDS");
+	double seconds;
+	char *end;
 
-	if (seconds < 0) {
-		const char *setting = getenv("HMMTRACE_SWEEP_SECONDS");
-		char *end;
-
-		seconds = setting ? strtod(setting, &end) : SWEEP_SECONDS;
-		if (!setting || end == setting || *end || seconds < 0)
-			seconds = SWEEP_SECONDS;
-	}
+	if (!setting)
+		return SWEEP_SECONDS;
+	seconds = strtod(setting, &end);
+	/* Written so that NaN, which compares false with everything, is refused too. */
+	if (end == setting || *end || !(seconds >= 0 && seconds <= 86400))
+		return -1;
 	return seconds;
 }
 
@@ -410,8 +412,10 @@ static int gone_owner(void *context, const void *key, const void *value)
  * An mm outlives its owner while another holds it (a driver's fault, a
  * kworker's mmget): its release events may still come, and name the owner
  * from here. So an entry goes when its owner was already gone at the
- * previous sweep, SWEEP_SECONDS before. The map is an LRU, its bound: the
- * sweep keeps it short of that, where eviction would take live owners too.
+ * previous sweep. It is read again just before it goes: its address may
+ * be a new mm's by then, whose owner learn_owner() wrote. The map is an
+ * LRU, its bound: the sweep keeps it short of that, where eviction would
+ * take live owners too.
  */
 static int sweep_owners(struct model_reader *reader)
 {
@@ -423,9 +427,12 @@ static int sweep_owners(struct model_reader *reader)
 	for (size_t index = 0; !status && index < walk.count; index++) {
 		__u64 key = ((__u64 *)walk.keys)[index];
 
+		__u32 owner;
+
 		if (!listed(state->orphaned, state->orphaned_count, key))
 			((__u64 *)walk.keys)[newly_gone++] = key;
-		else if (!bpf_map_delete_elem(reader->maps.mm_owners, &key))
+		else if (!bpf_map_lookup_elem(reader->maps.mm_owners, &key, &owner) &&
+			 reclaim_task_gone(owner) && !bpf_map_delete_elem(reader->maps.mm_owners, &key))
 			state->swept++;
 	}
 	free(state->orphaned);
@@ -446,7 +453,7 @@ int reclaim_sweep(struct model_reader *reader)
 		return 0;
 	if (!state->last_sweep)
 		state->last_sweep = now;
-	if (now - state->last_sweep < sweep_seconds())
+	if (now - state->last_sweep < reclaim_sweep_seconds())
 		return 0;
 	state->last_sweep = now;
 	state->sweeps++;

@@ -40,7 +40,7 @@
 
 #define MAX_ROUNDS 64
 
-/* --bpf-stats: the handlers measured, each carrier_<name> in carrier.bpf.c. */
+/* --bpf-stats: the handlers measured, each carrier_<name> in carrier.bpf.c; the empty one first. */
 static const char *const measured_handlers[] = {
 	"empty", "empty_plus_4_squarings", "empty_plus_8_squarings", "insert", "remove",
 	"range_start", "range_end", "invalidate", "read_begin", "read_retry", "check_retry",
@@ -171,8 +171,12 @@ static int stats_stretch(struct bpf_program *program, long calls, struct stretch
 		return -1;
 	nanoseconds_per_call(calls);
 	bpf_link__destroy(link);
-	if (program_runs(program, &time_after, &count_after) || count_after == count_before)
+	if (program_runs(program, &time_after, &count_after))
 		return -1;
+	if (count_after == count_before) {
+		errno = ENODATA;	/* attached, and never ran */
+		return -1;
+	}
 	stretch->run_time_ns = (double)(time_after - time_before);
 	stretch->runs = (long long)(count_after - count_before);
 	return 0;
@@ -228,6 +232,11 @@ static int measure_with_bpf_stats(const char *subcommand, long calls, int rounds
 
 		snprintf(name, sizeof(name), "carrier_%s", measured_handlers[handler]);
 		programs[handler] = bpf_object__find_program_by_name(skeleton->obj, name);
+		if (!programs[handler]) {
+			fprintf(stderr, "carrier: the BPF object has no %s\n", name);
+			carrier_bpf__destroy(skeleton);
+			return 1;
+		}
 	}
 	/* Accounting is on while this descriptor is open, and only then. */
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -242,6 +251,7 @@ static int measure_with_bpf_stats(const char *subcommand, long calls, int rounds
 		for (size_t turn = 0; turn < MEASURED_HANDLERS; turn++) {
 			size_t handler = (turn + round) % MEASURED_HANDLERS;
 
+			/* measured_handlers[0] is the empty handler, every round's bracket. */
 			if (stats_round(programs[handler], programs[0], calls, &ns[handler][round],
 					&empty_ns[handler][round], &foreign[handler][round])) {
 				fprintf(stderr, "carrier: cannot measure the %s handler: %s\n",
