@@ -44,7 +44,7 @@
 static const char *const measured_handlers[] = {
 	"empty", "empty_plus_4_squarings", "empty_plus_8_squarings", "insert", "remove",
 	"range_start", "range_end", "invalidate", "read_begin", "read_retry", "check_retry",
-	"hmm_range_fault",
+	"hmm_range_fault", "clock_read", "subscription_lookup",
 };
 
 #define MEASURED_HANDLERS (sizeof(measured_handlers) / sizeof(measured_handlers[0]))

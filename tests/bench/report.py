@@ -169,6 +169,9 @@ def handler_stats(records):
                 "4_squarings_ns": summary(four, 2), "8_squarings_ns": summary(eight, 2),
                 "4_more_squarings_ns": summary([b - a for a, b in zip(four, eight)], 2),
                 "carrier_ns": summary(handlers.get("empty", {}).get("ns_per_call", []), 1),
+                # Parts of the fault path alone: a clock read, a subscriptions lookup.
+                "clock_read_ns": summary(beyond.get("clock_read", []), 1),
+                "subscription_lookup_ns": summary(beyond.get("subscription_lookup", []), 1),
                 "calls_per_round": result["calls"],
             }
     return results
@@ -455,7 +458,9 @@ def handler_table(results):
     lines += ["", "The method's control, known work on the empty handler: 4 squarings "
               f"{cell(known['4_squarings_ns'], ' ns')}, 8 squarings {cell(known['8_squarings_ns'], ' ns')}, "
               f"the 4 more paired {cell(known['4_more_squarings_ns'], ' ns')}; the carrier itself "
-              f"{cell(known['carrier_ns'], ' ns')} per call, {known['calls_per_round']} calls a round."]
+              f"{cell(known['carrier_ns'], ' ns')} per call, {known['calls_per_round']} calls a round. "
+              f"Parts of the fault path alone: a clock read {cell(known['clock_read_ns'], ' ns')}, "
+              f"a lookup of the subscriptions hash {cell(known['subscription_lookup_ns'], ' ns')}."]
     return lines
 
 
