@@ -477,7 +477,7 @@ static void take_recursion_misses(struct model_reader *reader)
 			}
 			sum += info.recursion_misses;
 		}
-		total = sum > total ? sum : total;
+		total = sum;
 	}
 	note_lost_total(reader, HMMTRACE_LOST_RECURSION, total);
 }

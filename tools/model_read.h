@@ -86,17 +86,20 @@ struct fault_sizes_state {
 	size_t shown_capacity;
 };
 
+/* reclaim.c: keys one sweep found, for the next to find again. */
+struct key_list {
+	__u64 *keys;
+	size_t count;
+	size_t capacity;
+};
+
 /* reclaim.c: what the reads between sweeps carry. */
 struct reclaim_state {
 	__u64 *candidates;		/* groups found gone, retired in this read */
 	size_t candidate_count;
 	size_t candidate_capacity;
-	__u64 *removed;			/* subscriptions removed at the last sweep */
-	size_t removed_count;
-	size_t removed_capacity;
-	__u64 *orphaned;		/* mm_owners keys whose owner was gone at the last sweep */
-	size_t orphaned_count;
-	size_t orphaned_capacity;
+	struct key_list removed;	/* subscriptions removed at the last sweep */
+	struct key_list orphaned;	/* mm_owners keys whose owner was gone at the last sweep */
 	__u64 hot_groups[HMMTRACE_HOT_GROUPS];
 	void *scratch_stats;		/* one stats value, per CPU */
 	double last_sweep;

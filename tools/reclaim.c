@@ -338,35 +338,48 @@ static bool listed(const __u64 *keys, size_t count, __u64 key)
 }
 
 /*
+ * What is deleted only when two sweeps in a row found it: of the keys this
+ * walk found, those in LAST (the previous sweep's) go to RIPE, which looks
+ * each up again before it deletes it; the rest are LAST for the next sweep.
+ */
+static void sweep_found_twice(struct sweep_walk *walk, struct key_list *last, int status,
+			      void (*ripe)(struct model_reader *reader, __u64 key))
+{
+	size_t found_once = 0;
+
+	for (size_t index = 0; !status && index < walk->count; index++) {
+		__u64 key = ((__u64 *)walk->keys)[index];
+
+		if (listed(last->keys, last->count, key))
+			ripe(walk->reader, key);
+		else
+			((__u64 *)walk->keys)[found_once++] = key;
+	}
+	free(last->keys);
+	*last = (struct key_list){ .keys = walk->keys, .count = status ? 0 : found_once,
+				   .capacity = walk->capacity };
+}
+
+/* One removed since might have been inserted again at its address. */
+static void delete_removed_subscription(struct model_reader *reader, __u64 key)
+{
+	if (!subscription_gone(reader, key))
+		return;
+	if (!bpf_map_delete_elem(reader->maps.subscriptions, &key))
+		reader->reclaim.swept++;
+	bpf_map_delete_elem(reader->maps.invalidators, &key);
+}
+
+/*
  * Subscriptions removed at the last sweep too go now, with their
- * invalidator; the newly removed stay for the rows that name them. One
- * removed since might have been inserted again at its address: each is
- * looked up again just before it goes.
+ * invalidator; the newly removed stay for the rows that name them.
  */
 static int sweep_subscriptions(struct model_reader *reader)
 {
-	struct reclaim_state *state = &reader->reclaim;
 	struct sweep_walk walk = { .reader = reader, .key_size = sizeof(__u64) };
-	size_t still_removed = 0;
 	int status = map_for_each(reader->maps.subscriptions, false, removed_subscription, &walk);
 
-	for (size_t index = 0; !status && index < walk.count; index++) {
-		__u64 key = ((__u64 *)walk.keys)[index];
-
-		if (!listed(state->removed, state->removed_count, key)) {
-			((__u64 *)walk.keys)[still_removed++] = key;
-			continue;
-		}
-		if (!subscription_gone(reader, key))
-			continue;
-		if (!bpf_map_delete_elem(reader->maps.subscriptions, &key))
-			state->swept++;
-		bpf_map_delete_elem(reader->maps.invalidators, &key);
-	}
-	free(state->removed);
-	state->removed = walk.keys;
-	state->removed_count = status ? 0 : still_removed;
-	state->removed_capacity = walk.capacity;
+	sweep_found_twice(&walk, &reader->reclaim.removed, status, delete_removed_subscription);
 	return status;
 }
 
@@ -408,37 +421,29 @@ static int gone_owner(void *context, const void *key, const void *value)
 	return reclaim_task_gone(*(const __u32 *)value) ? sweep_keep(context, key) : 0;
 }
 
+/* Its address may be a new mm's by then, whose owner learn_owner() wrote. */
+static void delete_orphaned_owner(struct model_reader *reader, __u64 key)
+{
+	__u32 owner;
+
+	if (!bpf_map_lookup_elem(reader->maps.mm_owners, &key, &owner) && reclaim_task_gone(owner) &&
+	    !bpf_map_delete_elem(reader->maps.mm_owners, &key))
+		reader->reclaim.swept++;
+}
+
 /*
  * An mm outlives its owner while another holds it (a driver's fault, a
  * kworker's mmget): its release events may still come, and name the owner
  * from here. So an entry goes when its owner was already gone at the
- * previous sweep. It is read again just before it goes: its address may
- * be a new mm's by then, whose owner learn_owner() wrote. The map is an
- * LRU, its bound: the sweep keeps it short of that, where eviction would
- * take live owners too.
+ * previous sweep. The map is an LRU, its bound: the sweep keeps it short
+ * of that, where eviction would take live owners too.
  */
 static int sweep_owners(struct model_reader *reader)
 {
-	struct reclaim_state *state = &reader->reclaim;
 	struct sweep_walk walk = { .reader = reader, .key_size = sizeof(__u64) };
 	int status = map_for_each(reader->maps.mm_owners, false, gone_owner, &walk);
-	size_t newly_gone = 0;
 
-	for (size_t index = 0; !status && index < walk.count; index++) {
-		__u64 key = ((__u64 *)walk.keys)[index];
-
-		__u32 owner;
-
-		if (!listed(state->orphaned, state->orphaned_count, key))
-			((__u64 *)walk.keys)[newly_gone++] = key;
-		else if (!bpf_map_lookup_elem(reader->maps.mm_owners, &key, &owner) &&
-			 reclaim_task_gone(owner) && !bpf_map_delete_elem(reader->maps.mm_owners, &key))
-			state->swept++;
-	}
-	free(state->orphaned);
-	state->orphaned = walk.keys;
-	state->orphaned_count = status ? 0 : newly_gone;
-	state->orphaned_capacity = walk.capacity;
+	sweep_found_twice(&walk, &reader->reclaim.orphaned, status, delete_orphaned_owner);
 	return status;
 }
 
@@ -483,8 +488,8 @@ void reclaim_summary(const struct reclaim_state *state, FILE *file)
 void reclaim_free(struct reclaim_state *state)
 {
 	free(state->candidates);
-	free(state->removed);
-	free(state->orphaned);
+	free(state->removed.keys);
+	free(state->orphaned.keys);
 	free(state->scratch_stats);
 	*state = (struct reclaim_state){};
 }

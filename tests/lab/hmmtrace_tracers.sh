@@ -81,6 +81,25 @@ if sys.argv[4] in keys:
 		"$hmmtrace_tracers_directory" 2>/dev/null
 }
 
+# exact_mode MODE: whether MODE observes every event (our tracepoints).
+exact_mode() {
+	[ "$1" = tp_btf ] || [ "$1" = raw_tp ]
+}
+
+# race_bounds EXACT FAULTS RETRIES INVALIDATIONS: what a race's truth makes
+# of read_retries and faults_completed, in retried and completed: exactly
+# with the tracepoints (EXACT true); on stock kernels, where read_retry
+# collisions are inferred (as many as the truth, plus at most one per
+# invalidation), each run's own read_retries bound its completions.
+race_bounds() {
+	if $1; then
+		retried=$3 completed=$2
+	else
+		retried="[$3, $(($3 + $4))]"
+		completed="[\"=$(($2 + $3))-read_retries\", $2]"
+	fi
+}
+
 # truth FILE COUNTER: COUNTER of the ground truth that sim_mirror_workload
 # --json wrote to FILE.
 truth() {

@@ -140,13 +140,9 @@ if start_tracer swept-race top -v -i 0.2 "${gap[@]}"; then
 	mode=$(python3 -c 'import json, sys
 print(next(json.loads(line)["mode"] for line in open(sys.argv[1]) if line.startswith("{")))' \
 		"$work/swept-race.json" 2>/dev/null)
-	case "$mode" in
-	tp_btf | raw_tp) retried=$retries completed=$faults ;;
-	*)
-		retried="[$retries, $((retries + invalidations))]"
-		completed="[\"=$((faults + retries))-read_retries\", $faults]"
-		;;
-	esac
+	exact=false
+	exact_mode "$mode" && exact=true
+	race_bounds "$exact" "$faults" "$retries" "$invalidations"
 	echo "# mode ${mode:-unknown}: $faults faults, $retries retries"
 	compare swept-race sim_mirror "{\"faults_completed\": $completed,
 		\"read_retries\": $retried, \"read_begins\": $(truth "$work/swept-race.truth" read_begins)}"

@@ -134,10 +134,6 @@ compare_storm_top() {
 		\"read_retries\": $retried, \"range_fault_ebusy\": 0, \"faults_completed\": $completed}"
 }
 
-exact_mode() {
-	[ "$1" = tp_btf ] || [ "$1" = raw_tp ]
-}
-
 # The modes whose storm tracer attached, in the order tried: automatic
 # choice (below) must take the first.
 attached_modes=()
@@ -278,13 +274,7 @@ EOF
 	retries=$(truth "$work/race.truth" retries)
 	ebusy=$(truth "$work/race.truth" ebusy)
 	faults=$(truth "$work/race.truth" faults)
-	if $exact; then
-		retried=$retries completed=$faults
-	else
-		# As for the storm: each run's own read_retries bound its completions.
-		retried="[$retries, $((retries + invalidations))]"
-		completed="[\"=$((faults + retries))-read_retries\", $faults]"
-	fi
+	race_bounds "$exact" "$faults" "$retries" "$invalidations"
 	compare "$mode-race-top" sim_mirror "{\"inserts\": $inserts, \"removes\": $inserts,
 		\"invalidations\": $invalidations, \"read_begins\": $(truth "$work/race.truth" read_begins),
 		\"read_retries\": $retried, \"range_fault_ebusy\": $ebusy, \"faults_completed\": $completed}"
