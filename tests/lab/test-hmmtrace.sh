@@ -287,9 +287,12 @@ EOF
 	# HMM timeout that ends each stall), on the guest's own clock: a wall
 	# clock bound here would time the host's load, not hmmtrace.
 	# Counted as the normal workloads' "livelocks": 0 is, so it is that
-	# check's positive control.
+	# check's positive control. Three stalls, not one: the report comes
+	# 100 ms into the first, and with the workload's two threads spinning
+	# on both vCPUs of a debug kernel, the tracer and this loop once got no
+	# turn in the 900 ms that one stall leaves.
 	start_tracer "$mode-livelock" retries --mode "$mode"
-	"$workload" livelock --duration 3 >/dev/null &
+	"$workload" livelock --stalls 3 --duration 10 >/dev/null &
 	livelock_pid=$!
 	detected=
 	while kill -0 "$livelock_pid" 2>/dev/null; do

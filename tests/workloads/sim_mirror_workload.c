@@ -63,6 +63,7 @@ struct options {
 	unsigned long hold_seconds;	/* many-ranges: how long the ranges stay live */
 	bool unregister;		/* race: remove the ranges before the counters are read */
 	bool exit_subscribed;		/* churn: each process exits with its range live */
+	unsigned long stalls;		/* livelock: the timeouts to sit through */
 	bool json;
 	struct sim_mirror_knobs knobs;
 };
@@ -630,6 +631,7 @@ static void scenario_churn(void)
 /*
  * The stale-seq livelock: a racing writer makes the first attempt collide,
  * and the buggy retry loop then spins on -EBUSY until the 1000 ms timeout.
+ * It ends after --stalls timeouts, or when --duration is up.
  */
 static void scenario_livelock(void)
 {
@@ -653,7 +655,7 @@ static void scenario_livelock(void)
 	if (pthread_create(&thread, NULL, racer_main, &racer))
 		die("pthread_create");
 	deadline = monotonic_seconds() + options.duration;
-	while (monotonic_seconds() < deadline && !timed_out)
+	while (monotonic_seconds() < deadline && timed_out < options.stalls)
 		if (device_access(SIM_MIRROR_READ, tiled.range_ids[0], range_start(&tiled, 0),
 				  tiled.range_bytes, tiled.data) == -EBUSY)
 			timed_out++;
@@ -936,7 +938,7 @@ static void usage(int status)
 		"usage: sim_mirror_workload SCENARIO [--ranges N] [--pages N] [--iterations N]\n"
 		"         [--duration S] [--threads N] [--seed N] [--retry-window-us N]\n"
 		"         [--fault-work-us N] [--engines N] [--batch-pages N] [--hold-seconds N]\n"
-		"         [--unregister] [--exit-subscribed] [--json]\n"
+		"         [--unregister] [--exit-subscribed] [--stalls N] [--json]\n"
 		"scenarios:\n");
 	for (size_t index = 0; index < sizeof(scenarios) / sizeof(scenarios[0]); index++)
 		fprintf(status ? stderr : stdout, "  %-12s %s\n", scenarios[index].name,
@@ -972,6 +974,7 @@ int main(int argc, char **argv)
 		{ "hold-seconds", required_argument, NULL, 'H' },
 		{ "unregister", no_argument, NULL, 'u' },
 		{ "exit-subscribed", no_argument, NULL, 'x' },
+		{ "stalls", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -982,6 +985,7 @@ int main(int argc, char **argv)
 
 	options = (struct options){
 		.ranges = 4, .pages = 512, .iterations = 3, .duration = 2, .threads = 1, .seed = 1,
+		.stalls = 1,
 		.knobs = { .size = sizeof(struct sim_mirror_knobs), .engines = 2,
 			   .fault_batch_pages = 64 },
 	};
@@ -1000,6 +1004,7 @@ int main(int argc, char **argv)
 		case 'H': options.hold_seconds = parse_number(optarg, 0, 3600); break;
 		case 'u': options.unregister = true; break;
 		case 'x': options.exit_subscribed = true; break;
+		case 'S': options.stalls = parse_number(optarg, 1, 1000); break;
 		case 'j': options.json = true; break;
 		case 'h': usage(0); break;
 		default: usage(2);
