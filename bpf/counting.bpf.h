@@ -41,6 +41,7 @@ static __always_inline int count_insert(const struct mmu_interval_notifier *inte
 	__u32 tgid;
 
 	/* A new subscription may reuse a removed one's address: forget that one. */
+	subscriptions_changed();
 	bpf_map_delete_elem(&subscriptions, &key);
 	subscription = subscription_of(interval_sub, btf_typed);
 	tgid = subscription ? subscription->tgid : 0;
@@ -70,6 +71,7 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 
 	/* Marked even when not counted (-p, --driver, a full map), so that user space reclaims it. */
 	forget_subscription(interval_sub);
+	subscriptions_changed();
 	/*
 	 * Its last invalidation can charge no refault now, and would charge a
 	 * false one to an insert at the same address; left, it fills its LRU
@@ -154,7 +156,7 @@ static __always_inline int count_read_begin(void *ctx,
 		histogram_add(slot.stats->wait_slots, wait_ns);
 	}
 	stats_add(slot.stats->read_begins, 1);
-	fault_began(ctx, interval_sub, &slot, seq, bpf_ktime_get_ns(), btf_typed);
+	fault_began(ctx, interval_sub, &slot, seq, btf_typed);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_READ_BEGIN, interval_sub, slot.tgid, btf_typed,
 	      record->seq = seq, record->duration_ns = wait_ns,
 	      record->flags = waited ? HMMTRACE_FLAG_WAITED : 0);
@@ -171,7 +173,7 @@ static __always_inline int count_retry(void *ctx, const struct mmu_interval_noti
 		return 0;
 	if (event == HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY) {
 		stats_add(slot.stats->read_retries, 1);
-		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns(), false);
+		fault_retried(ctx, interval_sub, &slot, 0, false);
 	} else {
 		/* Inside hmm_range_fault(), its -EBUSY counts the go-round. */
 		stats_add(slot.stats->check_retries, 1);
@@ -199,10 +201,10 @@ static __always_inline int count_range_fault_of(void *ctx,
 		count_fault_size(range, slot.callback, duration_ns, btf_typed);
 	if (ret == -EBUSY) {
 		stats_add(slot.stats->range_fault_ebusy, 1);
-		fault_retried(ctx, interval_sub, &slot, bpf_ktime_get_ns(), true);
+		fault_retried(ctx, interval_sub, &slot, 0, true);
 	} else if (!ret) {
 		stats_add(slot.stats->range_fault_successes, 1);
-		fault_completed(ctx, interval_sub, &slot, bpf_ktime_get_ns());
+		fault_completed(ctx, interval_sub, &slot);
 	} else {
 		stats_add(slot.stats->range_fault_errors, 1);
 	}

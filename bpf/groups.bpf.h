@@ -154,37 +154,13 @@ stats_slot(const struct mmu_interval_notifier *interval_sub, __u64 group, bool b
 
 /* Where an event counts, once looked up and wanted. */
 struct event_slot {
-	struct hmmtrace_subscription *subscription;	/* events of a fault only */
+	struct task_fault *task_fault;	/* events of a fault with task storage (bpf/faults.bpf.h) */
 	struct hmmtrace_stats *stats;
 	__u64 group;
 	__u64 callback;		/* the driver's, whatever the grouping (0 when unused) */
+	__u64 first_seen_ns;	/* events of a fault: the subscription's */
 	__u32 tgid;
 };
-
-/*
- * Where an event of a fault (read_begin, a retry, hmm_range_fault) counts:
- * its subscription's facts, which fault tracking needs, and its stats slot.
- * False when the event is not wanted (another process or driver) or cannot
- * count.
- */
-static __always_inline bool lookup_fault_event(const struct mmu_interval_notifier *interval_sub,
-					       bool btf_typed, struct event_slot *slot)
-{
-	struct hmmtrace_subscription *subscription = subscription_of(interval_sub, btf_typed);
-
-	if (!subscription) {
-		count_lost(HMMTRACE_LOST_SUBSCRIPTIONS);
-		return false;
-	}
-	if (!wanted(subscription->tgid, subscription->invalidate))
-		return false;
-	slot->subscription = subscription;
-	slot->tgid = subscription->tgid;
-	slot->callback = subscription->invalidate;
-	slot->group = group_of(interval_sub, subscription->invalidate, subscription->tgid);
-	slot->stats = stats_slot(interval_sub, slot->group, btf_typed);
-	return slot->stats != NULL;
-}
 
 /*
  * Where an event that needs nothing else of its subscription counts
@@ -212,7 +188,8 @@ lookup_subscription_event(const struct mmu_interval_notifier *interval_sub,
 	}
 	if (!wanted(tgid, callback))
 		return false;
-	slot->subscription = NULL;
+	slot->task_fault = NULL;
+	slot->first_seen_ns = 0;
 	slot->tgid = tgid;
 	slot->callback = callback;
 	slot->group = group_of(interval_sub, callback, tgid);

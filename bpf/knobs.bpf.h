@@ -39,5 +39,15 @@ const volatile bool size_histograms __weak;
 const volatile bool time_fault_sizes __weak;
 /* Stock kernels: a go-round later than this after a completed fault is a new fault. */
 const volatile __u64 inferred_retry_gap_ns __weak = 10000000;
+/* Fault state in task local storage, where the kernel allows it (bpf/faults.bpf.h). */
+const volatile bool faults_in_task_storage __weak;
+/* Retried faults into `faults` as well, for user space: retries and export read them. */
+const volatile bool publish_retried_faults __weak;
+/*
+ * Faults' clocks: their time to mapped, the livelock detector, refaults,
+ * stock kernels' retry inference, and the ages user space reclaims `faults`
+ * by. Top with task storage and tracepoints needs none of them.
+ */
+const volatile bool time_faults __weak = true;
 
 #endif /* HMMTRACE_KNOBS_BPF_H */

@@ -31,6 +31,7 @@
 #define CAUSE_STACKS 16384
 
 const char *const mode_names[HMMTRACE_MODE_COUNT] = { "tp_btf", "raw_tp", "fentry", "kprobe" };
+const char *const fault_store_names[FAULT_STORE_COUNT] = { "task", "hash" };
 
 /*
  * Whether libbpf finds the running kernel's own BTF, which tp_btf and fentry
@@ -249,8 +250,48 @@ static void size_given_maps(struct hmmtrace_bpf *skeleton)
 	}
 }
 
+/*
+ * Whether the mode's fault programs can keep their state in task local
+ * storage: the map type, and its helper in their program type. Tracing
+ * programs (tp_btf, fentry/fexit) have both since 5.11; raw_tp and kprobe
+ * programs may lack the helper, so it is asked of the kernel, not of its
+ * version.
+ */
+static bool task_storage_usable(enum hmmtrace_mode mode)
+{
+	static const enum bpf_prog_type fault_program_types[HMMTRACE_MODE_COUNT] = {
+		[HMMTRACE_MODE_TP_BTF] = BPF_PROG_TYPE_TRACING,
+		[HMMTRACE_MODE_RAW_TP] = BPF_PROG_TYPE_RAW_TRACEPOINT,
+		[HMMTRACE_MODE_FENTRY] = BPF_PROG_TYPE_TRACING,
+		[HMMTRACE_MODE_KPROBE] = BPF_PROG_TYPE_KPROBE,
+	};
+	enum bpf_prog_type type = fault_program_types[mode];
+
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) <= 0)
+		return false;
+	return type == BPF_PROG_TYPE_TRACING ||
+	       libbpf_probe_bpf_helper(type, BPF_FUNC_task_storage_get, NULL) > 0;
+}
+
+/* Where fault state goes: and what the maps of the other place need. */
+static void set_fault_store(struct hmmtrace_bpf *skeleton, enum fault_store store)
+{
+	skeleton->rodata->faults_in_task_storage = store == FAULT_STORE_TASK;
+	/* retries and export read retried faults: with task storage, those alone are in `faults`. */
+	skeleton->rodata->publish_retried_faults = options.subcommand == SUBCOMMAND_RETRIES ||
+						   options.subcommand == SUBCOMMAND_EXPORT;
+	if (store == FAULT_STORE_TASK && !skeleton->rodata->publish_retried_faults)
+		bpf_map__set_max_entries(skeleton->maps.faults, 1);
+	/* A kernel without the map type: an unused stand-in, so that the object loads. */
+	if (store == FAULT_STORE_HASH &&
+	    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) <= 0) {
+		bpf_map__set_type(skeleton->maps.task_faults, BPF_MAP_TYPE_HASH);
+		bpf_map__set_max_entries(skeleton->maps.task_faults, 1);
+	}
+}
+
 static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
-		      const struct callbacks *callbacks)
+		      const struct callbacks *callbacks, enum fault_store store)
 {
 	bool stock = !mode_observes_everything(mode);
 	/* export counts causes too, without stacks: they cost a stack walk per invalidation. */
@@ -283,6 +324,10 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 	skeleton->rodata->size_histograms = options.subcommand == SUBCOMMAND_LATENCY ||
 					    options.subcommand == SUBCOMMAND_EXPORT;
 	skeleton->rodata->time_fault_sizes = options.subcommand == SUBCOMMAND_LATENCY;
+	/* Top and snoop show no fault times; stock kernels' inference and `faults`' reclaim need them. */
+	skeleton->rodata->time_faults = stock || store == FAULT_STORE_HASH ||
+					(options.subcommand != SUBCOMMAND_TOP &&
+					 options.subcommand != SUBCOMMAND_SNOOP);
 	bpf_map__set_max_entries(skeleton->maps.stats, groups_by_grouping[options.grouping]);
 	/* By subscription, one value for all CPUs (see stats_add() in bpf/histograms.bpf.h). */
 	if (options.grouping == HMMTRACE_BY_SUBSCRIPTION) {
@@ -310,6 +355,7 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 	/* The event stream's buffer is only worth its memory when snooping. */
 	bpf_map__set_max_entries(skeleton->maps.events,
 				 options.subcommand == SUBCOMMAND_SNOOP ? 16 << 20 : 4096);
+	set_fault_store(skeleton, store);
 	size_given_maps(skeleton);
 }
 
@@ -580,10 +626,10 @@ static bool kprobes_needed(enum hmmtrace_mode mode, const struct callbacks *call
 	       (mode == HMMTRACE_MODE_FENTRY && callbacks_use(callbacks, HMMTRACE_MODE_KPROBE));
 }
 
-/* Try one mode for real; WHY says what stopped it. */
-static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mode,
-				  const struct btf *btf, struct callbacks *callbacks,
-				  char *why, size_t why_size)
+/* Try one mode for real, with fault state in STORE; WHY says what stopped it. */
+static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mode mode,
+				       const struct btf *btf, struct callbacks *callbacks,
+				       enum fault_store store, char *why, size_t why_size)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_options, .btf_custom_path = options.btf_path);
 	const char *unavailable = mode_unavailable(mode, btf, session->symbols);
@@ -600,12 +646,13 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 		choose_callbacks(session, btf, callbacks);
 	if (kprobes_needed(mode, callbacks) && !privileges_perf_events_open(why, why_size))
 		return MODE_NOT_PERMITTED;
+	session->fault_store = store;
 	session->skeleton = hmmtrace_bpf__open_opts(&open_options);
 	if (!session->skeleton) {
 		snprintf(why, why_size, "cannot open the BPF object: %s", strerror(errno));
 		return MODE_BPF_FAILED;
 	}
-	set_knobs(session->skeleton, mode, callbacks);
+	set_knobs(session->skeleton, mode, callbacks, session->fault_store);
 	status = choose_programs(session, btf, callbacks, &missing);
 	if (status == -ENOENT && missing) {
 		snprintf(why, why_size, "no %s in this kernel", missing);
@@ -626,6 +673,34 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 				      strerror(-status));
 	session_detach(session);
 	return MODE_BPF_FAILED;
+}
+
+/*
+ * Try one mode for real; WHY says what stopped it. Fault state goes in task
+ * storage where the kernel says the mode's programs may have it. Older
+ * libbpf probes read a newer kernel's refusal as support, so a load refused
+ * with task storage is tried once more with the hash, unless --fault-state
+ * task asked for it.
+ */
+static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mode,
+				  const struct btf *btf, struct callbacks *callbacks,
+				  char *why, size_t why_size)
+{
+	bool usable = task_storage_usable(mode);
+	enum mode_outcome outcome;
+
+	if (options.fault_store == FAULT_STORE_TASK && !usable) {
+		snprintf(why, why_size, "no task local storage for %s programs in this kernel",
+			 mode_names[mode]);
+		return MODE_NO_ATTACH_POINT;
+	}
+	if (options.fault_store == FAULT_STORE_HASH || !usable)
+		return try_mode_with(session, mode, btf, callbacks, FAULT_STORE_HASH, why, why_size);
+	outcome = try_mode_with(session, mode, btf, callbacks, FAULT_STORE_TASK, why, why_size);
+	if (outcome == MODE_BPF_FAILED && options.fault_store != FAULT_STORE_TASK)
+		outcome = try_mode_with(session, mode, btf, callbacks, FAULT_STORE_HASH, why,
+					why_size);
+	return outcome;
 }
 
 static void read_range_event_names(struct session *session, const struct btf *btf)

@@ -28,7 +28,7 @@
 #include "hmmtrace_events.h"
 
 struct options options = {
-	.mode = -1, .interval = -1, .count = -1, .duration = -1, .livelock_ms = 100,
+	.mode = -1, .fault_store = -1, .interval = -1, .count = -1, .duration = -1, .livelock_ms = 100,
 	.retry_gap_ms = 10,
 	.events_mask = (1U << HMMTRACE_EVENT_COUNT) - 1, .top_rows = 10, .max_series = 200,
 	.refault_ms = 10, .take_stacks = true,
@@ -107,6 +107,7 @@ enum long_only_option {
 	OPTION_BTF = 256, OPTION_MODE, OPTION_LIVELOCK_MS, OPTION_TOP, OPTION_RETRY_GAP_MS,
 	OPTION_LISTEN, OPTION_TEXTFILE, OPTION_MAX_SERIES, OPTION_REFAULT_MS, OPTION_STACKS,
 	OPTION_NO_STACKS, OPTION_FOLDED, OPTION_HTML, OPTION_WEIGHT, OPTION_MAP_ENTRIES,
+	OPTION_FAULT_STATE,
 };
 
 static const struct argp_option argument_options[] = {
@@ -148,6 +149,8 @@ static const struct argp_option argument_options[] = {
 	  "hmm_range_fault() on a range whose seq moved is a retry (default 10)", 0 },
 	{ "mode", OPTION_MODE, "MODE", 0, "tp_btf, raw_tp, fentry or kprobe (default: the "
 	  "first that works)", 0 },
+	{ "fault-state", OPTION_FAULT_STATE, "WHERE", 0, "Keep each task's fault state in task "
+	  "local storage (task, the default where the kernel allows it) or in a hash (hash)", 0 },
 	{ "map-entries", OPTION_MAP_ENTRIES, "MAP=N,...", 0, "Size these maps (stats, "
 	  "subscriptions, faults, pending, range_starts, invalidators, causes, stacks) to N "
 	  "entries: what does not fit is counted as lost", 0 },
@@ -269,6 +272,10 @@ static error_t parse_argument(int key, char *argument, struct argp_state *state)
 		break;
 	case OPTION_MODE:
 		options.mode = parse_choice(argument, mode_names, HMMTRACE_MODE_COUNT, "--mode");
+		break;
+	case OPTION_FAULT_STATE:
+		options.fault_store = parse_choice(argument, fault_store_names, FAULT_STORE_COUNT,
+						   "--fault-state");
 		break;
 	case 'i':
 		options.interval = parse_seconds(argument);
@@ -437,6 +444,10 @@ static void announce(struct session *session)
 	/* Always on stderr: scripts wait for this line to know tracing has begun. */
 	fprintf(stderr, "hmmtrace: %s in %s mode; Ctrl-C to stop\n",
 		subcommand_names[options.subcommand], mode_names[session->mode]);
+	if (options.verbose)
+		fprintf(stderr, "hmmtrace: fault state in %s\n",
+			session->fault_store == FAULT_STORE_TASK ? "task local storage" :
+			"the faults hash");
 	if (options.subcommand == SUBCOMMAND_EXPORT)
 		fprintf(stderr, "hmmtrace: exporting %s%s%s\n",
 			options.textfile ? "to " : "on http://", options.textfile ? options.textfile :

@@ -31,6 +31,10 @@ extern const char *const subcommand_names[];
 extern const char *const grouping_names[];
 extern const char *const mode_names[HMMTRACE_MODE_COUNT];
 
+/* Where the BPF side keeps fault state (bpf/faults.bpf.h). */
+enum fault_store { FAULT_STORE_TASK, FAULT_STORE_HASH, FAULT_STORE_COUNT };
+extern const char *const fault_store_names[FAULT_STORE_COUNT];
+
 /* A kind of loss (enum hmmtrace_lost): its name in every output, and what it means. */
 struct lost_kind {
 	const char *name;
@@ -273,6 +277,7 @@ struct model {
 	time_t time;
 	enum subcommand subcommand;
 	enum hmmtrace_mode mode;
+	enum fault_store fault_store;
 	enum hmmtrace_grouping grouping;
 	double interval_seconds;
 	const char *const *inferred;	/* NULL-terminated field names */

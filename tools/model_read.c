@@ -415,6 +415,7 @@ static void fill_envelope(struct model_reader *reader, double seconds, struct mo
 	model->time = time(NULL);
 	model->subcommand = options.subcommand;
 	model->mode = reader->session->mode;
+	model->fault_store = reader->session->fault_store;
 	model->grouping = options.grouping;
 	model->interval_seconds = seconds;
 	model->inferred = everything ? none : inferred_in_stock_modes;

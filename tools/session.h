@@ -54,6 +54,7 @@ struct options {
 	enum subcommand subcommand;
 	enum hmmtrace_grouping grouping;
 	int mode;			/* enum hmmtrace_mode, or -1 to pick */
+	int fault_store;		/* enum fault_store, or -1: task storage where it works */
 	enum sort_column sort;
 	double interval;		/* 0: once, at the end */
 	long count;
@@ -87,6 +88,7 @@ struct hmmtrace_bpf;
 struct session {
 	struct hmmtrace_bpf *skeleton;
 	enum hmmtrace_mode mode;
+	enum fault_store fault_store;
 	struct kallsyms *symbols;
 	/* Callbacks attached in the stock modes, "symbol [module]" each. */
 	char callbacks[256];

@@ -303,8 +303,9 @@ static void write_interval(const struct model *model)
 	struct json_writer *json = writer();
 
 	json_open(json, '{');
-	json_fields(json, "time:U subcommand:s mode:s", (__u64)model->time,
-		    subcommand_names[model->subcommand], mode_names[model->mode]);
+	json_fields(json, "time:U subcommand:s mode:s fault_state:s", (__u64)model->time,
+		    subcommand_names[model->subcommand], mode_names[model->mode],
+		    fault_store_names[model->fault_store]);
 	hooks(json, model);
 	string_list(json, "inferred", model->inferred, length_of(model->inferred));
 	string_list(json, "unavailable", model->unavailable, length_of(model->unavailable));

@@ -105,12 +105,14 @@ CARRIER_HANDLER(empty_plus_8_squarings, with_squarings(ctx, 8))
 
 /*
  * Parts of the fault path, alone: one clock read (bpf_ktime_get_ns(), which
- * a hypervisor may make dear) and one lookup of the subscriptions hash.
+ * a hypervisor may make dear), one lookup of the subscriptions hash, and
+ * the task's slot in task local storage.
  */
 __u64 clock_sink;
 
 CARRIER_HANDLER(clock_read, (clock_sink = bpf_ktime_get_ns(), 0))
 CARRIER_HANDLER(subscription_lookup, (subscription_of(carrier_subscription(), true) ? 0 : 1))
+CARRIER_HANDLER(task_slot, (task_fault_of(carrier_subscription()) ? 0 : 1))
 
 /* The same filter and nothing else: what the carrier itself costs. */
 SEC("tracepoint/raw_syscalls/sys_enter")

@@ -6,7 +6,8 @@
  *
  *   carrier [--handler invalidate|read_begin|empty] [--calls N] [--rounds R]
  *   carrier --loop-only [--calls N] [--rounds R]     just the loop's ns/call
- *   carrier --bpf-stats [--subcommand top|latency|retries] [--calls N] [--rounds R]
+ *   carrier --bpf-stats [--subcommand top|latency|retries] [--fault-state task|hash]
+ *           [--calls N] [--rounds R]
  *
  * --loop-only serves any other tracer (bpftrace) attached from outside.
  *
@@ -21,7 +22,9 @@
  * handler too and leave at its filter; their runs are taken out at the
  * empty handler's cost. Two controls of known work (the empty handler plus
  * 4 and 8 dependent squarings) show what the method resolves. --subcommand
- * sets the knobs as hmmtrace does for it.
+ * sets the knobs as hmmtrace does for it, and --fault-state where fault
+ * state lives (hmmtrace --fault-state): task local storage by default, or
+ * the hash that is the fallback of kernels without it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -44,7 +47,7 @@
 static const char *const measured_handlers[] = {
 	"empty", "empty_plus_4_squarings", "empty_plus_8_squarings", "insert", "remove",
 	"range_start", "range_end", "invalidate", "read_begin", "read_retry", "check_retry",
-	"hmm_range_fault", "clock_read", "subscription_lookup",
+	"hmm_range_fault", "clock_read", "subscription_lookup", "task_slot",
 };
 
 #define MEASURED_HANDLERS (sizeof(measured_handlers) / sizeof(measured_handlers[0]))
@@ -117,11 +120,18 @@ static double median(const double *values, int count)
 	return count % 2 ? sorted[count / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2;
 }
 
-/* The knobs hmmtrace sets for SUBCOMMAND (tools/attach.c's set_knobs()); false if unknown. */
-static bool set_subcommand_knobs(struct carrier_bpf *skeleton, const char *subcommand)
+/*
+ * The knobs hmmtrace sets for SUBCOMMAND (tools/attach.c's set_knobs()),
+ * with fault state in task storage if IN_TASK_STORAGE; false if unknown.
+ */
+static bool set_subcommand_knobs(struct carrier_bpf *skeleton, const char *subcommand,
+				 bool in_task_storage)
 {
-	if (!strcmp(subcommand, "top"))
+	skeleton->rodata->faults_in_task_storage = in_task_storage;
+	if (!strcmp(subcommand, "top")) {
+		skeleton->rodata->time_faults = !in_task_storage;
 		return true;
+	}
 	if (!strcmp(subcommand, "latency")) {
 		skeleton->rodata->time_ranges = true;
 		skeleton->rodata->size_histograms = true;
@@ -135,6 +145,7 @@ static bool set_subcommand_knobs(struct carrier_bpf *skeleton, const char *subco
 		skeleton->rodata->report_streaks = true;
 		skeleton->rodata->capture_invalidators = true;
 		skeleton->rodata->livelock_ns = 100000000;	/* --livelock-ms' default */
+		skeleton->rodata->publish_retried_faults = true;
 		return true;
 	}
 	return false;
@@ -203,7 +214,8 @@ static int stats_round(struct bpf_program *handler, struct bpf_program *empty, l
 	return 0;
 }
 
-static int measure_with_bpf_stats(const char *subcommand, long calls, int rounds)
+static int measure_with_bpf_stats(const char *subcommand, const char *fault_state, long calls,
+				  int rounds)
 {
 	static double ns[MEASURED_HANDLERS][MAX_ROUNDS], empty_ns[MEASURED_HANDLERS][MAX_ROUNDS];
 	static long long foreign[MEASURED_HANDLERS][MAX_ROUNDS];
@@ -216,7 +228,12 @@ static int measure_with_bpf_stats(const char *subcommand, long calls, int rounds
 		return 1;
 	}
 	skeleton->rodata->carrier_tgid = getpid();
-	if (!set_subcommand_knobs(skeleton, subcommand)) {
+	if (strcmp(fault_state, "task") && strcmp(fault_state, "hash")) {
+		fprintf(stderr, "carrier: --fault-state is task or hash, not %s\n", fault_state);
+		carrier_bpf__destroy(skeleton);
+		return 2;
+	}
+	if (!set_subcommand_knobs(skeleton, subcommand, !strcmp(fault_state, "task"))) {
 		fprintf(stderr, "carrier: --subcommand is top, latency or retries, not %s\n",
 			subcommand);
 		carrier_bpf__destroy(skeleton);
@@ -259,8 +276,9 @@ static int measure_with_bpf_stats(const char *subcommand, long calls, int rounds
 				goto out;
 			}
 		}
-	printf("{\"method\": \"bpf_stats\", \"subcommand\": \"%s\", \"calls\": %ld, "
-	       "\"rounds\": %d, \"handlers\": {", subcommand, calls, rounds);
+	printf("{\"method\": \"bpf_stats\", \"subcommand\": \"%s\", \"fault_state\": \"%s\", "
+	       "\"calls\": %ld, \"rounds\": %d, \"handlers\": {", subcommand, fault_state, calls,
+	       rounds);
 	for (size_t handler = 0; handler < MEASURED_HANDLERS; handler++) {
 		double beyond[MAX_ROUNDS];
 
@@ -292,13 +310,14 @@ int main(int argc, char **argv)
 		{ "loop-only", no_argument, NULL, 'l' },
 		{ "bpf-stats", no_argument, NULL, 's' },
 		{ "subcommand", required_argument, NULL, 'S' },
+		{ "fault-state", required_argument, NULL, 'F' },
 		{},
 	};
 	double without[MAX_ROUNDS], with[MAX_ROUNDS], difference[MAX_ROUNDS];
 	const char *handler = "invalidate";
 	long calls = 1000000;
 	int rounds = 7, option;
-	const char *subcommand = "top";
+	const char *subcommand = "top", *fault_state = "task";
 	bool loop_only = false, bpf_stats = false;
 	struct carrier_bpf *skeleton;
 	struct bpf_program *program;
@@ -323,6 +342,9 @@ int main(int argc, char **argv)
 		case 'S':
 			subcommand = optarg;
 			break;
+		case 'F':
+			fault_state = optarg;
+			break;
 		default:
 			return 2;
 		}
@@ -330,7 +352,7 @@ int main(int argc, char **argv)
 	if (calls < 1 || rounds < 1 || rounds > MAX_ROUNDS)
 		return 2;
 	if (bpf_stats)
-		return measure_with_bpf_stats(subcommand, calls, rounds);
+		return measure_with_bpf_stats(subcommand, fault_state, calls, rounds);
 	if (loop_only) {
 		for (int round = 0; round < rounds; round++)
 			without[round] = nanoseconds_per_call(calls);
@@ -346,6 +368,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	skeleton->rodata->carrier_tgid = getpid();
+	set_subcommand_knobs(skeleton, "top", true);
 	bpf_object__for_each_program(program, skeleton->obj) {
 		char name[64];
 

@@ -62,17 +62,17 @@ EOF_CHECK
 import json, sys
 handlers = {"empty", "empty_plus_4_squarings", "empty_plus_8_squarings", "insert", "remove",
             "range_start", "range_end", "invalidate", "read_begin", "read_retry", "check_retry",
-            "hmm_range_fault", "clock_read", "subscription_lookup"}
+            "hmm_range_fault", "clock_read", "subscription_lookup", "task_slot"}
 records = [record["result"] for record in map(json.loads, open(sys.argv[1]))
            if record.get("measure") == "handler_stats"]
-subcommands = sorted(record["subcommand"] for record in records)
-held = subcommands == ["latency", "retries", "top"]
+subcommands = sorted(f"{record['subcommand']}/{record['fault_state']}" for record in records)
+held = subcommands == ["latency/task", "retries/task", "top/hash", "top/task"]
 print(f"{'PASS' if held else 'FAIL'}\tsubcommands\t{subcommands}")
 for record in records:
     timed = {name for name, handler in record["handlers"].items()
              if len(handler["ns_per_call"]) == record["rounds"] and min(handler["ns_per_call"]) > 0}
     held = timed == handlers
-    print(f"{'PASS' if held else 'FAIL'}\t{record['subcommand']}.every-handler-timed\t"
+    print(f"{'PASS' if held else 'FAIL'}\t{record['subcommand']}-{record['fault_state']}.every-handler-timed\t"
           f"missing or untimed: {sorted(handlers - timed)}")
 EOF_CHECK
 fi

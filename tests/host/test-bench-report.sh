@@ -39,14 +39,17 @@ with open(sys.argv[1], "w") as raw:
             "bytes": 1, "scrape_ms": {"median": milliseconds, "p25": milliseconds, "p75": milliseconds}}}),
             file=raw)
     # The kernel-accounting method: read_begin 30 ns beyond the carrier in
-    # top, 50 in retries; the controls 5 and 10 ns, so 4 more squarings 5.
-    for subcommand, read_begin in (("top", 30.0), ("retries", 50.0)):
+    # top, 80 in top's hash fallback, 50 in retries; the controls 5 and 10
+    # ns, so 4 more squarings 5.
+    for subcommand, fault_state, read_begin in (("top", "task", 30.0), ("top", "hash", 80.0),
+                                                ("retries", "task", 50.0)):
         handlers = {name: {"ns_per_call": [100.0 + value] * 3, "beyond_empty_ns": [value - 1, value, value + 1],
                            "foreign_runs": [0, 0, 0]}
                     for name, value in (("empty", 0.0), ("empty_plus_4_squarings", 5.0),
                                         ("empty_plus_8_squarings", 10.0), ("read_begin", read_begin))}
         print(json.dumps({"stage": "native", "measure": "handler_stats", "result": {
-            "method": "bpf_stats", "subcommand": subcommand, "calls": 1000, "rounds": 3,
+            "method": "bpf_stats", "subcommand": subcommand, "fault_state": fault_state,
+            "calls": 1000, "rounds": 3,
             "handlers": handlers}}), file=raw)
     for kernel, time in (("patched", 3030), ("stock", 3000)):
         result = microbench(time, time, time, time)
@@ -90,10 +93,11 @@ import json, sys
 results = json.load(open(sys.argv[1]))
 assert results["hmmtrace_read_begin_handler_ns_beyond_carrier_native"]["median"] == 30.0, results
 assert results["hmmtrace_read_begin_handler_ns_beyond_carrier_native_retries"]["median"] == 50.0, results
+assert results["hmmtrace_read_begin_handler_ns_beyond_carrier_native_hash"]["median"] == 80.0, results
 assert results["hmmtrace_insert_handler_ns_beyond_carrier_native"] is None, results
 known = results["bpf_stats_known_work_native"]
 assert known["4_more_squarings_ns"]["median"] == 5.0 and known["4_squarings_ns"]["median"] == 5.0, known
 assert known["carrier_ns"]["median"] == 100.0, known
 PYTHON
-check bench-report.handler-stats-markdown grep -q '^| read_begin | 30.0 ns \[' "$work/results.md"
+check bench-report.handler-stats-markdown grep -q '^| read_begin | 30.0 ns \[.* | 80.0 ns \[' "$work/results.md"
 check bench-report.export-markdown grep -q '^| 10000 | 200 | 17487 | 17611 | 1 | 100.00 \[100.00, 100.00\] |' "$work/results.md"

@@ -17,7 +17,7 @@ run_checker hmmtrace-totals python3 - tests/lab/hmmtrace_totals.py "$work" <<'EO
 import json, os, subprocess, sys
 
 totals, work = sys.argv[1], sys.argv[2]
-ENVELOPE = {"mode": "tp_btf", "inferred": [], "unavailable": [], "interval_s": 1.0}
+ENVELOPE = {"mode": "tp_btf", "fault_state": "task", "inferred": [], "unavailable": [], "interval_s": 1.0}
 
 
 def interval(subcommand, time, **fields):

@@ -10,6 +10,8 @@ once the objects that carry it were parsed, so a key hmmtrace never printed
 is a FAIL, never a 0:
 
   intervals      interval objects of SUBCOMMAND (always a key)
+  fault_state.S  interval objects whose fault_state is S (task or hash), once
+                 one said S
   rows           DRIVER's rows in them (once an interval had "rows")
   top, retries   each integer of DRIVER's rows ("inserts", "read_retries", ...),
                  once a row of DRIVER had it
@@ -115,6 +117,7 @@ class Run:
 
     def interval(self, record):
         self.add("intervals", 1)
+        self.add("fault_state." + record["fault_state"], 1)
         if isinstance(record.get("lost_total"), dict):
             self.lost_total = record["lost_total"]
         if "livelocks" in record:

@@ -86,6 +86,26 @@ exact_mode() {
 	[ "$1" = tp_btf ] || [ "$1" = raw_tp ]
 }
 
+# expected_fault_state MODE: where hmmtrace in MODE must keep fault state
+# here (task or hash), as bpftool's own probe of the kernel says: task local
+# storage where the map type exists and, for raw_tp and kprobe programs,
+# their helper list has bpf_task_storage_get (tracing programs, tp_btf and
+# fentry, have it with the map type). Empty when bpftool cannot tell.
+expected_fault_state() {
+	local features program_type
+	features=$(bpftool feature probe kernel 2>/dev/null) || return 0
+	grep -q 'map_type task_storage is available' <<<"$features" || { echo hash; return 0; }
+	case $1 in
+	raw_tp) program_type=raw_tracepoint ;;
+	kprobe) program_type=kprobe ;;
+	*) echo task; return 0 ;;
+	esac
+	awk -v type="$program_type" '
+		/^eBPF helpers supported for program type / { inside = ($NF == type ":") }
+		inside && $2 == "bpf_task_storage_get" { found = 1 }
+		END { print found ? "task" : "hash" }' <<<"$features"
+}
+
 # race_bounds EXACT FAULTS RETRIES INVALIDATIONS: what a race's truth makes
 # of read_retries and faults_completed, in retried and completed: exactly
 # with the tracepoints (EXACT true); on stock kernels, where read_retry

@@ -10,7 +10,9 @@
 #
 #   stats          --by range, 8 entries, 64 ranges: inserts, invalidations, removes
 #   subscriptions  8 entries, 32 ranges: inserts, read_begins, hmm_range_fault()s
-#   faults         1 entry, 32 ranges: completed faults against read_begins
+#   faults         1 entry, 32 ranges, --fault-state hash: completed faults
+#                  against read_begins; and with task storage (the default),
+#                  1 entry loses nothing, as top keeps no fault there
 #   pending        1 entry, fentry mode, 4 threads racing: every call it remembers
 #   invalidators   retries, 2 entries, 8 ranges stormed: every invalidation
 #                  but the first two ranges' finds no room
@@ -70,7 +72,26 @@ lost_pair stats 8 inserts,removes,invalidations inserts,removes,invalidations \
 	"top -i 1 --by range" "many-ranges --ranges 64"
 lost_pair subscriptions 8 inserts,read_begins,range_faults inserts,read_begins,faults \
 	"top -i 1" "fault-sweep --ranges 32 --pages 16"
-lost_pair faults 1 faults_completed read_begins "top -i 1" "fault-sweep --ranges 32 --pages 16"
+lost_pair faults 1 faults_completed read_begins "top -i 1 --fault-state hash" \
+	"fault-sweep --ranges 32 --pages 16"
+# The same with fault state in task storage, where the kernel has it for
+# the mode: the hash of 1 entry is unused, so nothing is lost, and the
+# faults are exact. The JSON's fault_state says which store ran.
+name=faults-task-1
+case $name in ${HMMTRACE_LOST_CASES:-*}*)
+	if run_case "$name" "top -i 1 --map-entries faults=1" "fault-sweep --ranges 32 --pages 16"; then
+		store=$(python3 -c 'import json, sys
+stores = {json.loads(line).get("fault_state") for line in open(sys.argv[1]) if line.startswith("{")}
+print(",".join(sorted(map(str, stores))))' "$work/$name.json")
+		case $store in
+		task)
+			verdict "hmmtrace-lost.$name" python3 tests/lab/lost_check.py "$work/$name.json" \
+				"$work/$name.truth" faults_completed read_begins faults none --driver sim_mirror ;;
+		hash) skip "hmmtrace-lost.$name" "no task local storage for this mode's programs here" ;;
+		*) fail "hmmtrace-lost.$name" "fault_state in the JSON: '$store', wanted task or hash" ;;
+		esac
+	fi ;;
+esac
 # Calls overlap across the threads and CPUs, and an invalidation can come
 # inside an hmm_range_fault(): one entry is not enough for them. Each
 # hmm_range_fault() is serviced (faults), collides (retries) or is -EBUSY;

@@ -128,10 +128,12 @@ storm_expectations() {
 	fi
 }
 
+# compare_storm_top NAME [MORE]: the storm's counts, and MORE expectations
+# (", \"key\": value, ...").
 compare_storm_top() {
 	compare "$1" sim_mirror "{\"inserts\": $inserts, \"removes\": $inserts,
 		\"invalidations\": $invalidations, \"read_begins\": $read_begins,
-		\"read_retries\": $retried, \"range_fault_ebusy\": 0, \"faults_completed\": $completed}"
+		\"read_retries\": $retried, \"range_fault_ebusy\": 0, \"faults_completed\": $completed${2:-}}"
 }
 
 # The modes whose storm tracer attached, in the order tried: automatic
@@ -158,8 +160,18 @@ for mode in "${modes[@]}"; do
 	for subcommand in top latency retries snoop; do
 		stop_tracer "$mode-storm-$subcommand"
 	done
+	# Fault state in task storage where bpftool says the kernel has it for
+	# the mode's programs, else in the hash; the race below runs the hash
+	# beside it, so both stores are checked against the truth.
+	fault_store=$(expected_fault_state "$mode")
+	stored=
+	if [ -n "$fault_store" ]; then
+		stored=", \"fault_state.$fault_store\": \"=intervals\""
+	else
+		skip "hmmtrace.$mode-storm.fault-state" "bpftool cannot probe this kernel's features"
+	fi
 	storm_expectations "$exact" "$mode-storm-top"
-	compare_storm_top "$mode-storm-top"
+	compare_storm_top "$mode-storm-top" "$stored"
 	compare "$mode-storm-latency" sim_mirror "{\"invalidate.count\": $invalidations,
 		\"invalidate.histogram_total\": $invalidations,
 		\"fault_to_mapped.count\": $mapped, \"fault_to_mapped.histogram_total\": \"=fault_to_mapped.count\",
@@ -168,7 +180,7 @@ for mode in "${modes[@]}"; do
 	# No livelock here; the livelock scenario below is this check's positive control.
 	compare "$mode-storm-retries" sim_mirror "{\"livelocks\": 0, \"livelocks_reported\": 0,
 		\"faults_completed\": $completed, \"read_retries\": $retried,
-		\"retries_per_fault.histogram_total\": \"=faults_completed\"}"
+		\"retries_per_fault.histogram_total\": \"=faults_completed\"$stored}"
 	# Range starts cost every munmap(): top hooks them only where the kernel
 	# has no mm->owner (CONFIG_MEMCG) to name the process of a kworker's
 	# event; latency, which times ranges, always does (the positive control).
@@ -265,9 +277,11 @@ EOF
 	gap=()
 	$exact || gap=(--retry-gap-ms 200)
 	start_tracer "$mode-race-top" top --mode "$mode" "${gap[@]}"
+	start_tracer "$mode-race-top-hash" top --mode "$mode" --fault-state hash "${gap[@]}"
 	start_tracer "$mode-race-retries" retries --mode "$mode" "${gap[@]}"
 	"$workload" race --duration 2 --retry-window-us 2000 --json >"$work/race.truth"
 	stop_tracer "$mode-race-top"
+	stop_tracer "$mode-race-top-hash"
 	stop_tracer "$mode-race-retries"
 	inserts=$(truth "$work/race.truth" inserts)
 	invalidations=$(($(truth "$work/race.truth" invalidations) + 2 * inserts))
@@ -275,9 +289,14 @@ EOF
 	ebusy=$(truth "$work/race.truth" ebusy)
 	faults=$(truth "$work/race.truth" faults)
 	race_bounds "$exact" "$faults" "$retries" "$invalidations"
-	compare "$mode-race-top" sim_mirror "{\"inserts\": $inserts, \"removes\": $inserts,
-		\"invalidations\": $invalidations, \"read_begins\": $(truth "$work/race.truth" read_begins),
-		\"read_retries\": $retried, \"range_fault_ebusy\": $ebusy, \"faults_completed\": $completed}"
+	# The fallback's positive control: it ran on the hash.
+	for name in race-top race-top-hash; do
+		store=$stored
+		[ "$name" = race-top-hash ] && store=', "fault_state.hash": "=intervals"'
+		compare "$mode-$name" sim_mirror "{\"inserts\": $inserts, \"removes\": $inserts,
+			\"invalidations\": $invalidations, \"read_begins\": $(truth "$work/race.truth" read_begins),
+			\"read_retries\": $retried, \"range_fault_ebusy\": $ebusy, \"faults_completed\": $completed$store}"
+	done
 	compare "$mode-race-retries" sim_mirror "{\"faults_completed\": $completed,
 		\"read_retries\": $retried, \"range_fault_ebusy\": $ebusy,
 		\"retries_per_fault.histogram_total\": \"=faults_completed\"}"
