@@ -129,24 +129,27 @@ static __always_inline void fault_name(struct fault_state *fault, __u32 tgid)
 	bpf_get_current_comm(fault->summary.comm, sizeof(fault->summary.comm));
 }
 
-/* Whether a slot can be given to another subscription without losing a fault in progress. */
-static __always_inline bool task_fault_idle(const struct task_fault *task_fault)
+/* Whether a slot can go to another subscription without losing state: none, or published. */
+static __always_inline bool task_fault_stateless(const struct task_fault *task_fault)
 {
-	return task_fault->published || !task_fault->holds_fault ||
-	       task_fault->state.outcome == FAULT_OUTCOME_COMPLETED;
+	return task_fault->published || !task_fault->holds_fault;
 }
 
-/* A slot for subscription KEY: a free one, else an idle one, else the next in turn. */
+/*
+ * A slot for subscription KEY: one that holds no state, else a completed
+ * fault's (lost only if a collision still undoes it), else the next in turn.
+ * A kworker faulting for many subscriptions, one after another, reuses them.
+ */
 static __always_inline struct task_fault *claim_task_fault(struct task_faults *task, __u64 key)
 {
 	struct hmmtrace_fault_key published_key = { .interval_sub = key, .tid = current_tid() };
 	struct task_fault *task_fault = NULL;
 
 	for (int index = 0; index < TASK_FAULT_SLOTS && !task_fault; index++)
-		if (!task->slots[index].interval_sub)
+		if (task_fault_stateless(&task->slots[index]))
 			task_fault = &task->slots[index];
 	for (int index = 0; index < TASK_FAULT_SLOTS && !task_fault; index++)
-		if (task_fault_idle(&task->slots[index]))
+		if (task->slots[index].state.outcome == FAULT_OUTCOME_COMPLETED)
 			task_fault = &task->slots[index];
 	if (!task_fault) {
 		/* More faults in progress at once than slots: one loses its state. */
@@ -213,7 +216,8 @@ static __always_inline void learn_facts(const struct mmu_interval_notifier *inte
 					const struct event_slot *slot, __u64 changes)
 {
 	if (task_fault->first_seen_ns != slot->first_seen_ns) {
-		if (task_fault->holds_fault || task_fault->published)
+		/* 0: a slot just claimed, whose published fault fault_of() checks by time. */
+		if (task_fault->first_seen_ns && (task_fault->holds_fault || task_fault->published))
 			forget_fault(interval_sub, task_fault);
 		task_fault->first_seen_ns = slot->first_seen_ns;
 	}
