@@ -119,43 +119,53 @@ sys.exit(not (objects and rows and truth > 0 and attributed + lost == truth and
 
 causes_churn causes-churned 2000 1024 none
 
-# Sweeps beside live faults: top sweeping at every read (-i 0.2) while the
-# race's faults begin, complete and collide. A fault that began after a
+# Sweeps beside live faults: tracers sweeping at every read (-i 0.2) while
+# the race's faults begin, complete and collide. A fault that began after a
 # sweep read its clock once looked idle for centuries and was deleted live,
-# losing a completion or a collision's withdrawal of one. Its counts must be
-# sim_mirror's: exactly in the tracepoint modes, else within the bounds of
-# test-hmmtrace.sh's race. The sweeps' own count is the positive control.
+# losing a completion or a collision's withdrawal of one. Two tracers sweep
+# the faults hash: top on it (--fault-state hash, the fallback), and retries,
+# whose retried faults are published there from task storage. Their counts
+# must be sim_mirror's: exactly in the tracepoint modes, else within the
+# bounds of test-hmmtrace.sh's race. The sweeps' own count is the positive
+# control.
 HMMTRACE_SWEEP_SECONDS=0
 export HMMTRACE_SWEEP_SECONDS
 # Stock kernels infer retries within --retry-gap-ms: as test-hmmtrace.sh's race does under TCG.
 gap=()
 [ -d /sys/kernel/tracing/events/mmu_notifier ] || gap=(--retry-gap-ms 200)
-if start_tracer swept-race top -v -i 0.2 "${gap[@]}"; then
+sweepers=()
+start_tracer swept-race top -v -i 0.2 --fault-state hash "${gap[@]}" && sweepers+=(swept-race)
+start_tracer swept-race-retries retries -v -i 0.2 "${gap[@]}" && sweepers+=(swept-race-retries)
+if [ ${#sweepers[@]} -gt 0 ]; then
 	"$workload" race --duration 10 --retry-window-us 2000 --json >"$work/swept-race.truth"
-	stop_tracer swept-race
 	faults=$(truth "$work/swept-race.truth" faults)
 	retries=$(truth "$work/swept-race.truth" retries)
 	invalidations=$(($(truth "$work/swept-race.truth" invalidations) + \
 		2 * $(truth "$work/swept-race.truth" inserts)))
+	echo "# $faults faults, $retries retries"
+fi
+for name in "${sweepers[@]}"; do
+	stop_tracer "$name"
 	mode=$(python3 -c 'import json, sys
 print(next(json.loads(line)["mode"] for line in open(sys.argv[1]) if line.startswith("{")))' \
-		"$work/swept-race.json" 2>/dev/null)
+		"$work/$name.json" 2>/dev/null)
 	exact=false
 	exact_mode "$mode" && exact=true
 	race_bounds "$exact" "$faults" "$retries" "$invalidations"
-	echo "# mode ${mode:-unknown}: $faults faults, $retries retries"
-	compare swept-race sim_mirror "{\"faults_completed\": $completed,
-		\"read_retries\": $retried, \"read_begins\": $(truth "$work/swept-race.truth" read_begins)}"
+	echo "# $name: mode ${mode:-unknown}"
+	begins=
+	[ "$name" = swept-race ] && begins=", \"read_begins\": $(truth "$work/swept-race.truth" read_begins)"
+	compare "$name" sim_mirror "{\"faults_completed\": $completed, \"read_retries\": $retried$begins}"
 	# Sweeping at every read: a sweep for each interval written but the first.
-	intervals=$(grep -c '^{' "$work/swept-race.json")
-	sweeps=$(sed -n 's/^hmmtrace: reclaim: \([0-9]*\) sweeps.*/\1/p' "$work/swept-race.err")
+	intervals=$(grep -c '^{' "$work/$name.json")
+	sweeps=$(sed -n 's/^hmmtrace: reclaim: \([0-9]*\) sweeps.*/\1/p' "$work/$name.err")
 	if [ "$intervals" -ge 10 ] && [ "${sweeps:-0}" -ge $((intervals - 1)) ]; then
-		pass hmmtrace-reclaim.swept-race.swept-throughout
+		pass "hmmtrace-reclaim.$name.swept-throughout"
 	else
-		fail hmmtrace-reclaim.swept-race.swept-throughout \
-			"${sweeps:-no} sweeps in $intervals intervals (wanted one a read): $(grep 'reclaim:' "$work/swept-race.err")"
+		fail "hmmtrace-reclaim.$name.swept-throughout" \
+			"${sweeps:-no} sweeps in $intervals intervals (wanted one a read): $(grep 'reclaim:' "$work/$name.err")"
 	fi
-fi
+done
 unset HMMTRACE_SWEEP_SECONDS
 
 # The positive control, with reclaim off: 5 times as many processes as room.
