@@ -21,6 +21,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "handlers.h"
 #include "privileges.h"
 #include "session.h"
@@ -32,6 +33,18 @@
 
 const char *const mode_names[HMMTRACE_MODE_COUNT] = { "tp_btf", "raw_tp", "fentry", "kprobe" };
 const char *const fault_store_names[FAULT_STORE_COUNT] = { "task", "hash" };
+const char *const attach_phase_names[PHASE_COUNT] = {
+	"btf", "kallsyms", "probe", "open", "load", "attach",
+};
+
+/* Time since STARTED, added to PHASE; returns now, the next phase's start. */
+static double phase_done(struct session *session, enum attach_phase phase, double started)
+{
+	double now = monotonic_seconds();
+
+	session->phase_seconds[phase] += now - started;
+	return now;
+}
 
 /*
  * Whether libbpf finds the running kernel's own BTF, which tp_btf and fentry
@@ -634,6 +647,7 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
 	LIBBPF_OPTS(bpf_object_open_opts, open_options, .btf_custom_path = options.btf_path);
 	const char *unavailable = mode_unavailable(mode, btf, session->symbols);
 	const char *missing = NULL;
+	double started;
 	int status;
 
 	if (unavailable) {
@@ -647,6 +661,8 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
 	if (kprobes_needed(mode, callbacks) && !privileges_perf_events_open(why, why_size))
 		return MODE_NOT_PERMITTED;
 	session->fault_store = store;
+	session->modes_tried++;
+	started = monotonic_seconds();
 	session->skeleton = hmmtrace_bpf__open_opts(&open_options);
 	if (!session->skeleton) {
 		snprintf(why, why_size, "cannot open the BPF object: %s", strerror(errno));
@@ -654,6 +670,7 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
 	}
 	set_knobs(session->skeleton, mode, callbacks, session->fault_store);
 	status = choose_programs(session, btf, callbacks, &missing);
+	started = phase_done(session, PHASE_OPEN, started);
 	if (status == -ENOENT && missing) {
 		snprintf(why, why_size, "no %s in this kernel", missing);
 		session_detach(session);
@@ -661,12 +678,14 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
 	}
 	if (!status)
 		status = hmmtrace_bpf__load(session->skeleton);
+	started = phase_done(session, PHASE_LOAD, started);
 	if (!status)
 		status = hmmtrace_bpf__attach(session->skeleton);
 	if (!status)
 		record_fixed_hooks(session);
 	if (!status && callbacks->attached_count)
 		status = attach_callbacks(session, callbacks);
+	phase_done(session, PHASE_ATTACH, started);
 	if (!status)
 		return MODE_ATTACHED;
 	snprintf(why, why_size, "%s", status == -EPERM ? "the kernel refused to load it (EPERM)" :
@@ -686,9 +705,11 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 				  const struct btf *btf, struct callbacks *callbacks,
 				  char *why, size_t why_size)
 {
+	double started = monotonic_seconds();
 	bool usable = task_storage_usable(mode);
 	enum mode_outcome outcome;
 
+	phase_done(session, PHASE_PROBE, started);
 	if (options.fault_store == FAULT_STORE_TASK && !usable) {
 		snprintf(why, why_size, "no task local storage for %s programs in this kernel",
 			 mode_names[mode]);
@@ -804,6 +825,7 @@ static int resolve_driver(struct session *session, struct callbacks *callbacks)
 
 int session_open(struct session *session)
 {
+	double started = monotonic_seconds();
 	struct callbacks callbacks;
 	struct btf *btf = load_btf();
 	int status;
@@ -811,14 +833,18 @@ int session_open(struct session *session)
 	if (!btf)
 		return EXIT_NO_BTF;
 	read_range_event_names(session, btf);
+	started = phase_done(session, PHASE_BTF, started);
 	session->symbols = kallsyms_load();
+	phase_done(session, PHASE_KALLSYMS, started);
 	status = session->symbols ? resolve_driver(session, &callbacks) : -ENOMEM;
 	if (!status)
 		status = attach_first_mode(session, btf, &callbacks);
 	if (!status) {
 		/* Again, now with our programs' and trampolines' [bpf] symbols. */
+		started = monotonic_seconds();
 		kallsyms_free(session->symbols);
 		session->symbols = kallsyms_load();
+		phase_done(session, PHASE_KALLSYMS, started);
 		if (!session->symbols)
 			status = -ENOMEM;
 	}

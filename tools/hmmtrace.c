@@ -157,7 +157,8 @@ static const struct argp_option argument_options[] = {
 	{ "btf", OPTION_BTF, "PATH", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is "
 	  "missing", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per interval or event", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's log, and every hook with its mechanism", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's log, every hook with its mechanism, where fault "
+	  "state lives and the attach phases' times", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", 0 },
 	{},
 };
@@ -444,10 +445,16 @@ static void announce(struct session *session)
 	/* Always on stderr: scripts wait for this line to know tracing has begun. */
 	fprintf(stderr, "hmmtrace: %s in %s mode; Ctrl-C to stop\n",
 		subcommand_names[options.subcommand], mode_names[session->mode]);
-	if (options.verbose)
+	if (options.verbose) {
 		fprintf(stderr, "hmmtrace: fault state in %s\n",
 			session->fault_store == FAULT_STORE_TASK ? "task local storage" :
 			"the faults hash");
+		fprintf(stderr, "hmmtrace: attach phases (ms, %d modes tried):", session->modes_tried);
+		for (int phase = 0; phase < PHASE_COUNT; phase++)
+			fprintf(stderr, " %s %.1f", attach_phase_names[phase],
+				session->phase_seconds[phase] * 1000);
+		fprintf(stderr, "\n");
+	}
 	if (options.subcommand == SUBCOMMAND_EXPORT)
 		fprintf(stderr, "hmmtrace: exporting %s%s%s\n",
 			options.textfile ? "to " : "on http://", options.textfile ? options.textfile :

@@ -85,6 +85,17 @@ extern struct options options;
 
 struct hmmtrace_bpf;
 
+/*
+ * The phases of attaching, timed for -v and the bench: each mode tried adds
+ * its own to open, probe, load (the verifier's time) and attach.
+ */
+enum attach_phase {
+	PHASE_BTF, PHASE_KALLSYMS, PHASE_PROBE, PHASE_OPEN, PHASE_LOAD, PHASE_ATTACH,
+	PHASE_COUNT,
+};
+
+extern const char *const attach_phase_names[PHASE_COUNT];
+
 struct session {
 	struct hmmtrace_bpf *skeleton;
 	enum hmmtrace_mode mode;
@@ -99,6 +110,8 @@ struct session {
 	char range_event_names[HMMTRACE_RANGE_EVENTS][24];
 	struct bpf_link **links;	/* the stock modes' callback links */
 	size_t link_count;
+	double phase_seconds[PHASE_COUNT];
+	int modes_tried;
 };
 
 /*

@@ -357,7 +357,7 @@ done
 # first mode that works here, which is the first of this kernel's modes
 # above whose tracer attached, and counts the storm as that mode does.
 start_storm
-start_tracer automatic-storm-top top -p "$storm_pid"
+start_tracer automatic-storm-top top -v -p "$storm_pid"
 echo go >"$work/go"
 wait "$storm_pid"
 stop_tracer automatic-storm-top
@@ -376,6 +376,15 @@ exact=false
 exact_mode "$chosen" && exact=true
 storm_expectations "$exact" automatic-storm-top
 compare_storm_top automatic-storm-top
+# -v times attaching in phases (the bench's attach stage reads the same
+# line): every phase named, the verifier's load and the attach not 0.
+verdict hmmtrace.automatic-storm-top.attach-phases python3 -c 'import re, sys
+lines = [line for line in open(sys.argv[1]) if line.startswith("hmmtrace: attach phases")]
+phases = dict(re.findall(r" ([a-z]+) ([0-9.]+)", lines[0])) if lines else {}
+print(lines[0].strip() if lines else "no attach phases line")
+wanted = ("btf", "kallsyms", "probe", "open", "load", "attach")
+sys.exit(not (all(name in phases for name in wanted) and float(phases["load"]) > 0 and
+              float(phases["attach"]) > 0))' "$work/automatic-storm-top.err"
 rmmod sim_mirror
 
 # test_hmm: test_hmm_phases' deterministic phases, then it closes the device.
