@@ -60,9 +60,11 @@ def held_maps(pid):
     return maps
 
 
-# Maps whose entries are fixed at creation: counting them says nothing.
+# Maps whose entries are fixed at creation: counting them says nothing. Task
+# local storage (task_faults) holds a value per live task, freed with it, and
+# cannot be dumped: it cannot grow with exited processes.
 FIXED_SIZE_TYPES = {"ringbuf", "array", "percpu_array", "stack_trace", "prog_array",
-                    "perf_event_array"}
+                    "perf_event_array", "task_storage"}
 
 
 def map_entries(pid):
