@@ -60,6 +60,11 @@ start_tracer() {
 	case $tracer in
 	none) return 0 ;;
 	hmmtrace) "$hmmtrace" top --json -i 3600 >"$work/top.json" 2>"$work/tracer.err" & ;;
+	# The other modes, the same aggregation: hmmtrace-MODE.
+	hmmtrace-*)
+		"$hmmtrace" top --mode "${tracer#hmmtrace-}" --json -i 3600 >"$work/top.json" \
+			2>"$work/tracer.err" &
+		;;
 	snoop) "$hmmtrace" snoop --json -i 3600 >"$work/snoop.json" 2>"$work/tracer.err" & ;;
 	bpftrace) bpftrace tests/bench/aggregate.bt >"$work/tracer.err" 2>&1 & ;;
 	perf)
@@ -123,7 +128,9 @@ disabled)
 tracers)
 	operations=20000
 	$smoke && operations=200
-	tracers=(none hmmtrace snoop bpftrace perf ftrace)
+	# hmmtrace is the first mode that works, tp_btf here; the other modes
+	# beside it, for their ratio to it in the same boot.
+	tracers=(none hmmtrace hmmtrace-raw_tp hmmtrace-fentry hmmtrace-kprobe snoop bpftrace perf ftrace)
 	# Rounds rotate the order, so no tracer always runs first or last.
 	for round in $(seq 0 $((repeat - 1))); do
 		for index in "${!tracers[@]}"; do
@@ -141,7 +148,7 @@ tracers)
 			seen=null
 			case $tracer in
 			snoop) seen=$(python3 tests/bench/seen.py snoop "$work/snoop.json") ;;
-			hmmtrace) seen=$(python3 tests/bench/seen.py top "$work/top.json") ;;
+			hmmtrace*) seen=$(python3 tests/bench/seen.py top "$work/top.json") ;;
 			bpftrace) seen=$(python3 tests/bench/seen.py bpftrace "$work/tracer.err") ;;
 			esac
 			emit "{\"stage\": \"tracers\", \"round\": $round, \"tracer\": \"$tracer\", \"seen\": $seen, \"result\": $result}"

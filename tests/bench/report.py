@@ -85,6 +85,10 @@ def events_off_wall(records):
             summary(round_by_round))
 
 
+# hmmtrace's modes beside tp_btf in the tracers stage (tracer "hmmtrace-MODE").
+OTHER_MODES = ("raw_tp", "fentry", "kprobe")
+
+
 def tracer_costs(records):
     """ns per event of each tracer, against the no-tracer round beside it."""
     rounds = {}
@@ -99,6 +103,7 @@ def tracer_costs(records):
     events_per_operation = []
     costs = {}
     hmmtrace_over_bpftrace = []
+    mode_ratios = {}
     lossless = []
     drop_rates = []
     for by_tracer in rounds.values():
@@ -121,6 +126,13 @@ def tracer_costs(records):
                 continue
             costs.setdefault(tracer, []).append(
                 (record["result"]["hit_ns"] - baseline) / per_operation)
+        # Each other mode's cost over tp_btf's (hmmtrace's first), in the same round.
+        tp_btf = by_tracer.get("hmmtrace")
+        for mode in OTHER_MODES:
+            other = by_tracer.get("hmmtrace-" + mode)
+            if tp_btf and other and tp_btf["result"]["hit_ns"] > baseline:
+                mode_ratios.setdefault(mode, []).append(
+                    (other["result"]["hit_ns"] - baseline) / (tp_btf["result"]["hit_ns"] - baseline))
         if "hmmtrace" in by_tracer and "bpftrace" in by_tracer:
             bpftrace_cost = by_tracer["bpftrace"]["result"]["hit_ns"] - baseline
             hmmtrace_cost = by_tracer["hmmtrace"]["result"]["hit_ns"] - baseline
@@ -137,6 +149,7 @@ def tracer_costs(records):
         "events_per_operation": summary(events_per_operation),
         "ns_per_event": {tracer: summary(values, 1) for tracer, values in costs.items()},
         "hmmtrace_vs_bpftrace_ratio": summary(hmmtrace_over_bpftrace),
+        "mode_vs_tp_btf_ratio": {mode: summary(mode_ratios.get(mode, [])) for mode in OTHER_MODES},
         "max_events_per_s_lossless": round(max(lossless)) if lossless else None,
         "snoop_drops": drop_rates,
     }
@@ -406,6 +419,9 @@ def main():
         "perf_ns_per_event": ns_per_event.get("perf"),
         "ftrace_ns_per_event": ns_per_event.get("ftrace"),
         "hmmtrace_vs_bpftrace_ratio": tracers["hmmtrace_vs_bpftrace_ratio"],
+        **{f"hmmtrace_{mode}_ns_per_event": ns_per_event.get("hmmtrace-" + mode) for mode in OTHER_MODES},
+        **{f"hmmtrace_{mode}_vs_tp_btf_ratio": tracers["mode_vs_tp_btf_ratio"][mode]
+           for mode in OTHER_MODES},
         "events_per_operation": tracers["events_per_operation"],
         "max_events_per_s_lossless": tracers["max_events_per_s_lossless"],
         "snoop_drops": tracers["snoop_drops"],
@@ -502,6 +518,10 @@ def write_markdown(output_dir, results, plots):
     lines.append(f"| &nbsp;&nbsp;round by round (the host's noise) | {cell(results['disabled_overhead_ratio_wall_round_by_round'])} |")
     for key in ("hmmtrace", "snoop", "bpftrace", "perf", "ftrace"):
         lines.append(f"| {key}_ns_per_event | {cell(results[key + '_ns_per_event'], ' ns')} |")
+    for mode in OTHER_MODES:
+        lines.append(f"| hmmtrace_{mode}_ns_per_event; hmmtrace_{mode}_vs_tp_btf_ratio (same round) | "
+                     f"{cell(results[f'hmmtrace_{mode}_ns_per_event'], ' ns')}; "
+                     f"{cell(results[f'hmmtrace_{mode}_vs_tp_btf_ratio'])} |")
     lines += [
         f"| hmmtrace_vs_bpftrace_ratio | {cell(results['hmmtrace_vs_bpftrace_ratio'])} |",
         f"| events_per_operation (hit: range start, invalidate, range end) | {cell(results['events_per_operation'])} |",

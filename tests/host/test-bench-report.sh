@@ -25,6 +25,16 @@ with open(sys.argv[1], "w") as raw:
                                 10000 * scale, 5000 * scale)
             print(json.dumps({"stage": "disabled", "kernel": kernel, "clock": "instructions",
                               "process": process, "result": result}), file=raw)
+    # The tracers stage: hmmtrace (tp_btf) adds 300 ns a hit, fentry 600,
+    # kprobe 1500, so the ratios to tp_btf are 2 and 5; every tracer saw
+    # every invalidation (1000 hits, 4 subscriptions).
+    for round in (0, 1):
+        for tracer, added in (("none", 0), ("hmmtrace", 300), ("hmmtrace-fentry", 600),
+                              ("hmmtrace-kprobe", 1500), ("snoop", 900)):
+            result = {"hit_ns": 3000 + added, "invalidations": 1000, "subscriptions": 4}
+            seen = None if tracer == "none" else {"invalidations": 1008, "events": 3024, "dropped": 0}
+            print(json.dumps({"stage": "tracers", "round": round, "tracer": tracer, "seen": seen,
+                              "result": result}), file=raw)
     # The exporter: 20 and 40 ticks (of 100) in 2 s idle with 2 scrapes,
     # 50 ticks in a 5 s storm of 1e6 hits with 5 scrapes.
     for round, idle_ticks in ((0, 20), (1, 40)):
@@ -98,6 +108,14 @@ assert results["hmmtrace_insert_handler_ns_beyond_carrier_native"] is None, resu
 known = results["bpf_stats_known_work_native"]
 assert known["4_more_squarings_ns"]["median"] == 5.0 and known["4_squarings_ns"]["median"] == 5.0, known
 assert known["carrier_ns"]["median"] == 100.0, known
+PYTHON
+check bench-report.modes python3 - "$work/results.json" <<'PYTHON'
+import json, sys
+results = json.load(open(sys.argv[1]))
+assert results["hmmtrace_fentry_vs_tp_btf_ratio"]["median"] == 2.0, results["hmmtrace_fentry_vs_tp_btf_ratio"]
+assert results["hmmtrace_kprobe_vs_tp_btf_ratio"]["median"] == 5.0, results["hmmtrace_kprobe_vs_tp_btf_ratio"]
+assert results["hmmtrace_kprobe_ns_per_event"]["median"] == 500.0, results["hmmtrace_kprobe_ns_per_event"]
+assert results["hmmtrace_raw_tp_vs_tp_btf_ratio"] is None, results["hmmtrace_raw_tp_vs_tp_btf_ratio"]
 PYTHON
 check bench-report.handler-stats-markdown grep -q '^| read_begin | 30.0 ns \[.* | 80.0 ns \[' "$work/results.md"
 check bench-report.export-markdown grep -q '^| 10000 | 200 | 17487 | 17611 | 1 | 100.00 \[100.00, 100.00\] |' "$work/results.md"

@@ -23,12 +23,18 @@ keys = ["accel", "hmmtrace_ns_per_event", "snoop_ns_per_event", "bpftrace_ns_per
         "cpu_percent_idle", "cpu_percent_storm", "export_cpu_seconds_per_second_idle",
         "export_cpu_seconds_per_second_storm", "export_storm_events_per_s", "export_body_lines",
         "top_invalidate_handler_ns_emulated", "causes_invalidate_handler_ns_emulated",
-        "causes_vs_top_invalidate_ratio"]
+        "causes_vs_top_invalidate_ratio", "hmmtrace_raw_tp_ns_per_event",
+        "hmmtrace_fentry_ns_per_event", "hmmtrace_kprobe_ns_per_event",
+        "hmmtrace_raw_tp_vs_tp_btf_ratio", "hmmtrace_fentry_vs_tp_btf_ratio",
+        "hmmtrace_kprobe_vs_tp_btf_ratio"]
 missing = [key for key in keys if key not in results]
 assert not missing, f"no key {missing}"
 # Timings of a smoke run may be noise; what is counted must be there.
 empty = [key for key in ("scaling", "retries", "attach_ms", "rss_kib", "max_events_per_s_lossless",
-                        "export_body_lines", "causes_vs_top_invalidate_ratio")
+                        "export_body_lines", "causes_vs_top_invalidate_ratio",
+                        # every mode attached and saw every invalidation
+                        "hmmtrace_raw_tp_ns_per_event", "hmmtrace_fentry_ns_per_event",
+                        "hmmtrace_kprobe_ns_per_event")
          if results[key] in (None, [], {})]
 assert not empty, f"no value for {empty}"
 # snoop saw exactly one invalidation per operation (plus setup and exit).
