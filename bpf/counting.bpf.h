@@ -94,6 +94,14 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 	return 0;
 }
 
+/* retries: whether a fault of INTERVAL_SUB's slot is in flight (see faults_in_flight). */
+static __always_inline bool fault_in_flight(const struct mmu_interval_notifier *interval_sub)
+{
+	__s64 *count = faults_in_flight_of(interval_sub);
+
+	return count && *count > 0;
+}
+
 static __always_inline void remember_invalidator(void *ctx,
 						 const struct mmu_interval_notifier *interval_sub)
 {
@@ -134,7 +142,7 @@ static __always_inline int count_invalidate(void *ctx,
 		histogram_add(stats->invalidated_pages_slots, extent.pages);
 	if (attribute_causes)
 		count_cause(ctx, interval_sub, range, slot.callback, &extent, duration_ns, btf_typed);
-	if (capture_invalidators)
+	if (capture_invalidators && fault_in_flight(interval_sub))
 		remember_invalidator(ctx, interval_sub);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INVALIDATE, interval_sub, slot.tgid, btf_typed,
 	      record->seq = cur_seq, record->ret = ret, record->duration_ns = duration_ns,

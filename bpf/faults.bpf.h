@@ -51,7 +51,7 @@ struct fault_state {
 	__u32 fault_slot;		/* buckets a tentative completion counted into */
 	__u32 retries_slot;
 	__u32 refault;			/* causes: it began soon after an invalidation... */
-	__u32 padding;
+	__u32 in_flight;		/* retries: counted in faults_in_flight */
 	struct hmmtrace_cause_key refault_cause;	/* ...of this cause */
 };
 
@@ -108,6 +108,21 @@ fault_key(const struct mmu_interval_notifier *interval_sub)
 					    .tid = current_tid() };
 }
 
+/* retries: FAULT starts flying (IN_FLIGHT) or lands; see faults_in_flight. */
+static __always_inline void set_in_flight(const struct mmu_interval_notifier *interval_sub,
+					  struct fault_state *fault, bool in_flight)
+{
+	__s64 *count;
+
+	if (!capture_invalidators || fault->in_flight == in_flight)
+		return;
+	count = faults_in_flight_of(interval_sub);
+	if (!count)
+		return;
+	__sync_fetch_and_add(count, in_flight ? 1 : -1);
+	fault->in_flight = in_flight;
+}
+
 static __always_inline void set_outcome(struct fault_state *fault, enum fault_outcome outcome)
 {
 	fault->outcome = outcome;
@@ -154,6 +169,7 @@ static __always_inline struct task_fault *claim_task_fault(struct task_faults *t
 	if (!task_fault) {
 		/* More faults in progress at once than slots: one loses its state. */
 		task_fault = &task->slots[task->next_victim++ % TASK_FAULT_SLOTS];
+		set_in_flight((const void *)task_fault->interval_sub, &task_fault->state, false);
 		count_lost(HMMTRACE_LOST_FAULTS);
 	}
 	task_fault->interval_sub = key;
@@ -293,6 +309,7 @@ fault_of(const struct mmu_interval_notifier *interval_sub, const struct event_sl
 	}
 	/* Faults in `faults` are timed (time_faults): older than the subscription, another's. */
 	if (fault->summary.started_ns < slot->first_seen_ns) {
+		set_in_flight(interval_sub, fault, false);
 		forget_fault(interval_sub, task_fault);
 		return NULL;
 	}
@@ -395,6 +412,7 @@ fault_retried(void *ctx, const struct mmu_interval_notifier *interval_sub,
 	if (!fault)
 		return NULL;
 	fault = publish_fault(interval_sub, slot, fault);
+	set_in_flight(interval_sub, fault, true);
 	if (fault->outcome == FAULT_OUTCOME_COMPLETED)
 		withdraw_completion(slot->stats, fault);
 	set_outcome(fault, FAULT_OUTCOME_RETRIED);
@@ -471,12 +489,15 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		fault->summary.livelocked = 0;
 		fault->refault = count_refault(interval_sub, now, &fault->refault_cause);
 		set_outcome(fault, FAULT_OUTCOME_NONE);
+		set_in_flight(interval_sub, fault, true);
 		return;
 	}
 	fault_start(&fresh, seq, now);
 	fault_name(&fresh, slot->tgid);
 	fresh.refault = count_refault(interval_sub, now, &fresh.refault_cause);
-	keep_fault(interval_sub, slot, &fresh);
+	fault = keep_fault(interval_sub, slot, &fresh);
+	if (fault)
+		set_in_flight(interval_sub, fault, true);
 }
 
 /* hmm_range_fault() succeeded: the fault completes, unless a collision follows. */
@@ -492,6 +513,7 @@ static __always_inline void fault_completed(void *ctx,
 		return;
 	now = fault_clock();
 	set_outcome(fault, FAULT_OUTCOME_COMPLETED);
+	set_in_flight(interval_sub, fault, false);
 	/* Untimed, no time bucket is counted, and none is taken back (histogram_uncount()). */
 	fault->completed_after_ns = time_faults ? now - fault->summary.started_ns : 0;
 	fault->fault_slot = time_faults ? log2_slot(fault->completed_after_ns) : HMMTRACE_SLOTS;

@@ -94,6 +94,19 @@ MAP(BPF_MAP_TYPE_LRU_HASH, __u64, __u32, MAX_PROCESSES) mm_owners SEC(".maps") _
 MAP(BPF_MAP_TYPE_HASH, __u64, struct hmmtrace_invalidator, MAX_SUBSCRIPTIONS)
 	invalidators SEC(".maps") __weak;
 
+/*
+ * retries: faults in flight (begun, not completed), counted in a slot by
+ * the subscription's hash, which the subscriptions sharing it add to. An
+ * invalidation is remembered, with its task's stack, only while a fault of
+ * its slot is in flight: only then can it make one go round, and a stack
+ * costs some microseconds. Faults abandoned at a driver's timeout stay
+ * counted until their task faults there again, so the count errs high:
+ * more stacks, never fewer.
+ */
+#define FAULTS_IN_FLIGHT_SLOTS 4096
+
+MAP(BPF_MAP_TYPE_ARRAY, __u32, __s64, FAULTS_IN_FLIGHT_SLOTS) faults_in_flight SEC(".maps") __weak;
+
 /* Kernel stacks by stack id: retries' invalidating tasks, causes' invalidations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -142,6 +155,14 @@ static __always_inline void *map_lookup_or_try_init(void *map, const void *key, 
 		return value;
 	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(map, key);
+}
+
+/* INTERVAL_SUB's faults_in_flight count (a 32-bit copy is all a BTF pointer allows). */
+static __always_inline __s64 *faults_in_flight_of(const void *interval_sub)
+{
+	__u32 slot = ((__u32)(__u64)interval_sub * 2654435769U >> 16) % FAULTS_IN_FLIGHT_SLOTS;
+
+	return bpf_map_lookup_elem(&faults_in_flight, &slot);
 }
 
 #endif /* HMMTRACE_MAPS_BPF_H */

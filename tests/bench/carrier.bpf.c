@@ -75,6 +75,9 @@ CARRIER_HANDLER(range_start, range_started(carrier_range(), true, 0, bpf_ktime_g
 CARRIER_HANDLER(range_end, range_ended(carrier_range(), true))
 CARRIER_HANDLER(invalidate, count_invalidate(ctx, carrier_subscription(), carrier_range(), 3, true,
 					     1000, true))
+/* The same invalidation while a fault is in flight (carrier.c sets it): retries takes a stack. */
+CARRIER_HANDLER(invalidate_fault_in_flight, count_invalidate(ctx, carrier_subscription(),
+							     carrier_range(), 3, true, 1000, true))
 CARRIER_HANDLER(read_begin, count_read_begin(ctx, carrier_subscription(), 2, false, 0, true))
 CARRIER_HANDLER(read_retry, count_retry(ctx, carrier_subscription(),
 					HMMTRACE_EVENT_MMU_INTERVAL_READ_RETRY, 2, true))

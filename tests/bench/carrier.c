@@ -48,7 +48,25 @@ static const char *const measured_handlers[] = {
 	"empty", "empty_plus_4_squarings", "empty_plus_8_squarings", "insert", "remove",
 	"range_start", "range_end", "invalidate", "read_begin", "read_retry", "check_retry",
 	"hmm_range_fault", "clock_read", "subscription_lookup", "task_slot",
+	"invalidate_fault_in_flight",
 };
+
+/*
+ * Whether a fault is in flight on every subscription (faults_in_flight):
+ * retries takes an invalidating task's stack only then. Set before each
+ * handler's round, so that the invalidation's two paths are measured
+ * apart, whatever the other handlers left.
+ */
+static int set_faults_in_flight(struct carrier_bpf *skeleton, bool in_flight)
+{
+	int map = bpf_map__fd(skeleton->maps.faults_in_flight);
+	__s64 count = in_flight;
+
+	for (__u32 slot = 0; slot < bpf_map__max_entries(skeleton->maps.faults_in_flight); slot++)
+		if (bpf_map_update_elem(map, &slot, &count, BPF_ANY))
+			return -1;
+	return 0;
+}
 
 #define MEASURED_HANDLERS (sizeof(measured_handlers) / sizeof(measured_handlers[0]))
 
@@ -269,7 +287,9 @@ static int measure_with_bpf_stats(const char *subcommand, const char *fault_stat
 			size_t handler = (turn + round) % MEASURED_HANDLERS;
 
 			/* measured_handlers[0] is the empty handler, every round's bracket. */
-			if (stats_round(programs[handler], programs[0], calls, &ns[handler][round],
+			if (set_faults_in_flight(skeleton, !strcmp(measured_handlers[handler],
+								   "invalidate_fault_in_flight")) ||
+			    stats_round(programs[handler], programs[0], calls, &ns[handler][round],
 					&empty_ns[handler][round], &foreign[handler][round])) {
 				fprintf(stderr, "carrier: cannot measure the %s handler: %s\n",
 					measured_handlers[handler], strerror(errno));

@@ -157,8 +157,11 @@ def tracer_costs(records):
 
 # The events whose handlers the carrier measures with the kernel's accounting
 # (carrier --bpf-stats), and each subcommand's target beyond the carrier.
-HANDLER_EVENTS = ("insert", "remove", "range_start", "range_end", "invalidate", "read_begin",
-                  "read_retry", "check_retry", "hmm_range_fault")
+# invalidate_fault_in_flight: an invalidation while a fault is in flight, when
+# retries takes the invalidating task's stack (the same as invalidate elsewhere).
+HANDLER_EVENTS = ("insert", "remove", "range_start", "range_end", "invalidate",
+                  "invalidate_fault_in_flight", "read_begin", "read_retry", "check_retry",
+                  "hmm_range_fault")
 HANDLER_TARGET_NS = {"top": 20, "latency": 40, "retries": 40}
 # The runs, each a key suffix: fault state in task storage, and top's in the hash fallback.
 HANDLER_RUNS = {("top", "task"): "", ("top", "hash"): "_hash", ("latency", "task"): "_latency",

@@ -62,7 +62,8 @@ EOF_CHECK
 import json, sys
 handlers = {"empty", "empty_plus_4_squarings", "empty_plus_8_squarings", "insert", "remove",
             "range_start", "range_end", "invalidate", "read_begin", "read_retry", "check_retry",
-            "hmm_range_fault", "clock_read", "subscription_lookup", "task_slot"}
+            "hmm_range_fault", "clock_read", "subscription_lookup", "task_slot",
+            "invalidate_fault_in_flight"}
 records = [record["result"] for record in map(json.loads, open(sys.argv[1]))
            if record.get("measure") == "handler_stats"]
 subcommands = sorted(f"{record['subcommand']}/{record['fault_state']}" for record in records)
