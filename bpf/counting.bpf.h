@@ -102,19 +102,27 @@ static __always_inline bool fault_in_flight(const struct mmu_interval_notifier *
 	return count && *count > 0;
 }
 
+/*
+ * retries: the subscription's latest invalidating task, for livelock
+ * reports. Its stack costs microseconds, so it is taken only when the
+ * invalidation meets a fault in flight, the only kind that can make one go
+ * round (see faults_in_flight). The entry is rewritten in place: no hash
+ * update but the subscription's first.
+ */
 static __always_inline void remember_invalidator(void *ctx,
 						 const struct mmu_interval_notifier *interval_sub)
 {
-	struct hmmtrace_invalidator invalidator = {
-		.timestamp_ns = bpf_ktime_get_ns(),
-		.tid = current_tid(),
-		.tgid = current_tgid(),
-	};
 	__u64 key = (__u64)interval_sub;
+	struct hmmtrace_invalidator *known = bpf_map_lookup_elem(&invalidators, &key);
+	struct hmmtrace_invalidator fresh = {};
+	struct hmmtrace_invalidator *invalidator = known ? known : &fresh;
 
-	invalidator.stack_id = bpf_get_stackid(ctx, &stacks, 0);
-	bpf_get_current_comm(invalidator.comm, sizeof(invalidator.comm));
-	if (bpf_map_update_elem(&invalidators, &key, &invalidator, BPF_ANY))
+	invalidator->timestamp_ns = bpf_ktime_get_ns();
+	invalidator->tid = current_tid();
+	invalidator->tgid = current_tgid();
+	invalidator->stack_id = fault_in_flight(interval_sub) ? bpf_get_stackid(ctx, &stacks, 0) : -1;
+	bpf_get_current_comm(invalidator->comm, sizeof(invalidator->comm));
+	if (!known && bpf_map_update_elem(&invalidators, &key, &fresh, BPF_ANY))
 		count_lost(HMMTRACE_LOST_INVALIDATORS);
 }
 
@@ -142,7 +150,7 @@ static __always_inline int count_invalidate(void *ctx,
 		histogram_add(stats->invalidated_pages_slots, extent.pages);
 	if (attribute_causes)
 		count_cause(ctx, interval_sub, range, slot.callback, &extent, duration_ns, btf_typed);
-	if (capture_invalidators && fault_in_flight(interval_sub))
+	if (capture_invalidators)
 		remember_invalidator(ctx, interval_sub);
 	SNOOP(HMMTRACE_EVENT_MMU_INTERVAL_NOTIFIER_INVALIDATE, interval_sub, slot.tgid, btf_typed,
 	      record->seq = cur_seq, record->ret = ret, record->duration_ns = duration_ns,

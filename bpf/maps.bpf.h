@@ -97,9 +97,9 @@ MAP(BPF_MAP_TYPE_HASH, __u64, struct hmmtrace_invalidator, MAX_SUBSCRIPTIONS)
 /*
  * retries: faults in flight (begun, not completed), counted in a slot by
  * the subscription's hash, which the subscriptions sharing it add to. An
- * invalidation is remembered, with its task's stack, only while a fault of
- * its slot is in flight: only then can it make one go round, and a stack
- * costs some microseconds. Faults abandoned at a driver's timeout stay
+ * invalidation's task stack is taken only while a fault of its slot is in
+ * flight: only then can it make one go round, and a stack costs some
+ * microseconds. Faults abandoned at a driver's timeout stay
  * counted until their task faults there again, so the count errs high:
  * more stacks, never fewer.
  */
