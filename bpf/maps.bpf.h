@@ -157,10 +157,24 @@ static __always_inline void *map_lookup_or_try_init(void *map, const void *key, 
 	return bpf_map_lookup_elem(map, key);
 }
 
-/* INTERVAL_SUB's faults_in_flight count (a 32-bit copy is all a BTF pointer allows). */
+/*
+ * The low half of a pointer, as a number to hash. The verifier allows no
+ * arithmetic on a BTF pointer, 32-bit or not, but lets a privileged program
+ * copy its low half (a 32-bit mov), which is then a plain number: the mov
+ * is written out, as the compiler sees nothing to do.
+ */
+static __always_inline __u32 pointer_low_half(const void *pointer)
+{
+	__u32 low = (__u32)(__u64)pointer;
+
+	asm volatile("%0 = %0" : "+w"(low));
+	return low;
+}
+
+/* INTERVAL_SUB's faults_in_flight count: Fibonacci hashing of its address. */
 static __always_inline __s64 *faults_in_flight_of(const void *interval_sub)
 {
-	__u32 slot = ((__u32)(__u64)interval_sub * 2654435769U >> 16) % FAULTS_IN_FLIGHT_SLOTS;
+	__u32 slot = (pointer_low_half(interval_sub) * 2654435769U >> 16) % FAULTS_IN_FLIGHT_SLOTS;
 
 	return bpf_map_lookup_elem(&faults_in_flight, &slot);
 }
