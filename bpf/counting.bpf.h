@@ -94,20 +94,26 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 	return 0;
 }
 
-/* retries: whether a fault of INTERVAL_SUB's slot is in flight (see faults_in_flight). */
-static __always_inline bool fault_in_flight(const struct mmu_interval_notifier *interval_sub)
+/*
+ * retries: whether an invalidation of INTERVAL_SUB at NOW can make a fault
+ * of its slot go round: one is in flight, or completed so recently that the
+ * driver's read_retry may still find the collision (see faults_in_flight).
+ */
+static __always_inline bool fault_in_flight(const struct mmu_interval_notifier *interval_sub,
+					    __u64 now)
 {
-	__s64 *count = faults_in_flight_of(interval_sub);
+	struct fault_flight *flight = faults_in_flight_of(interval_sub);
 
-	return count && *count > 0;
+	return flight && (flight->in_flight > 0 ||
+			  (__s64)(now - flight->completed_ns) <= (__s64)inferred_retry_gap_ns);
 }
 
 /*
  * retries: the subscription's latest invalidating task, for livelock
  * reports. Its stack costs microseconds, so it is taken only when the
- * invalidation meets a fault in flight, the only kind that can make one go
- * round (see faults_in_flight). The entry is rewritten in place: no hash
- * update but the subscription's first.
+ * invalidation can make a fault go round (fault_in_flight()). The entry is
+ * rewritten in place: no hash update but the subscription's first, though
+ * a report on another CPU may then copy fields of two invalidations.
  */
 static __always_inline void remember_invalidator(void *ctx,
 						 const struct mmu_interval_notifier *interval_sub)
@@ -120,7 +126,8 @@ static __always_inline void remember_invalidator(void *ctx,
 	invalidator->timestamp_ns = bpf_ktime_get_ns();
 	invalidator->tid = current_tid();
 	invalidator->tgid = current_tgid();
-	invalidator->stack_id = fault_in_flight(interval_sub) ? bpf_get_stackid(ctx, &stacks, 0) : -1;
+	invalidator->stack_id = fault_in_flight(interval_sub, invalidator->timestamp_ns) ?
+				bpf_get_stackid(ctx, &stacks, 0) : -1;
 	bpf_get_current_comm(invalidator->comm, sizeof(invalidator->comm));
 	if (!known && bpf_map_update_elem(&invalidators, &key, &fresh, BPF_ANY))
 		count_lost(HMMTRACE_LOST_INVALIDATORS);

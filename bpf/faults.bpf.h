@@ -108,18 +108,24 @@ fault_key(const struct mmu_interval_notifier *interval_sub)
 					    .tid = current_tid() };
 }
 
-/* retries: FAULT starts flying (IN_FLIGHT) or lands; see faults_in_flight. */
+/*
+ * retries: FAULT starts flying (IN_FLIGHT) or lands (completed at
+ * COMPLETED_NS, or dropped: 0); see faults_in_flight.
+ */
 static __always_inline void set_in_flight(const struct mmu_interval_notifier *interval_sub,
-					  struct fault_state *fault, bool in_flight)
+					  struct fault_state *fault, bool in_flight,
+					  __u64 completed_ns)
 {
-	__s64 *count;
+	struct fault_flight *flight;
 
 	if (!capture_invalidators || fault->in_flight == in_flight)
 		return;
-	count = faults_in_flight_of(interval_sub);
-	if (!count)
+	flight = faults_in_flight_of(interval_sub);
+	if (!flight)
 		return;
-	__sync_fetch_and_add(count, in_flight ? 1 : -1);
+	__sync_fetch_and_add(&flight->in_flight, in_flight ? 1 : -1);
+	if (completed_ns)
+		flight->completed_ns = completed_ns;
 	fault->in_flight = in_flight;
 }
 
@@ -144,16 +150,27 @@ static __always_inline void fault_name(struct fault_state *fault, __u32 tgid)
 	bpf_get_current_comm(fault->summary.comm, sizeof(fault->summary.comm));
 }
 
-/* Whether a slot can go to another subscription without losing state: none, or published. */
-static __always_inline bool task_fault_stateless(const struct task_fault *task_fault)
+/* Whether a slot can go to another subscription as it is: no state, or its state in `faults`. */
+static __always_inline bool task_fault_reusable(const struct task_fault *task_fault)
 {
 	return task_fault->published || !task_fault->holds_fault;
 }
 
+/* Whether a slot's subscription was removed (or its entry reclaimed): its fault is over. */
+static __always_inline bool task_fault_orphaned(const struct task_fault *task_fault)
+{
+	const struct hmmtrace_subscription *known =
+		bpf_map_lookup_elem(&subscriptions, &task_fault->interval_sub);
+
+	return !known || known->removed;
+}
+
 /*
  * A slot for subscription KEY: one that holds no state, else a completed
- * fault's (lost only if a collision still undoes it), else the next in turn.
- * A kworker faulting for many subscriptions, one after another, reuses them.
+ * fault's (lost only if a collision still undoes it), else one whose
+ * subscription is gone (a fault abandoned, or cut short by the remove),
+ * else the next in turn. A kworker faulting for many subscriptions, one
+ * after another, reuses them.
  */
 static __always_inline struct task_fault *claim_task_fault(struct task_faults *task, __u64 key)
 {
@@ -161,15 +178,21 @@ static __always_inline struct task_fault *claim_task_fault(struct task_faults *t
 	struct task_fault *task_fault = NULL;
 
 	for (int index = 0; index < TASK_FAULT_SLOTS && !task_fault; index++)
-		if (task_fault_stateless(&task->slots[index]))
+		if (task_fault_reusable(&task->slots[index]))
 			task_fault = &task->slots[index];
 	for (int index = 0; index < TASK_FAULT_SLOTS && !task_fault; index++)
 		if (task->slots[index].state.outcome == FAULT_OUTCOME_COMPLETED)
 			task_fault = &task->slots[index];
+	for (int index = 0; index < TASK_FAULT_SLOTS && !task_fault; index++)
+		if (task_fault_orphaned(&task->slots[index])) {
+			task_fault = &task->slots[index];
+			set_in_flight((const void *)task_fault->interval_sub, &task_fault->state, false,
+				      0);
+		}
 	if (!task_fault) {
 		/* More faults in progress at once than slots: one loses its state. */
 		task_fault = &task->slots[task->next_victim++ % TASK_FAULT_SLOTS];
-		set_in_flight((const void *)task_fault->interval_sub, &task_fault->state, false);
+		set_in_flight((const void *)task_fault->interval_sub, &task_fault->state, false, 0);
 		count_lost(HMMTRACE_LOST_FAULTS);
 	}
 	task_fault->interval_sub = key;
@@ -216,6 +239,8 @@ static __always_inline void forget_fault(const struct mmu_interval_notifier *int
 	if (!task_fault || task_fault->published)
 		bpf_map_delete_elem(&faults, &key);
 	if (task_fault) {
+		if (!task_fault->published && task_fault->holds_fault)
+			set_in_flight(interval_sub, &task_fault->state, false, 0);
 		task_fault->published = 0;
 		task_fault->holds_fault = 0;
 	}
@@ -309,7 +334,7 @@ fault_of(const struct mmu_interval_notifier *interval_sub, const struct event_sl
 	}
 	/* Faults in `faults` are timed (time_faults): older than the subscription, another's. */
 	if (fault->summary.started_ns < slot->first_seen_ns) {
-		set_in_flight(interval_sub, fault, false);
+		set_in_flight(interval_sub, fault, false, 0);
 		forget_fault(interval_sub, task_fault);
 		return NULL;
 	}
@@ -412,7 +437,7 @@ fault_retried(void *ctx, const struct mmu_interval_notifier *interval_sub,
 	if (!fault)
 		return NULL;
 	fault = publish_fault(interval_sub, slot, fault);
-	set_in_flight(interval_sub, fault, true);
+	set_in_flight(interval_sub, fault, true, 0);
 	if (fault->outcome == FAULT_OUTCOME_COMPLETED)
 		withdraw_completion(slot->stats, fault);
 	set_outcome(fault, FAULT_OUTCOME_RETRIED);
@@ -489,7 +514,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 		fault->summary.livelocked = 0;
 		fault->refault = count_refault(interval_sub, now, &fault->refault_cause);
 		set_outcome(fault, FAULT_OUTCOME_NONE);
-		set_in_flight(interval_sub, fault, true);
+		set_in_flight(interval_sub, fault, true, 0);
 		return;
 	}
 	fault_start(&fresh, seq, now);
@@ -497,7 +522,7 @@ static __always_inline void fault_began(void *ctx, const struct mmu_interval_not
 	fresh.refault = count_refault(interval_sub, now, &fresh.refault_cause);
 	fault = keep_fault(interval_sub, slot, &fresh);
 	if (fault)
-		set_in_flight(interval_sub, fault, true);
+		set_in_flight(interval_sub, fault, true, 0);
 }
 
 /* hmm_range_fault() succeeded: the fault completes, unless a collision follows. */
@@ -513,7 +538,7 @@ static __always_inline void fault_completed(void *ctx,
 		return;
 	now = fault_clock();
 	set_outcome(fault, FAULT_OUTCOME_COMPLETED);
-	set_in_flight(interval_sub, fault, false);
+	set_in_flight(interval_sub, fault, false, now);
 	/* Untimed, no time bucket is counted, and none is taken back (histogram_uncount()). */
 	fault->completed_after_ns = time_faults ? now - fault->summary.started_ns : 0;
 	fault->fault_slot = time_faults ? log2_slot(fault->completed_after_ns) : HMMTRACE_SLOTS;

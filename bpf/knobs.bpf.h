@@ -22,7 +22,7 @@ const volatile __u32 driver_callback_count __weak;
 const volatile __u64 driver_callbacks[HMMTRACE_DRIVER_CALLBACKS] __weak;
 const volatile bool infer_retries __weak;		/* stock kernels: no read_retry event */
 const volatile bool report_streaks __weak;
-/* retries: the last task that invalidated a fault in flight, with its stack */
+/* retries: each subscription's last invalidating task, with a stack if it could cause a go-round */
 const volatile bool capture_invalidators __weak;
 const volatile __u64 livelock_ns __weak;		/* 0: no livelock detection */
 /* snoop: 1 << enum hmmtrace_event for each event to record; 0 when not snooping. */

@@ -96,16 +96,25 @@ MAP(BPF_MAP_TYPE_HASH, __u64, struct hmmtrace_invalidator, MAX_SUBSCRIPTIONS)
 
 /*
  * retries: faults in flight (begun, not completed), counted in a slot by
- * the subscription's hash, which the subscriptions sharing it add to. An
- * invalidation's task stack is taken only while a fault of its slot is in
- * flight: only then can it make one go round, and a stack costs some
- * microseconds. Faults abandoned at a driver's timeout stay
- * counted until their task faults there again, so the count errs high:
+ * the subscription's hash, which the subscriptions sharing it add to, and
+ * the slot's latest completion. An invalidation's task stack is taken only
+ * while a fault of its slot is in flight, or within --retry-gap-ms of a
+ * completion, before which the driver's read_retry may still find a
+ * collision: only those invalidations can make a fault go round, and a
+ * stack costs some microseconds. A fault abandoned at a driver's timeout
+ * stays counted until its task faults there again, and one whose task exits
+ * or whose state user space reclaims stays counted, so the count errs high:
  * more stacks, never fewer.
  */
 #define FAULTS_IN_FLIGHT_SLOTS 4096
 
-MAP(BPF_MAP_TYPE_ARRAY, __u32, __s64, FAULTS_IN_FLIGHT_SLOTS) faults_in_flight SEC(".maps") __weak;
+struct fault_flight {
+	__s64 in_flight;
+	__u64 completed_ns;
+};
+
+MAP(BPF_MAP_TYPE_ARRAY, __u32, struct fault_flight, FAULTS_IN_FLIGHT_SLOTS)
+	faults_in_flight SEC(".maps") __weak;
 
 /* Kernel stacks by stack id: retries' invalidating tasks, causes' invalidations. */
 struct {
@@ -171,8 +180,8 @@ static __always_inline __u32 pointer_low_half(const void *pointer)
 	return low;
 }
 
-/* INTERVAL_SUB's faults_in_flight count: Fibonacci hashing of its address. */
-static __always_inline __s64 *faults_in_flight_of(const void *interval_sub)
+/* INTERVAL_SUB's faults_in_flight slot: Fibonacci hashing of its address. */
+static __always_inline struct fault_flight *faults_in_flight_of(const void *interval_sub)
 {
 	__u32 slot = (pointer_low_half(interval_sub) * 2654435769U >> 16) % FAULTS_IN_FLIGHT_SLOTS;
 

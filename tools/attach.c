@@ -639,10 +639,14 @@ static bool kprobes_needed(enum hmmtrace_mode mode, const struct callbacks *call
 	       (mode == HMMTRACE_MODE_FENTRY && callbacks_use(callbacks, HMMTRACE_MODE_KPROBE));
 }
 
-/* Try one mode for real, with fault state in STORE; WHY says what stopped it. */
+/*
+ * Try one mode for real, with fault state in STORE; WHY says what stopped
+ * it, and LOAD_REFUSED whether that was the kernel refusing the programs.
+ */
 static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mode mode,
 				       const struct btf *btf, struct callbacks *callbacks,
-				       enum fault_store store, char *why, size_t why_size)
+				       enum fault_store store, char *why, size_t why_size,
+				       bool *load_refused)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_options, .btf_custom_path = options.btf_path);
 	const char *unavailable = mode_unavailable(mode, btf, session->symbols);
@@ -660,8 +664,9 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
 		choose_callbacks(session, btf, callbacks);
 	if (kprobes_needed(mode, callbacks) && !privileges_perf_events_open(why, why_size))
 		return MODE_NOT_PERMITTED;
+	*load_refused = false;
 	session->fault_store = store;
-	session->modes_tried++;
+	session->loads++;
 	started = monotonic_seconds();
 	session->skeleton = hmmtrace_bpf__open_opts(&open_options);
 	if (!session->skeleton) {
@@ -676,8 +681,10 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
 		session_detach(session);
 		return MODE_NO_ATTACH_POINT;
 	}
-	if (!status)
+	if (!status) {
 		status = hmmtrace_bpf__load(session->skeleton);
+		*load_refused = status != 0;
+	}
 	started = phase_done(session, PHASE_LOAD, started);
 	if (!status)
 		status = hmmtrace_bpf__attach(session->skeleton);
@@ -698,15 +705,15 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
  * Try one mode for real; WHY says what stopped it. Fault state goes in task
  * storage where the kernel says the mode's programs may have it. Older
  * libbpf probes read a newer kernel's refusal as support, so a load refused
- * with task storage is tried once more with the hash, unless --fault-state
- * task asked for it.
+ * with task storage is tried once more with the hash (not one that failed
+ * to attach), unless --fault-state task asked for it.
  */
 static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mode,
 				  const struct btf *btf, struct callbacks *callbacks,
 				  char *why, size_t why_size)
 {
 	double started = monotonic_seconds();
-	bool usable = task_storage_usable(mode);
+	bool usable = task_storage_usable(mode), load_refused;
 	enum mode_outcome outcome;
 
 	phase_done(session, PHASE_PROBE, started);
@@ -716,11 +723,13 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 		return MODE_NO_ATTACH_POINT;
 	}
 	if (options.fault_store == FAULT_STORE_HASH || !usable)
-		return try_mode_with(session, mode, btf, callbacks, FAULT_STORE_HASH, why, why_size);
-	outcome = try_mode_with(session, mode, btf, callbacks, FAULT_STORE_TASK, why, why_size);
-	if (outcome == MODE_BPF_FAILED && options.fault_store != FAULT_STORE_TASK)
+		return try_mode_with(session, mode, btf, callbacks, FAULT_STORE_HASH, why, why_size,
+				     &load_refused);
+	outcome = try_mode_with(session, mode, btf, callbacks, FAULT_STORE_TASK, why, why_size,
+				&load_refused);
+	if (outcome == MODE_BPF_FAILED && load_refused && options.fault_store != FAULT_STORE_TASK)
 		outcome = try_mode_with(session, mode, btf, callbacks, FAULT_STORE_HASH, why,
-					why_size);
+					why_size, &load_refused);
 	return outcome;
 }
 

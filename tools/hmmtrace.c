@@ -449,7 +449,7 @@ static void announce(struct session *session)
 		fprintf(stderr, "hmmtrace: fault state in %s\n",
 			session->fault_store == FAULT_STORE_TASK ? "task local storage" :
 			"the faults hash");
-		fprintf(stderr, "hmmtrace: attach phases (ms, %d modes tried):", session->modes_tried);
+		fprintf(stderr, "hmmtrace: attach phases (ms; objects loaded: %d):", session->loads);
 		for (int phase = 0; phase < PHASE_COUNT; phase++)
 			fprintf(stderr, " %s %.1f", attach_phase_names[phase],
 				session->phase_seconds[phase] * 1000);

@@ -28,7 +28,7 @@ const struct lost_kind lost_kinds[HMMTRACE_LOST_KINDS] = {
 	[HMMTRACE_LOST_SUBSCRIPTIONS] = { "subscriptions", "events not counted: the subscriptions "
 					  "map is full" },
 	[HMMTRACE_LOST_FAULTS] = { "faults", "faults not followed (their completion and go-rounds "
-				   "untold): the faults map is full" },
+				   "untold): the faults map is full, or a task's storage or slots" },
 	[HMMTRACE_LOST_PENDING] = { "pending", "calls not counted: the pending map is full" },
 	[HMMTRACE_LOST_RANGE_STARTS] = { "range_starts", "invalidation ranges not timed: the "
 					 "range_starts (or pending) map is full" },

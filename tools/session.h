@@ -111,7 +111,7 @@ struct session {
 	struct bpf_link **links;	/* the stock modes' callback links */
 	size_t link_count;
 	double phase_seconds[PHASE_COUNT];
-	int modes_tried;
+	int loads;			/* objects opened and loaded: a mode each, a fallback more */
 };
 
 /*

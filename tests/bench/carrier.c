@@ -60,10 +60,10 @@ static const char *const measured_handlers[] = {
 static int set_faults_in_flight(struct carrier_bpf *skeleton, bool in_flight)
 {
 	int map = bpf_map__fd(skeleton->maps.faults_in_flight);
-	__s64 count = in_flight;
+	struct { __s64 in_flight; __u64 completed_ns; } flight = { .in_flight = in_flight };
 
 	for (__u32 slot = 0; slot < bpf_map__max_entries(skeleton->maps.faults_in_flight); slot++)
-		if (bpf_map_update_elem(map, &slot, &count, BPF_ANY))
+		if (bpf_map_update_elem(map, &slot, &flight, BPF_ANY))
 			return -1;
 	return 0;
 }

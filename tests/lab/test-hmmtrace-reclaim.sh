@@ -9,7 +9,8 @@
 # find room. Their inserts, read_begins, hmm_range_fault()s and removes
 # must be sim_mirror's, with nothing lost, and the last process must have a
 # row, and the mm_owners entries of exited processes must be gone. Then
-# causes beside processes that each are a cause of their own, and top
+# causes beside processes that each are a cause of their own, and top (on
+# the faults hash) and retries (publishing there from task storage)
 # sweeping at every read beside the race's live faults, which must stay
 # exact. The positive controls run fewer processes with reclaim off
 # (HMMTRACE_RECLAIM=0): the same maps fill, and counted plus lost is still
@@ -153,8 +154,11 @@ print(next(json.loads(line)["mode"] for line in open(sys.argv[1]) if line.starts
 	exact_mode "$mode" && exact=true
 	race_bounds "$exact" "$faults" "$retries" "$invalidations"
 	echo "# $name: mode ${mode:-unknown}"
-	begins=
-	[ "$name" = swept-race ] && begins=", \"read_begins\": $(truth "$work/swept-race.truth" read_begins)"
+	# top on the hash; retries where bpftool says the mode has task storage.
+	store=hash
+	[ "$name" = swept-race-retries ] && store=$(expected_fault_state "$mode")
+	begins=", \"fault_state.${store:-task}\": \"=intervals\""
+	[ "$name" = swept-race ] && begins="$begins, \"read_begins\": $(truth "$work/swept-race.truth" read_begins)"
 	compare "$name" sim_mirror "{\"faults_completed\": $completed, \"read_retries\": $retried$begins}"
 	# Sweeping at every read: a sweep for each interval written but the first.
 	# Interval objects only: retries also writes a line per livelock report.
