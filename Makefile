@@ -44,7 +44,8 @@ KERNEL_PRISTINE := $(HMMTRACE_CACHE)/$(KERNEL_SOURCE_VERSION)/pristine
 
 TEST_PROGRAMS := $(BUILD)/tests/bpf-smoke $(BUILD)/tests/test_hmm_phases \
 	$(BUILD)/tests/sim_mirror_workload $(BUILD)/tests/sim_mirror_fuzz $(BUILD)/tests/notifier_bench $(BUILD)/bench/carrier \
-	$(BUILD)/tests/json_writer_test $(BUILD)/tests/cause_names_test $(BUILD)/bench/interval_cost \
+	$(BUILD)/tests/json_writer_test $(BUILD)/tests/cause_names_test $(BUILD)/tests/kallsyms_test \
+	$(BUILD)/bench/interval_cost \
 	$(BUILD)/tests/flamegraph_render
 
 # Debian's own kernels, the production cases (kernel/debian-kernel.sh):
@@ -178,6 +179,10 @@ $(BUILD)/tests/json_writer_test: tests/unit/json_writer_test.c tools/json_writer
 $(BUILD)/tests/cause_names_test: tests/unit/cause_names_test.c tools/cause_names.c tools/cause_names.h \
 		$(BUILD)/include/hmmtrace_syscalls.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -I$(BUILD)/include -Itools tests/unit/cause_names_test.c tools/cause_names.c -o $@
+
+$(BUILD)/tests/kallsyms_test: tests/unit/kallsyms_test.c tools/kallsyms.c tools/kallsyms.h \
+		tools/grow.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itools tests/unit/kallsyms_test.c tools/kallsyms.c -o $@
 
 $(BUILD)/bench/interval_cost: tests/bench/interval_cost.c $(HMMTRACE_SOURCES) $(wildcard tools/*.h) \
 		bpf/hmmtrace.h $(BUILD)/include/hmmtrace.skel.h $(BUILD)/include/hmmtrace_events.h \

@@ -848,8 +848,12 @@ int session_open(struct session *session)
 	status = session->symbols ? resolve_driver(session, &callbacks) : -ENOMEM;
 	if (!status)
 		status = attach_first_mode(session, btf, &callbacks);
-	if (!status) {
-		/* Again, now with our programs' and trampolines' [bpf] symbols. */
+	/*
+	 * Stacks begin in our programs and trampolines, whose [bpf] symbols
+	 * came with the attach: again for the subcommands that show stacks.
+	 */
+	if (!status && (options.subcommand == SUBCOMMAND_RETRIES ||
+			options.subcommand == SUBCOMMAND_CAUSES)) {
 		started = monotonic_seconds();
 		kallsyms_free(session->symbols);
 		session->symbols = kallsyms_load();

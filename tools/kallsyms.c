@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +12,17 @@
 
 struct symbol {
 	uint64_t address;
-	char *name;
-	char *module;	/* NULL for vmlinux */
+	const char *name;	/* in struct kallsyms' text */
+	const char *module;	/* NULL for vmlinux */
 };
 
 struct kallsyms {
+	char *text;			/* /proc/kallsyms as read, cut into names */
 	struct symbol *symbols;		/* by address */
 	size_t count;
-	const struct symbol **by_name;	/* the same symbols, by name */
+	/* The same symbols by name: open addressing, index + 1 per slot, 0 when free. */
+	uint32_t *by_name;
+	size_t name_mask;		/* slots - 1, a power of two */
 	bool addresses_hidden;		/* every address read as 0 */
 };
 
@@ -45,7 +50,8 @@ static const struct {
 	{ "mirror_invalidate", "sim_mirror" },
 };
 
-#define DRIVER_COUNT (sizeof(drivers) / sizeof(drivers[0]))
+#define ARRAY_LENGTH(array) (sizeof(array) / sizeof((array)[0]))
+#define DRIVER_COUNT ARRAY_LENGTH(drivers)
 
 static int by_address(const void *left, const void *right)
 {
@@ -54,76 +60,146 @@ static int by_address(const void *left, const void *right)
 	return a->address < b->address ? -1 : a->address > b->address;
 }
 
-static int by_name(const void *left, const void *right)
+/* FNV-1a: names are short, and a hash beats sorting 100k of them by strcmp(). */
+static size_t name_hash(const char *name)
 {
-	const struct symbol *const *a = left, *const *b = right;
+	uint32_t hash = 2166136261u;
 
-	return strcmp((*a)->name, (*b)->name);
+	for (; *name; name++)
+		hash = (hash ^ (unsigned char)*name) * 16777619u;
+	return hash;
 }
 
-/* One line of /proc/kallsyms, kept if it is a text symbol; false when out of memory. */
-static bool add_symbol(struct kallsyms *symbols, size_t *capacity, const char *line)
+/*
+ * /proc/kallsyms whole, NUL-terminated, in *LENGTH bytes; NULL when out of
+ * memory, and empty when it cannot be read. The kernel makes each line as
+ * it is read (under emulation that takes seconds), so it is read once.
+ */
+static char *read_kallsyms(size_t *length)
 {
-	unsigned long long address;
-	char type, name[256], module[128] = "";
-	struct symbol *symbol;
+	int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+	size_t capacity = 1 << 22;
+	char *text = malloc(capacity);
+	ssize_t got = 0;
 
-	if (sscanf(line, "%llx %c %255s [%127[^]]]", &address, &type, name, module) < 3 ||
-	    (type != 't' && type != 'T'))
-		return true;
-	if (symbols->count == *capacity) {
-		size_t bigger = *capacity ? 2 * *capacity : 4096;
-		struct symbol *grown = realloc(symbols->symbols, bigger * sizeof(*grown));
-
-		if (!grown)
-			return false;
-		symbols->symbols = grown;
-		*capacity = bigger;
+	*length = 0;
+	while (text && fd >= 0 && (got = read(fd, text + *length, capacity - 1 - *length)) > 0) {
+		*length += got;
+		if (capacity - 1 - *length < 65536 && grow(&text, &capacity, 2 * capacity, 1)) {
+			free(text);
+			text = NULL;
+		}
 	}
-	symbol = &symbols->symbols[symbols->count];
-	symbol->address = address;
-	symbol->name = strdup(name);
-	symbol->module = module[0] ? strdup(module) : NULL;
-	if (!symbol->name || (module[0] && !symbol->module)) {
-		free(symbol->name);
-		free(symbol->module);
+	if (fd >= 0)
+		close(fd);
+	if (text)
+		text[*length] = '\0';
+	return text;
+}
+
+/* The word at *CURSOR, NUL-terminated in place; *CURSOR moves past its separator. */
+static char *cut_word(char **cursor, char *end)
+{
+	char *word = *cursor, *at = word;
+
+	while (at < end && *at != ' ' && *at != '\t' && *at != '\n')
+		at++;
+	*cursor = at < end ? at + 1 : end;
+	if (at < end)
+		*at = '\0';
+	return word;
+}
+
+/*
+ * One line, "address type name[\t[module]]", kept in SYMBOL if it is a text
+ * symbol; *CURSOR moves to the next line. Returns whether it was kept.
+ */
+static bool parse_line(char **cursor, char *end, struct symbol *symbol)
+{
+	char *line = *cursor, *line_end = memchr(line, '\n', end - line);
+	char *name, *module, *after;
+	char type;
+
+	line_end = line_end ? line_end : end;
+	*cursor = line_end < end ? line_end + 1 : end;
+	symbol->address = strtoull(line, &after, 16);
+	if (after + 3 > line_end || after[0] != ' ' || after[2] != ' ')
 		return false;
+	type = after[1];
+	if (type != 't' && type != 'T')
+		return false;
+	after += 3;
+	name = cut_word(&after, line_end);
+	module = after < line_end && *after == '[' ? after + 1 : NULL;
+	if (module && line_end[-1] == ']')
+		line_end[-1] = '\0';
+	*line_end = '\0';
+	symbol->name = name;
+	symbol->module = module;
+	return *name != '\0';
+}
+
+static bool sorted_by_address(const struct kallsyms *symbols)
+{
+	for (size_t index = 1; index < symbols->count; index++)
+		if (symbols->symbols[index - 1].address > symbols->symbols[index].address)
+			return false;
+	return true;
+}
+
+/* The index by name, at most half full; false when out of memory. */
+static bool index_names(struct kallsyms *symbols)
+{
+	size_t slots = 64;
+
+	while (slots < 2 * symbols->count)
+		slots *= 2;
+	symbols->by_name = calloc(slots, sizeof(*symbols->by_name));
+	if (!symbols->by_name)
+		return false;
+	symbols->name_mask = slots - 1;
+	for (size_t index = 0; index < symbols->count; index++) {
+		size_t slot = name_hash(symbols->symbols[index].name) & symbols->name_mask;
+
+		while (symbols->by_name[slot])
+			slot = (slot + 1) & symbols->name_mask;
+		symbols->by_name[slot] = index + 1;
 	}
-	symbols->count++;
 	return true;
 }
 
 /* Both orders: by address for symbolizing, by name for finding functions and drivers. */
 static bool sort_symbols(struct kallsyms *symbols)
 {
-	sort_items(symbols->symbols, symbols->count, sizeof(*symbols->symbols), by_address);
-	symbols->by_name = malloc((symbols->count + 1) * sizeof(*symbols->by_name));
-	if (!symbols->by_name)
-		return false;
-	for (size_t index = 0; index < symbols->count; index++)
-		symbols->by_name[index] = &symbols->symbols[index];
-	sort_items(symbols->by_name, symbols->count, sizeof(*symbols->by_name), by_name);
-	return true;
+	/* The kernel lists vmlinux by address, then each module: mostly in order already. */
+	if (!sorted_by_address(symbols))
+		sort_items(symbols->symbols, symbols->count, sizeof(*symbols->symbols), by_address);
+	return index_names(symbols);
 }
 
 struct kallsyms *kallsyms_load(void)
 {
 	struct kallsyms *symbols = calloc(1, sizeof(*symbols));
-	FILE *file = fopen("/proc/kallsyms", "r");
-	bool complete = symbols != NULL;
-	size_t capacity = 0;
-	char line[512];
+	size_t length, lines = 1;
+	char *cursor, *end;
 
-	while (complete && file && fgets(line, sizeof(line), file))
-		complete = add_symbol(symbols, &capacity, line);
-	if (file)
-		fclose(file);
-	if (complete && sort_symbols(symbols)) {
-		/* Sorted, the highest address is the last: 0 when the kernel hid them all. */
-		symbols->addresses_hidden = symbols->count &&
-					    !symbols->symbols[symbols->count - 1].address;
-		return symbols;
-	}
+	if (!symbols || !(symbols->text = read_kallsyms(&length)))
+		goto failed;
+	end = symbols->text + length;
+	for (cursor = symbols->text; (cursor = memchr(cursor, '\n', end - cursor)); cursor++)
+		lines++;
+	symbols->symbols = malloc(lines * sizeof(*symbols->symbols));
+	if (!symbols->symbols)
+		goto failed;
+	for (cursor = symbols->text; cursor < end && symbols->count < lines;)
+		symbols->count += parse_line(&cursor, end, &symbols->symbols[symbols->count]);
+	if (!sort_symbols(symbols))
+		goto failed;
+	/* Sorted, the highest address is the last: 0 when the kernel hid them all. */
+	symbols->addresses_hidden = symbols->count &&
+				    !symbols->symbols[symbols->count - 1].address;
+	return symbols;
+failed:
 	kallsyms_free(symbols);
 	return NULL;
 }
@@ -151,10 +227,7 @@ void kallsyms_free(struct kallsyms *symbols)
 {
 	if (!symbols)
 		return;
-	for (size_t index = 0; index < symbols->count; index++) {
-		free(symbols->symbols[index].name);
-		free(symbols->symbols[index].module);
-	}
+	free(symbols->text);
 	free(symbols->symbols);
 	free(symbols->by_name);
 	free(symbols);
@@ -176,23 +249,30 @@ static const struct symbol *lookup(const struct kallsyms *symbols, uint64_t addr
 	return low ? &symbols->symbols[low - 1] : NULL;
 }
 
-/* The symbols named NAME: how many, and in *first where they start in by_name. */
-static size_t named(const struct kallsyms *symbols, const char *name, size_t *first)
+/* The symbols named NAME, up to CAPACITY of them into FOUND; returns how many there are. */
+static size_t named(const struct kallsyms *symbols, const char *name,
+		    const struct symbol **found, size_t capacity)
 {
-	size_t low = 0, high = symbols ? symbols->count : 0, count = 0;
+	size_t slot, count = 0;
 
-	while (low < high) {
-		size_t middle = low + (high - low) / 2;
+	if (!symbols || !symbols->by_name)
+		return 0;
+	for (slot = name_hash(name) & symbols->name_mask; symbols->by_name[slot];
+	     slot = (slot + 1) & symbols->name_mask) {
+		const struct symbol *symbol = &symbols->symbols[symbols->by_name[slot] - 1];
 
-		if (strcmp(symbols->by_name[middle]->name, name) < 0)
-			low = middle + 1;
-		else
-			high = middle;
-	}
-	*first = low;
-	while (symbols && low + count < symbols->count &&
-	       !strcmp(symbols->by_name[low + count]->name, name))
+		size_t at = count < capacity ? count : capacity;
+
+		if (strcmp(symbol->name, name))
+			continue;
+		/* In address order, as the symbols are: found by insertion, a few at most. */
+		for (; at > 0 && found[at - 1] > symbol; at--)
+			if (at < capacity)
+				found[at] = found[at - 1];
+		if (at < capacity)
+			found[at] = symbol;
 		count++;
+	}
 	return count;
 }
 
@@ -242,9 +322,7 @@ void kallsyms_describe(const struct kallsyms *symbols, uint64_t address, char *t
 
 int kallsyms_has_symbol(struct kallsyms *symbols, const char *name)
 {
-	size_t first;
-
-	return named(symbols, name, &first) > 0;
+	return named(symbols, name, NULL, 0) > 0;
 }
 
 int kallsyms_is_bpf(const struct kallsyms *symbols, uint64_t address)
@@ -294,15 +372,17 @@ size_t kallsyms_first_traced_frame(const struct kallsyms *symbols, const __u64 *
 static bool add_callbacks(const struct kallsyms *symbols, const char *name,
 			  struct kallsyms_callback *found, size_t capacity, size_t *count)
 {
-	size_t first, matches = named(symbols, name, &first);
+	const struct symbol *matches[64];
+	size_t count_named = named(symbols, name, matches, ARRAY_LENGTH(matches));
 
-	for (size_t index = first; index < first + matches; index++) {
-		const struct symbol *symbol = symbols->by_name[index];
-
+	if (count_named > ARRAY_LENGTH(matches))
+		return false;
+	for (size_t index = 0; index < count_named; index++) {
 		if (*count == capacity)
 			return false;
 		found[(*count)++] = (struct kallsyms_callback){
-			.address = symbol->address, .symbol = symbol->name, .module = symbol->module,
+			.address = matches[index]->address, .symbol = matches[index]->name,
+			.module = matches[index]->module,
 		};
 	}
 	return true;
