@@ -97,7 +97,8 @@ static __always_inline int count_remove(const struct mmu_interval_notifier *inte
 /*
  * retries: whether an invalidation of INTERVAL_SUB at NOW can make a fault
  * of its slot go round: one is in flight, or completed so recently that the
- * driver's read_retry may still find the collision (see faults_in_flight).
+ * driver's read_retry may still find the collision (collision_window_ns;
+ * see faults_in_flight).
  */
 static __always_inline bool fault_in_flight(const struct mmu_interval_notifier *interval_sub,
 					    __u64 now)
@@ -105,15 +106,17 @@ static __always_inline bool fault_in_flight(const struct mmu_interval_notifier *
 	struct fault_flight *flight = faults_in_flight_of(interval_sub);
 
 	return flight && (flight->in_flight > 0 ||
-			  (__s64)(now - flight->completed_ns) <= (__s64)inferred_retry_gap_ns);
+			  (__s64)(now - flight->completed_ns) <= (__s64)collision_window_ns);
 }
 
 /*
  * retries: the subscription's latest invalidating task, for livelock
- * reports. Its stack costs microseconds, so it is taken only when the
- * invalidation can make a fault go round (fault_in_flight()). The entry is
- * rewritten in place: no hash update but the subscription's first, though
- * a report on another CPU may then copy fields of two invalidations.
+ * reports. Only one that could make a fault go round (fault_in_flight())
+ * can be a livelock's cause: its stack is taken, and a later invalidation
+ * that could not does not replace it. Others cost no stack, which costs
+ * microseconds. The entry is rewritten in place: no hash update but the
+ * subscription's first, though a report on another CPU may then copy
+ * fields of two invalidations.
  */
 static __always_inline void remember_invalidator(void *ctx,
 						 const struct mmu_interval_notifier *interval_sub)
@@ -122,12 +125,15 @@ static __always_inline void remember_invalidator(void *ctx,
 	struct hmmtrace_invalidator *known = bpf_map_lookup_elem(&invalidators, &key);
 	struct hmmtrace_invalidator fresh = {};
 	struct hmmtrace_invalidator *invalidator = known ? known : &fresh;
+	__u64 now = bpf_ktime_get_ns();
+	bool could_collide = fault_in_flight(interval_sub, now);
 
-	invalidator->timestamp_ns = bpf_ktime_get_ns();
+	if (known && known->stack_id >= 0 && !could_collide)
+		return;
+	invalidator->timestamp_ns = now;
 	invalidator->tid = current_tid();
 	invalidator->tgid = current_tgid();
-	invalidator->stack_id = fault_in_flight(interval_sub, invalidator->timestamp_ns) ?
-				bpf_get_stackid(ctx, &stacks, 0) : -1;
+	invalidator->stack_id = could_collide ? bpf_get_stackid(ctx, &stacks, 0) : -1;
 	bpf_get_current_comm(invalidator->comm, sizeof(invalidator->comm));
 	if (!known && bpf_map_update_elem(&invalidators, &key, &fresh, BPF_ANY))
 		count_lost(HMMTRACE_LOST_INVALIDATORS);

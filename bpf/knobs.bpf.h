@@ -40,6 +40,14 @@ const volatile bool size_histograms __weak;
 const volatile bool time_fault_sizes __weak;
 /* Stock kernels: a go-round later than this after a completed fault is a new fault. */
 const volatile __u64 inferred_retry_gap_ns __weak = 10000000;
+/*
+ * retries: how long after a fault's completion an invalidation of its
+ * subscription can still make it go round. A driver's read_retry follows
+ * hmm_range_fault() within microseconds unless its task is preempted, and a
+ * preemption on a loaded host (or under emulation) lasts tens of
+ * milliseconds: so the HMM timeout, 1 s, not --retry-gap-ms.
+ */
+const volatile __u64 collision_window_ns __weak = 1000000000;
 /* Fault state in task local storage, where the kernel allows it (bpf/faults.bpf.h). */
 const volatile bool faults_in_task_storage __weak;
 /* Retried faults into `faults` as well, for user space: retries and export read them. */

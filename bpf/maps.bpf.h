@@ -98,8 +98,8 @@ MAP(BPF_MAP_TYPE_HASH, __u64, struct hmmtrace_invalidator, MAX_SUBSCRIPTIONS)
  * retries: faults in flight (begun, not completed), counted in a slot by
  * the subscription's hash, which the subscriptions sharing it add to, and
  * the slot's latest completion. An invalidation's task stack is taken only
- * while a fault of its slot is in flight, or within --retry-gap-ms of a
- * completion, before which the driver's read_retry may still find a
+ * while a fault of its slot is in flight, or within collision_window_ns of
+ * a completion, before which the driver's read_retry may still find a
  * collision: only those invalidations can make a fault go round, and a
  * stack costs some microseconds. A fault abandoned at a driver's timeout
  * stays counted until its task faults there again, and one whose task exits
