@@ -51,7 +51,7 @@ boot_pairs() {
 export LAB_ENV="BENCH_CLOCK $LAB_ENV"
 boot_pairs 3 instructions tcg-icount
 boot_pairs 5 wall
-in_lab patched tracers scaling tool export causes retries
+in_lab patched tracers scaling tool scale export causes retries
 # 10 minutes of top and export beside churning processes: growth, if any.
 LAB_TIMEOUT=${LAB_TIMEOUT:-1800} in_lab patched soak
 echo "bench: native figures on the host ($(uname -r))"

@@ -9,7 +9,10 @@
 #   guest-bench.sh disabled      the microbench with no tracer (patched or stock kernel)
 #   guest-bench.sh tracers       the same with each tracer on, interleaved
 #   guest-bench.sh scaling       hit and miss latency against the subscription count
-#   guest-bench.sh tool          hmmtrace's attach time, memory and CPU
+#   guest-bench.sh tool          hmmtrace's attach time (in phases), memory and CPU, and
+#                                bpftrace's attach time and memory for the same aggregation
+#   guest-bench.sh scale         top --by range's memory at 1k-100k subscriptions, and an
+#                                export scrape's time at 200-10k series
 #   guest-bench.sh export        hmmtrace export's CPU, scraped once a second
 #   guest-bench.sh retries       sim_mirror's retries per fault against the race window
 #   guest-bench.sh causes        the invalidate handler's run time: top, causes --no-stacks, causes
@@ -169,10 +172,13 @@ scaling)
 tool)
 	storm_operations=400000
 	$smoke && storm_operations=2000
+	# Each round: hmmtrace, then bpftrace doing the same aggregation
+	# (tests/bench/aggregate.bt), each from its start until its probes are
+	# live, and its peak memory over the same storm.
 	for round in $(seq 0 $((repeat - 1))); do
 		began=$(date +%s%N)
-		# As it is used: one table a second.
-		"$hmmtrace" top -i 1 >/dev/null 2>"$work/tool.err" &
+		# As it is used: one table a second; -v for the attach's phases.
+		"$hmmtrace" top -v -i 1 >/dev/null 2>"$work/tool.err" &
 		pid=$!
 		wait_for_attach "$work/tool.err"
 		attached=$(date +%s%N)
@@ -190,7 +196,50 @@ tool)
 		rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 		kill -INT "$pid"
 		wait "$pid"
-		emit "{\"stage\": \"tool\", \"round\": $round, \"attach_ms\": $(((attached - began) / 1000000)), \"rss_kib\": $rss, \"ticks_per_second\": $(getconf CLK_TCK), \"idle_ticks\": $idle_ticks, \"idle_seconds\": 3, \"storm_ticks\": $storm_ticks, \"storm_ns\": $storm_ns, \"storm\": $storm}"
+		phases=$(python3 tests/bench/attach_phases.py "$work/tool.err") || exit 1
+		emit "{\"stage\": \"tool\", \"round\": $round, \"attach_ms\": $(((attached - began) / 1000000)), \"phases_ms\": $phases, \"rss_kib\": $rss, \"ticks_per_second\": $(getconf CLK_TCK), \"idle_ticks\": $idle_ticks, \"idle_seconds\": 3, \"storm_ticks\": $storm_ticks, \"storm_ns\": $storm_ns, \"storm\": $storm}"
+
+		began=$(date +%s%N)
+		start_tracer bpftrace || exit 1
+		attached=$(date +%s%N)
+		"$bench" --subscriptions 64 --operations $storm_operations --repeat 1 --only hit >/dev/null
+		rss=$(awk '/VmHWM/ {print $2}' "/proc/$tracer_pid/status")
+		stop_tracer bpftrace
+		emit "{\"stage\": \"tool-bpftrace\", \"round\": $round, \"attach_ms\": $(((attached - began) / 1000000)), \"rss_kib\": $rss}"
+	done
+	;;
+scale)
+	# What grows with the subscriptions: top --by range's peak memory with
+	# 1k, 10k and 100k held (one row each), and one export scrape's time in
+	# user space (tests/bench/interval_cost.c: the model and the Prometheus
+	# writer on real maps) at about 200, 1k and 10k series (1, 9 and 88
+	# groups of some 113 series).
+	for groups in 1 9 88; do
+		result=$(build/bench/interval_cost --export --rows "$groups" --intervals $($smoke && echo 2 || echo 10) 2>"$work/scrape.err") ||
+			{ echo "guest-bench: interval_cost: $(head -c 300 "$work/scrape.err")" >&2; exit 1; }
+		emit "{\"stage\": \"scrape\", \"result\": $result}"
+	done
+	subscription_counts=(1000 10000 100000)
+	$smoke && subscription_counts=(100)
+	for count in "${subscription_counts[@]}"; do
+		"$hmmtrace" top --by range -i 1 --json >"$work/scale.json" 2>"$work/scale.err" &
+		pid=$!
+		wait_for_attach "$work/scale.err" || exit 1
+		"$workload" many-ranges --ranges "$count" --hold-seconds 8 >/dev/null 2>"$work/many.err" &
+		workload_pid=$!
+		wait_for_attach "$work/many.err" 'holding' || exit 1
+		# Two intervals with every range in the map.
+		sleep 2.5
+		rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+		wait "$workload_pid" || { echo "guest-bench: many-ranges failed" >&2; exit 1; }
+		kill -INT "$pid"
+		wait "$pid"
+		# The distinct rows over the intervals: an interval shows the ranges active in it.
+		rows=$(python3 -c '
+import json, sys
+print(len({row["group"] for line in open(sys.argv[1]) if line.startswith("{")
+           for row in json.loads(line).get("rows", [])}))' "$work/scale.json")
+		emit "{\"stage\": \"scale\", \"subscriptions\": $count, \"rows\": $rows, \"rss_kib\": $rss}"
 	done
 	;;
 export)

@@ -281,6 +281,37 @@ def tool_costs(records):
     }
 
 
+PHASES = ("btf", "kallsyms", "probe", "open", "load", "attach")
+
+
+def bpftrace_comparison(tool, bpftrace):
+    """hmmtrace against bpftrace doing the same aggregation, paired round by round."""
+    theirs = {record["round"]: record for record in bpftrace}
+    pairs = [(record, theirs[record["round"]]) for record in tool if record["round"] in theirs]
+    return {
+        "bpftrace_attach_ms": summary([record["attach_ms"] for record in bpftrace], 0),
+        "bpftrace_rss_kib": max((record["rss_kib"] for record in bpftrace), default=None),
+        "attach_vs_bpftrace_ratio": summary([mine["attach_ms"] / their["attach_ms"]
+                                             for mine, their in pairs if their["attach_ms"] > 0]),
+        "rss_vs_bpftrace_ratio": summary([mine["rss_kib"] / their["rss_kib"]
+                                          for mine, their in pairs if their["rss_kib"] > 0]),
+        "attach_phases_ms": {phase: summary([record["phases_ms"][phase] for record in tool
+                                             if "phases_ms" in record], 1) for phase in PHASES},
+    }
+
+
+def scale_costs(scrapes, scale):
+    """An export scrape's time by series (emulated), and top --by range's memory by subscriptions."""
+    return {
+        "scrape_ms_by_series_emulated": [
+            {key: record["result"][key] for key in ("groups", "samples", "lines", "bytes", "scrape_ms")}
+            for record in sorted(scrapes, key=lambda record: record["result"]["groups"])],
+        "rss_kib_by_range_subscriptions": [
+            {key: record[key] for key in ("subscriptions", "rows", "rss_kib")}
+            for record in sorted(scale, key=lambda record: record["subscriptions"])],
+    }
+
+
 def causes_costs(records):
     """The invalidate handler's emulated ns per run, by configuration, and causes' over top's, per round."""
     by_round = {}
@@ -433,6 +464,8 @@ def main():
     }
     results.update(native_costs(stages.get("native", [])))
     results.update(tool_costs(stages.get("tool", [])))
+    results.update(bpftrace_comparison(stages.get("tool", []), stages.get("tool-bpftrace", [])))
+    results.update(scale_costs(stages.get("scrape", []), stages.get("scale", [])))
     results.update(export_costs(stages.get("export", [])))
     results.update(causes_costs(stages.get("causes", [])))
     results.update(soak_results(stages.get("soak", []), stages.get("soak-summary", []),
@@ -531,7 +564,13 @@ def write_markdown(output_dir, results, plots):
         f"| max_events_per_s_lossless | {cell(results['max_events_per_s_lossless'])} |",
         f"| snoop_drops (fraction of events dropped, at the event rate of each round) | {snoop_drop_cell(results['snoop_drops'])} |",
         f"| attach_ms | {cell(results.get('attach_ms'), ' ms')} |",
+        f"| &nbsp;&nbsp;phases (hmmtrace -v): {', '.join(PHASES)} | "
+        f"{'; '.join(cell(results.get('attach_phases_ms', {}).get(phase), ' ms') for phase in PHASES)} |",
+        f"| bpftrace_attach_ms (start until its probe is on the tracepoint) | {cell(results.get('bpftrace_attach_ms'), ' ms')} |",
+        f"| attach_vs_bpftrace_ratio (paired rounds) | {cell(results.get('attach_vs_bpftrace_ratio'))} |",
         f"| rss_kib | {cell(results.get('rss_kib'), ' KiB')} |",
+        f"| bpftrace_rss_kib; rss_vs_bpftrace_ratio (VmHWM over the same storm, paired rounds) | "
+        f"{cell(results.get('bpftrace_rss_kib'), ' KiB')}; {cell(results.get('rss_vs_bpftrace_ratio'))} |",
         f"| cpu_percent_idle | {cell(results.get('cpu_percent_idle'), ' %')} |",
         f"| cpu_percent_storm | {cell(results.get('cpu_percent_storm'), ' %')} at {cell(results.get('storm_events_per_s'), ' events/s')} |",
         f"| export_cpu_seconds_per_second_idle (hmmtrace export scraped once a second; {results.get('export_body_lines', 'no')} lines a body) | {cell(results.get('export_cpu_seconds_per_second_idle'))} |",
@@ -563,6 +602,14 @@ def write_markdown(output_dir, results, plots):
               "|---|---|---|---|---|---|"]
     lines += [f"| {row['groups']} | {row['max_series']} | {row['samples']} | {row['lines']} | {row['bytes']} | "
               f"{quartile_cell(row['scrape_ms'], 2)} |" for row in results["scrape_ms_by_groups_native"]]
+    lines += ["", "## export, one scrape in user space (emulated; the model and the writer on real maps)", "",
+              "| groups | samples (series) | lines | bytes | ms per scrape |", "|---|---|---|---|---|"]
+    lines += [f"| {row['groups']} | {row['samples']} | {row['lines']} | {row['bytes']} | "
+              f"{quartile_cell(row['scrape_ms'], 2)} |" for row in results.get("scrape_ms_by_series_emulated", [])]
+    lines += ["", "## top --by range's peak memory (emulated; subscriptions held, one row each)", "",
+              "| subscriptions | rows seen | VmHWM (KiB) |", "|---|---|---|"]
+    lines += [f"| {row['subscriptions']} | {row['rows']} | {row['rss_kib']} |"
+              for row in results.get("rss_kib_by_range_subscriptions", [])]
     lines += [
         "", "## scaling", "", "| subscriptions | hit (ns) | miss (ns) |", "|---|---|---|",
     ]

@@ -10,7 +10,7 @@
 output=$(mktemp -d)
 export BENCH_OUTPUT=$output/raw.jsonl BENCH_SCALE=smoke
 : >"$BENCH_OUTPUT"
-for stage in disabled tracers scaling tool export causes retries soak; do
+for stage in disabled tracers scaling tool scale export causes retries soak; do
 	check "bench-smoke.stage.$stage" tests/bench/guest-bench.sh "$stage"
 done
 check bench-smoke.report python3 tests/bench/report.py "$BENCH_OUTPUT" "$output" --accel tcg
@@ -26,7 +26,9 @@ keys = ["accel", "hmmtrace_ns_per_event", "snoop_ns_per_event", "bpftrace_ns_per
         "causes_vs_top_invalidate_ratio", "hmmtrace_raw_tp_ns_per_event",
         "hmmtrace_fentry_ns_per_event", "hmmtrace_kprobe_ns_per_event",
         "hmmtrace_raw_tp_vs_tp_btf_ratio", "hmmtrace_fentry_vs_tp_btf_ratio",
-        "hmmtrace_kprobe_vs_tp_btf_ratio"]
+        "hmmtrace_kprobe_vs_tp_btf_ratio", "bpftrace_attach_ms", "bpftrace_rss_kib",
+        "attach_vs_bpftrace_ratio", "rss_vs_bpftrace_ratio", "attach_phases_ms",
+        "scrape_ms_by_series_emulated", "rss_kib_by_range_subscriptions"]
 missing = [key for key in keys if key not in results]
 assert not missing, f"no key {missing}"
 # Timings of a smoke run may be noise; what is counted must be there.
@@ -34,9 +36,17 @@ empty = [key for key in ("scaling", "retries", "attach_ms", "rss_kib", "max_even
                         "export_body_lines", "causes_vs_top_invalidate_ratio",
                         # every mode attached and saw every invalidation
                         "hmmtrace_raw_tp_ns_per_event", "hmmtrace_fentry_ns_per_event",
-                        "hmmtrace_kprobe_ns_per_event")
+                        "hmmtrace_kprobe_ns_per_event", "attach_vs_bpftrace_ratio",
+                        "rss_vs_bpftrace_ratio")
          if results[key] in (None, [], {})]
 assert not empty, f"no value for {empty}"
+# Every attach phase was reported; a scrape at each size, and top held every range as a row.
+assert all(results["attach_phases_ms"][phase] for phase in
+           ("btf", "kallsyms", "probe", "open", "load", "attach")), results["attach_phases_ms"]
+assert [row["groups"] for row in results["scrape_ms_by_series_emulated"]] == [1, 9, 88], \
+    results["scrape_ms_by_series_emulated"]
+scale = results["rss_kib_by_range_subscriptions"]
+assert scale and all(row["rows"] >= row["subscriptions"] for row in scale), scale
 # snoop saw exactly one invalidation per operation (plus setup and exit).
 assert results["events_per_operation"]["median"] == 3, results["events_per_operation"]
 # The soak compared exported counters between scrapes, and none went down.
