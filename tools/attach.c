@@ -127,17 +127,33 @@ const char *mode_limits_text(enum hmmtrace_mode mode)
 	       "seen only for the callbacks attached";
 }
 
-static bool kernel_has_function(const struct btf *btf, struct kallsyms *symbols,
+/*
+ * The session's symbol table, read when first needed: the tracepoint modes
+ * need none to attach, and read it after libbpf's load has freed its copy
+ * of the BTF, which keeps the peak of memory lower. NULL when out of memory.
+ */
+static struct kallsyms *session_symbols(struct session *session)
+{
+	double started = monotonic_seconds();
+
+	if (!session->symbols) {
+		session->symbols = kallsyms_load();
+		phase_done(session, PHASE_KALLSYMS, started);
+	}
+	return session->symbols;
+}
+
+static bool kernel_has_function(const struct btf *btf, struct session *session,
 				enum hmmtrace_mode mode, const char *function)
 {
 	if (mode == HMMTRACE_MODE_FENTRY)
 		return btf__find_by_name_kind(btf, function, BTF_KIND_FUNC) > 0;
-	return kallsyms_has_symbol(symbols, function);
+	return kallsyms_has_symbol(session_symbols(session), function);
 }
 
 /* Why a mode cannot be tried at all, or NULL. */
 static const char *mode_unavailable(enum hmmtrace_mode mode, const struct btf *btf,
-				    struct kallsyms *symbols)
+				    struct session *session)
 {
 	if (!kernel_btf_found && (mode == HMMTRACE_MODE_TP_BTF || mode == HMMTRACE_MODE_FENTRY))
 		return "the kernel has no BTF of its own (--btf serves raw_tp and kprobe)";
@@ -148,17 +164,18 @@ static const char *mode_unavailable(enum hmmtrace_mode mode, const struct btf *b
 			return "no mmu_notifier tracepoints (they come with kernel/patches)";
 		return NULL;
 	case HMMTRACE_MODE_RAW_TP:
-		if (!kallsyms_has_symbol(symbols, "__traceiter_mmu_interval_read_begin"))
+		if (!kallsyms_has_symbol(session_symbols(session),
+					 "__traceiter_mmu_interval_read_begin"))
 			return "no mmu_interval_read_begin tracepoint";
 		return NULL;
 	case HMMTRACE_MODE_FENTRY:
-		if (!kernel_has_function(btf, symbols, mode, "mmu_interval_read_begin"))
+		if (!kernel_has_function(btf, session, mode, "mmu_interval_read_begin"))
 			return "no BTF for mmu_interval_read_begin (CONFIG_MMU_NOTIFIER off?)";
 		return NULL;
 	case HMMTRACE_MODE_KPROBE:
 		if (access("/sys/bus/event_source/devices/kprobe", F_OK))
 			return "kprobes are not built in (CONFIG_KPROBES)";
-		if (!kallsyms_has_symbol(symbols, "mmu_interval_read_begin"))
+		if (!kallsyms_has_symbol(session_symbols(session), "mmu_interval_read_begin"))
 			return "no mmu_interval_read_begin in /proc/kallsyms (CONFIG_MMU_NOTIFIER off?)";
 		return NULL;
 	default:
@@ -374,7 +391,7 @@ static void set_knobs(struct hmmtrace_bpf *skeleton, enum hmmtrace_mode mode,
 
 /* Whether to load a handler of the mode, aimed where this kernel has its target. */
 static int choose_program(struct bpf_program *program, const struct handler *handler,
-			  const struct btf *btf, struct kallsyms *symbols,
+			  const struct btf *btf, struct session *session,
 			  const struct callbacks *callbacks, const char **missing)
 {
 	bool load;
@@ -394,7 +411,7 @@ static int choose_program(struct bpf_program *program, const struct handler *han
 		break;
 	default:
 		load = mode_observes_everything(handler->mode) ||
-		       kernel_has_function(btf, symbols, handler->mode, handler->target);
+		       kernel_has_function(btf, session, handler->mode, handler->target);
 		if (!load && handler->required) {
 			*missing = handler->target;
 			return -ENOENT;
@@ -423,8 +440,7 @@ static int choose_programs(struct session *session, const struct btf *btf,
 		program = bpf_object__find_program_by_name(object, handler->program);
 		if (!program)
 			return -ENOENT;
-		status = choose_program(program, handler, btf, session->symbols, callbacks,
-					missing);
+		status = choose_program(program, handler, btf, session, callbacks, missing);
 		if (status)
 			return status;
 	}
@@ -615,7 +631,8 @@ static void choose_callbacks(struct session *session, const struct btf *btf,
 			     struct callbacks *callbacks)
 {
 	struct kallsyms_callback known[4 * HMMTRACE_CALLBACK_SLOT_COUNT];
-	size_t count = kallsyms_known_callbacks(session->symbols, known, ARRAY_SIZE(known));
+	size_t count = kallsyms_known_callbacks(session_symbols(session), known,
+						ARRAY_SIZE(known));
 
 	callbacks->attached_count = 0;
 	if (callbacks->driver_count) {
@@ -639,17 +656,55 @@ static bool kprobes_needed(enum hmmtrace_mode mode, const struct callbacks *call
 	       (mode == HMMTRACE_MODE_FENTRY && callbacks_use(callbacks, HMMTRACE_MODE_KPROBE));
 }
 
+static struct btf *load_btf(void)
+{
+	/* Asked quietly: hmmtrace says itself, in one line, what is missing. */
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
+	struct btf *btf = btf__load_vmlinux_btf();
+
+	libbpf_set_print(print);
+	kernel_btf_found = btf != NULL;
+	if (options.btf_path) {
+		btf__free(btf);
+		btf = btf__parse(options.btf_path, NULL);
+	}
+	if (btf)
+		return btf;
+	if (options.btf_path)
+		fprintf(stderr, "hmmtrace: cannot read BTF from %s: %s\n", options.btf_path,
+			strerror(errno));
+	else
+		fprintf(stderr, "hmmtrace: this kernel has no BTF (/sys/kernel/btf/vmlinux, "
+			"CONFIG_DEBUG_INFO_BTF); pass --btf PATH to use a BTF file for it\n");
+	return NULL;
+}
+
+/* The session's vmlinux BTF, read again if a load released it; NULL if it cannot be read. */
+static const struct btf *session_btf(struct session *session)
+{
+	if (!session->btf)
+		session->btf = load_btf();
+	return session->btf;
+}
+
+static void release_btf(struct session *session)
+{
+	btf__free(session->btf);
+	session->btf = NULL;
+}
+
 /*
  * Try one mode for real, with fault state in STORE; WHY says what stopped
  * it, and LOAD_REFUSED whether that was the kernel refusing the programs.
  */
 static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mode mode,
-				       const struct btf *btf, struct callbacks *callbacks,
-				       enum fault_store store, char *why, size_t why_size,
-				       bool *load_refused)
+				       struct callbacks *callbacks, enum fault_store store,
+				       char *why, size_t why_size, bool *load_refused)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_options, .btf_custom_path = options.btf_path);
-	const char *unavailable = mode_unavailable(mode, btf, session->symbols);
+	const struct btf *btf = session_btf(session);
+	const char *unavailable = btf ? mode_unavailable(mode, btf, session) :
+				  "cannot read the kernel's BTF again";
 	const char *missing = NULL;
 	double started;
 	int status;
@@ -682,6 +737,7 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
 		return MODE_NO_ATTACH_POINT;
 	}
 	if (!status) {
+		release_btf(session);
 		status = hmmtrace_bpf__load(session->skeleton);
 		*load_refused = status != 0;
 	}
@@ -709,8 +765,7 @@ static enum mode_outcome try_mode_with(struct session *session, enum hmmtrace_mo
  * to attach), unless --fault-state task asked for it.
  */
 static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mode,
-				  const struct btf *btf, struct callbacks *callbacks,
-				  char *why, size_t why_size)
+				  struct callbacks *callbacks, char *why, size_t why_size)
 {
 	double started = monotonic_seconds();
 	bool usable = task_storage_usable(mode), load_refused;
@@ -723,12 +778,12 @@ static enum mode_outcome try_mode(struct session *session, enum hmmtrace_mode mo
 		return MODE_NO_ATTACH_POINT;
 	}
 	if (options.fault_store == FAULT_STORE_HASH || !usable)
-		return try_mode_with(session, mode, btf, callbacks, FAULT_STORE_HASH, why, why_size,
+		return try_mode_with(session, mode, callbacks, FAULT_STORE_HASH, why, why_size,
 				     &load_refused);
-	outcome = try_mode_with(session, mode, btf, callbacks, FAULT_STORE_TASK, why, why_size,
+	outcome = try_mode_with(session, mode, callbacks, FAULT_STORE_TASK, why, why_size,
 				&load_refused);
 	if (outcome == MODE_BPF_FAILED && load_refused && options.fault_store != FAULT_STORE_TASK)
-		outcome = try_mode_with(session, mode, btf, callbacks, FAULT_STORE_HASH, why,
+		outcome = try_mode_with(session, mode, callbacks, FAULT_STORE_HASH, why,
 					why_size, &load_refused);
 	return outcome;
 }
@@ -757,32 +812,8 @@ static void read_range_event_names(struct session *session, const struct btf *bt
 	}
 }
 
-static struct btf *load_btf(void)
-{
-	/* Asked quietly: hmmtrace says itself, in one line, what is missing. */
-	libbpf_print_fn_t print = libbpf_set_print(NULL);
-	struct btf *btf = btf__load_vmlinux_btf();
-
-	libbpf_set_print(print);
-	kernel_btf_found = btf != NULL;
-	if (options.btf_path) {
-		btf__free(btf);
-		btf = btf__parse(options.btf_path, NULL);
-	}
-	if (btf)
-		return btf;
-	if (options.btf_path)
-		fprintf(stderr, "hmmtrace: cannot read BTF from %s: %s\n", options.btf_path,
-			strerror(errno));
-	else
-		fprintf(stderr, "hmmtrace: this kernel has no BTF (/sys/kernel/btf/vmlinux, "
-			"CONFIG_DEBUG_INFO_BTF); pass --btf PATH to use a BTF file for it\n");
-	return NULL;
-}
-
 /* The first mode that attaches, or the exit status with each mode's reason in one line. */
-static int attach_first_mode(struct session *session, const struct btf *btf,
-			     struct callbacks *callbacks)
+static int attach_first_mode(struct session *session, struct callbacks *callbacks)
 {
 	int first = options.mode >= 0 ? options.mode : 0;
 	int last = options.mode >= 0 ? options.mode : HMMTRACE_MODE_COUNT - 1;
@@ -794,7 +825,7 @@ static int attach_first_mode(struct session *session, const struct btf *btf,
 		enum mode_outcome outcome;
 		char why[256];
 
-		outcome = try_mode(session, mode, btf, callbacks, why, sizeof(why));
+		outcome = try_mode(session, mode, callbacks, why, sizeof(why));
 		if (outcome == MODE_ATTACHED)
 			return EXIT_OK;
 		bpf_failed |= outcome == MODE_BPF_FAILED;
@@ -822,7 +853,7 @@ static int resolve_driver(struct session *session, struct callbacks *callbacks)
 	callbacks->driver_count = 0;
 	if (!options.driver)
 		return EXIT_OK;
-	callbacks->driver_count = kallsyms_driver_callbacks(session->symbols, options.driver,
+	callbacks->driver_count = kallsyms_driver_callbacks(session_symbols(session), options.driver,
 							    callbacks->driver,
 							    ARRAY_SIZE(callbacks->driver),
 							    error, sizeof(error));
@@ -836,32 +867,28 @@ int session_open(struct session *session)
 {
 	double started = monotonic_seconds();
 	struct callbacks callbacks;
-	struct btf *btf = load_btf();
 	int status;
 
-	if (!btf)
+	if (!session_btf(session))
 		return EXIT_NO_BTF;
-	read_range_event_names(session, btf);
-	started = phase_done(session, PHASE_BTF, started);
-	session->symbols = kallsyms_load();
-	phase_done(session, PHASE_KALLSYMS, started);
-	status = session->symbols ? resolve_driver(session, &callbacks) : -ENOMEM;
+	read_range_event_names(session, session->btf);
+	phase_done(session, PHASE_BTF, started);
+	status = resolve_driver(session, &callbacks);
 	if (!status)
-		status = attach_first_mode(session, btf, &callbacks);
+		status = attach_first_mode(session, &callbacks);
 	/*
 	 * Stacks begin in our programs and trampolines, whose [bpf] symbols
-	 * came with the attach: again for the subcommands that show stacks.
+	 * came with the attach: read again for the subcommands that show
+	 * stacks, and read for the first time if no mode needed them.
 	 */
 	if (!status && (options.subcommand == SUBCOMMAND_RETRIES ||
 			options.subcommand == SUBCOMMAND_CAUSES)) {
-		started = monotonic_seconds();
 		kallsyms_free(session->symbols);
-		session->symbols = kallsyms_load();
-		phase_done(session, PHASE_KALLSYMS, started);
-		if (!session->symbols)
-			status = -ENOMEM;
+		session->symbols = NULL;
 	}
-	btf__free(btf);
+	if (!status && !session_symbols(session))
+		status = -ENOMEM;
+	release_btf(session);
 	if (status == -ENOMEM) {
 		fprintf(stderr, "hmmtrace: out of memory reading /proc/kallsyms\n");
 		status = EXIT_FAILURE_AT_RUN;

@@ -17,7 +17,7 @@ struct symbol {
 };
 
 struct kallsyms {
-	char *text;			/* /proc/kallsyms as read, cut into names */
+	char *names;			/* every symbol's name and module */
 	struct symbol *symbols;		/* by address */
 	size_t count;
 	/* The same symbols by name: open addressing, index + 1 per slot, 0 when free. */
@@ -71,72 +71,136 @@ static size_t name_hash(const char *name)
 }
 
 /*
- * /proc/kallsyms whole, NUL-terminated, in *LENGTH bytes; NULL when out of
- * memory, and empty when it cannot be read. The kernel makes each line as
- * it is read (under emulation that takes seconds), so it is read once.
+ * A load in progress: the text symbols so far, their names (and modules,
+ * each run of one module once) packed in one arena. Until the arena stops
+ * growing, a symbol's name and module hold offsets into it, the module's
+ * plus one (0: vmlinux); finish_load() makes them pointers.
  */
-static char *read_kallsyms(size_t *length)
+struct load {
+	struct kallsyms *symbols;
+	size_t capacity;
+	size_t names_length, names_capacity;
+	uintptr_t last_module;		/* the previous symbol's module field */
+	size_t last_module_length;
+};
+
+/* TEXT (LENGTH bytes) and a NUL, appended to the arena: its offset, or -1 when out of memory. */
+static intptr_t append_name(struct load *load, const char *text, size_t length)
 {
-	int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
-	size_t capacity = 1 << 22;
-	char *text = malloc(capacity);
-	ssize_t got = 0;
+	intptr_t offset = load->names_length;
 
-	*length = 0;
-	while (text && fd >= 0 && (got = read(fd, text + *length, capacity - 1 - *length)) > 0) {
-		*length += got;
-		if (capacity - 1 - *length < 65536 && grow(&text, &capacity, 2 * capacity, 1)) {
-			free(text);
-			text = NULL;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	if (text)
-		text[*length] = '\0';
-	return text;
-}
-
-/* The word at *CURSOR, NUL-terminated in place; *CURSOR moves past its separator. */
-static char *cut_word(char **cursor, char *end)
-{
-	char *word = *cursor, *at = word;
-
-	while (at < end && *at != ' ' && *at != '\t' && *at != '\n')
-		at++;
-	*cursor = at < end ? at + 1 : end;
-	if (at < end)
-		*at = '\0';
-	return word;
+	if (grow(&load->symbols->names, &load->names_capacity, load->names_length + length + 1, 1))
+		return -1;
+	memcpy(load->symbols->names + offset, text, length);
+	load->symbols->names[offset + length] = '\0';
+	load->names_length += length + 1;
+	return offset;
 }
 
 /*
- * One line, "address type name[\t[module]]", kept in SYMBOL if it is a text
- * symbol; *CURSOR moves to the next line. Returns whether it was kept.
+ * One line of LENGTH bytes, "address type name[\t[module]]", kept if it is a
+ * text symbol; false when out of memory.
  */
-static bool parse_line(char **cursor, char *end, struct symbol *symbol)
+static bool add_line(struct load *load, const char *line, size_t length)
 {
-	char *line = *cursor, *line_end = memchr(line, '\n', end - line);
-	char *name, *module, *after;
-	char type;
+	const char *end = line + length, *name, *after, *module = NULL;
+	size_t name_length, module_length = 0;
+	struct symbol symbol;
+	intptr_t offset;
+	char *parsed;
 
-	line_end = line_end ? line_end : end;
-	*cursor = line_end < end ? line_end + 1 : end;
-	symbol->address = strtoull(line, &after, 16);
-	if (after + 3 > line_end || after[0] != ' ' || after[2] != ' ')
+	symbol.address = strtoull(line, &parsed, 16);
+	after = parsed;
+	if (after + 3 > end || after[0] != ' ' || (after[1] != 't' && after[1] != 'T') ||
+	    after[2] != ' ')
+		return true;
+	name = after + 3;
+	for (after = name; after < end && *after != ' ' && *after != '\t'; after++)
+		;
+	name_length = after - name;
+	if (!name_length)
+		return true;
+	if (after + 2 < end && after[1] == '[') {
+		module = after + 2;
+		module_length = (end[-1] == ']' ? end - 1 : end) - module;
+	}
+	offset = append_name(load, name, name_length);
+	if (offset < 0)
 		return false;
-	type = after[1];
-	if (type != 't' && type != 'T')
+	symbol.name = (const char *)offset;
+	symbol.module = NULL;
+	if (module) {
+		bool same = load->last_module && module_length == load->last_module_length &&
+			    !memcmp(load->symbols->names + load->last_module - 1, module, module_length);
+
+		if (!same) {
+			offset = append_name(load, module, module_length);
+			if (offset < 0)
+				return false;
+			load->last_module = offset + 1;
+			load->last_module_length = module_length;
+		}
+		symbol.module = (const char *)load->last_module;
+	}
+	if (grow(&load->symbols->symbols, &load->capacity, load->symbols->count + 1,
+		 sizeof(symbol)))
 		return false;
-	after += 3;
-	name = cut_word(&after, line_end);
-	module = after < line_end && *after == '[' ? after + 1 : NULL;
-	if (module && line_end[-1] == ']')
-		line_end[-1] = '\0';
-	*line_end = '\0';
-	symbol->name = name;
-	symbol->module = module;
-	return *name != '\0';
+	load->symbols->symbols[load->symbols->count++] = symbol;
+	return true;
+}
+
+/*
+ * /proc/kallsyms, a chunk at a time: only the text symbols are kept, as
+ * most lines are not. The kernel makes each line as it is read (under
+ * emulation that takes seconds), so it is read once. False when out of
+ * memory; a file that cannot be read has no symbols.
+ */
+static bool read_kallsyms(struct load *load)
+{
+	int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+	size_t held = 0, size = 1 << 16;
+	char *buffer = malloc(size);
+	bool complete = buffer != NULL;
+	ssize_t got;
+
+	while (complete && fd >= 0 && (got = read(fd, buffer + held, size - held)) > 0) {
+		char *line = buffer, *end = buffer + held + got, *newline;
+
+		while (complete && (newline = memchr(line, '\n', end - line))) {
+			complete = add_line(load, line, newline - line);
+			line = newline + 1;
+		}
+		held = end - line;
+		memmove(buffer, line, held);
+		/* A line longer than the buffer is no symbol's: drop it. */
+		if (held == size)
+			held = 0;
+	}
+	if (complete && held)
+		complete = add_line(load, buffer, held);
+	if (fd >= 0)
+		close(fd);
+	free(buffer);
+	return complete;
+}
+
+/* The arena at its final size and place: offsets become pointers. */
+static bool finish_load(struct load *load)
+{
+	struct kallsyms *symbols = load->symbols;
+	char *names = realloc(symbols->names, load->names_length + 1);
+
+	if (!names)
+		return false;
+	symbols->names = names;
+	for (size_t index = 0; index < symbols->count; index++) {
+		struct symbol *symbol = &symbols->symbols[index];
+		uintptr_t module = (uintptr_t)symbol->module;
+
+		symbol->name = names + (uintptr_t)symbol->name;
+		symbol->module = module ? names + module - 1 : NULL;
+	}
+	return true;
 }
 
 static bool sorted_by_address(const struct kallsyms *symbols)
@@ -180,20 +244,9 @@ static bool sort_symbols(struct kallsyms *symbols)
 struct kallsyms *kallsyms_load(void)
 {
 	struct kallsyms *symbols = calloc(1, sizeof(*symbols));
-	size_t length, lines = 1;
-	char *cursor, *end;
+	struct load load = { .symbols = symbols };
 
-	if (!symbols || !(symbols->text = read_kallsyms(&length)))
-		goto failed;
-	end = symbols->text + length;
-	for (cursor = symbols->text; (cursor = memchr(cursor, '\n', end - cursor)); cursor++)
-		lines++;
-	symbols->symbols = malloc(lines * sizeof(*symbols->symbols));
-	if (!symbols->symbols)
-		goto failed;
-	for (cursor = symbols->text; cursor < end && symbols->count < lines;)
-		symbols->count += parse_line(&cursor, end, &symbols->symbols[symbols->count]);
-	if (!sort_symbols(symbols))
+	if (!symbols || !read_kallsyms(&load) || !finish_load(&load) || !sort_symbols(symbols))
 		goto failed;
 	/* Sorted, the highest address is the last: 0 when the kernel hid them all. */
 	symbols->addresses_hidden = symbols->count &&
@@ -227,7 +280,7 @@ void kallsyms_free(struct kallsyms *symbols)
 {
 	if (!symbols)
 		return;
-	free(symbols->text);
+	free(symbols->names);
 	free(symbols->symbols);
 	free(symbols->by_name);
 	free(symbols);

@@ -101,6 +101,11 @@ struct session {
 	enum hmmtrace_mode mode;
 	enum fault_store fault_store;
 	struct kallsyms *symbols;
+	/*
+	 * vmlinux BTF while attaching (session_btf()), freed before each load:
+	 * libbpf parses a copy of its own there, and two are megabytes more.
+	 */
+	struct btf *btf;
 	/* Callbacks attached in the stock modes, "symbol [module]" each. */
 	char callbacks[256];
 	/* Every hook attached, with its mechanism, for the model's envelope. */
