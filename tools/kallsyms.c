@@ -12,7 +12,7 @@
 
 struct symbol {
 	uint64_t address;
-	const char *name;	/* in struct kallsyms' text */
+	const char *name;	/* in struct kallsyms' names */
 	const char *module;	/* NULL for vmlinux */
 };
 
@@ -166,18 +166,22 @@ static bool read_kallsyms(struct load *load)
 	while (complete && fd >= 0 && (got = read(fd, buffer + held, size - held)) > 0) {
 		char *line = buffer, *end = buffer + held + got, *newline;
 
+		/* NUL-terminated, so that no parse runs past a line. */
 		while (complete && (newline = memchr(line, '\n', end - line))) {
+			*newline = '\0';
 			complete = add_line(load, line, newline - line);
 			line = newline + 1;
 		}
 		held = end - line;
 		memmove(buffer, line, held);
-		/* A line longer than the buffer is no symbol's: drop it. */
+		/* A line longer than the buffer is no symbol's: its head is dropped. */
 		if (held == size)
 			held = 0;
 	}
-	if (complete && held)
+	if (complete && held) {
+		buffer[held] = '\0';
 		complete = add_line(load, buffer, held);
+	}
 	if (fd >= 0)
 		close(fd);
 	free(buffer);

@@ -103,7 +103,8 @@ struct session {
 	struct kallsyms *symbols;
 	/*
 	 * vmlinux BTF while attaching (session_btf()), freed before each load:
-	 * libbpf parses a copy of its own there, and two are megabytes more.
+	 * libbpf parses a copy of its own there (in fentry mode already when
+	 * the targets are set), and two are megabytes more.
 	 */
 	struct btf *btf;
 	/* Callbacks attached in the stock modes, "symbol [module]" each. */
