@@ -234,12 +234,7 @@ scale)
 		"$workload" many-ranges --ranges "$count" --hold-seconds 8 >/dev/null 2>"$work/many.err" &
 		workload_pid=$!
 		# Registering 100k ranges takes minutes under TCG.
-		for _ in $(seq 3000); do
-			grep -q holding "$work/many.err" && break
-			kill -0 "$workload_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		grep -q holding "$work/many.err" ||
+		wait_for_output "$work/many.err" holding "$workload_pid" 300 ||
 			{ echo "guest-bench: many-ranges never held its ranges: $(head -c 300 "$work/many.err")" >&2; exit 1; }
 		wait "$workload_pid" || { echo "guest-bench: many-ranges failed" >&2; exit 1; }
 		# The peak so far: every range was in the map for the hold's 8 s.

@@ -101,12 +101,7 @@ for round in $(seq "$rounds"); do
 	without=$("$carrier" --loop-only --calls $calls --rounds 1)
 	bpftrace tests/bench/carrier.bt >"$work/bpftrace.out" 2>&1 &
 	bpftrace_pid=$!
-	for _ in $(seq 300); do
-		grep -q Attaching "$work/bpftrace.out" && break
-		kill -0 "$bpftrace_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if ! grep -q Attaching "$work/bpftrace.out"; then
+	if ! wait_for_output "$work/bpftrace.out" Attaching "$bpftrace_pid" 30; then
 		emit_unavailable bpftrace "" "$work/bpftrace.out"
 		kill "$bpftrace_pid" 2>/dev/null || true
 		exit 0
