@@ -131,18 +131,16 @@ const char *mode_limits_text(enum hmmtrace_mode mode)
  * The session's symbol table, read when first needed: tp_btf needs none to
  * attach, and reads it after libbpf's load has freed its copy of the BTF,
  * which keeps the peak of memory lower. NULL when out of memory, and then
- * for the rest of the attach (symbols_lost): no mode may take that for
- * "no such symbol", and session_open() says it.
+ * for good (session->symbols_lost): no mode may take that for "no such
+ * symbol", and session_open() says it.
  */
-static bool symbols_lost;
-
 static struct kallsyms *session_symbols(struct session *session)
 {
 	double started = monotonic_seconds();
 
-	if (!session->symbols && !symbols_lost) {
+	if (!session->symbols && !session->symbols_lost) {
 		session->symbols = kallsyms_load();
-		symbols_lost = !session->symbols;
+		session->symbols_lost = !session->symbols;
 		phase_done(session, PHASE_KALLSYMS, started);
 	}
 	return session->symbols;
@@ -831,7 +829,7 @@ static int attach_first_mode(struct session *session, struct callbacks *callback
 		char why[256];
 
 		outcome = try_mode(session, mode, callbacks, why, sizeof(why));
-		if (symbols_lost) {
+		if (session->symbols_lost) {
 			session_detach(session);
 			return -ENOMEM;
 		}
@@ -866,7 +864,7 @@ static int resolve_driver(struct session *session, struct callbacks *callbacks)
 							    callbacks->driver,
 							    ARRAY_SIZE(callbacks->driver),
 							    error, sizeof(error));
-	if (symbols_lost)
+	if (session->symbols_lost)
 		return -ENOMEM;
 	if (callbacks->driver_count)
 		return EXIT_OK;
@@ -899,7 +897,6 @@ int session_open(struct session *session)
 	}
 	if (!status && !session_symbols(session))
 		status = -ENOMEM;
-	symbols_lost = false;
 	release_btf(session);
 	if (status == -ENOMEM) {
 		fprintf(stderr, "hmmtrace: out of memory reading /proc/kallsyms\n");

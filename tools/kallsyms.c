@@ -50,8 +50,8 @@ static const struct {
 	{ "mirror_invalidate", "sim_mirror" },
 };
 
-#define ARRAY_LENGTH(array) (sizeof(array) / sizeof((array)[0]))
-#define DRIVER_COUNT ARRAY_LENGTH(drivers)
+#define ARRAY_SIZE(array) (sizeof(array) / sizeof((array)[0]))
+#define DRIVER_COUNT ARRAY_SIZE(drivers)
 
 static int by_address(const void *left, const void *right)
 {
@@ -76,16 +76,16 @@ static size_t name_hash(const char *name)
  * growing, a symbol's name and module hold offsets into it, the module's
  * plus one (0: vmlinux); finish_load() makes them pointers.
  */
-struct load {
+struct kallsyms_loader {
 	struct kallsyms *symbols;
-	size_t capacity;
+	size_t symbols_capacity;		/* room in symbols->symbols */
 	size_t names_length, names_capacity;
 	uintptr_t last_module;		/* the previous symbol's module field */
 	size_t last_module_length;
 };
 
 /* TEXT (LENGTH bytes) and a NUL, appended to the arena: its offset, or -1 when out of memory. */
-static intptr_t append_name(struct load *load, const char *text, size_t length)
+static intptr_t append_name(struct kallsyms_loader *load, const char *text, size_t length)
 {
 	intptr_t offset = load->names_length;
 
@@ -101,7 +101,7 @@ static intptr_t append_name(struct load *load, const char *text, size_t length)
  * One line of LENGTH bytes, "address type name[\t[module]]", kept if it is a
  * text symbol; false when out of memory.
  */
-static bool add_line(struct load *load, const char *line, size_t length)
+static bool add_line(struct kallsyms_loader *load, const char *line, size_t length)
 {
 	const char *end = line + length, *name, *after, *module = NULL;
 	size_t name_length, module_length = 0;
@@ -142,7 +142,7 @@ static bool add_line(struct load *load, const char *line, size_t length)
 		}
 		symbol.module = (const char *)load->last_module;
 	}
-	if (grow(&load->symbols->symbols, &load->capacity, load->symbols->count + 1,
+	if (grow(&load->symbols->symbols, &load->symbols_capacity, load->symbols->count + 1,
 		 sizeof(symbol)))
 		return false;
 	load->symbols->symbols[load->symbols->count++] = symbol;
@@ -155,7 +155,7 @@ static bool add_line(struct load *load, const char *line, size_t length)
  * emulation that takes seconds), so it is read once. False when out of
  * memory; a file that cannot be read has no symbols.
  */
-static bool read_kallsyms(struct load *load)
+static bool read_kallsyms(struct kallsyms_loader *load)
 {
 	int fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
 	size_t held = 0, size = 1 << 16;
@@ -189,7 +189,7 @@ static bool read_kallsyms(struct load *load)
 }
 
 /* The arena at its final size and place: offsets become pointers. */
-static bool finish_load(struct load *load)
+static bool finish_load(struct kallsyms_loader *load)
 {
 	struct kallsyms *symbols = load->symbols;
 	char *names = realloc(symbols->names, load->names_length + 1);
@@ -248,7 +248,7 @@ static bool sort_symbols(struct kallsyms *symbols)
 struct kallsyms *kallsyms_load(void)
 {
 	struct kallsyms *symbols = calloc(1, sizeof(*symbols));
-	struct load load = { .symbols = symbols };
+	struct kallsyms_loader load = { .symbols = symbols };
 
 	if (!symbols || !read_kallsyms(&load) || !finish_load(&load) || !sort_symbols(symbols))
 		goto failed;
@@ -430,9 +430,9 @@ static bool add_callbacks(const struct kallsyms *symbols, const char *name,
 			  struct kallsyms_callback *found, size_t capacity, size_t *count)
 {
 	const struct symbol *matches[64];
-	size_t count_named = named(symbols, name, matches, ARRAY_LENGTH(matches));
+	size_t count_named = named(symbols, name, matches, ARRAY_SIZE(matches));
 
-	if (count_named > ARRAY_LENGTH(matches))
+	if (count_named > ARRAY_SIZE(matches))
 		return false;
 	for (size_t index = 0; index < count_named; index++) {
 		if (*count == capacity)

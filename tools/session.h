@@ -101,6 +101,7 @@ struct session {
 	enum hmmtrace_mode mode;
 	enum fault_store fault_store;
 	struct kallsyms *symbols;
+	bool symbols_lost;		/* reading them ran out of memory */
 	/*
 	 * vmlinux BTF while attaching (session_btf()), freed before each load:
 	 * libbpf parses a copy of its own there (in fentry mode already when
