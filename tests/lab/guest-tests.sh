@@ -96,7 +96,10 @@ for script in "$@"; do
 	began=$SECONDS
 	run_test_script "$script"
 	kernel_log_check "$name"
-	# What each test costs in this boot, for the README's make check budget.
-	echo "# $name took $((SECONDS - began)) s (guest time)"
+	# What each test costs in this boot, for the README's make check budget,
+	# and the memory it leaves: files left in the guest's tmpfs (Shmem) are
+	# RAM that every later test goes without.
+	echo "# $name took $((SECONDS - began)) s (guest time);" \
+		"$(awk '/^(MemAvailable|Shmem):/ { printf "%s %d MiB ", $1, $2 / 1024 }' /proc/meminfo)"
 done
 exit 0
