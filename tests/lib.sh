@@ -114,10 +114,24 @@ check_links_released() {
 
 # run_test_script SCRIPT: run one test script. One that exits non-zero
 # without reporting a failure still fails, so a crash is never silent.
+# HMMTRACE_XTRACE=GLOB traces the scripts whose name (without .sh) matches
+# it, each command with its time, into build/xtrace/KERNEL_VARIANT-NAME.log:
+# where a slow test spends its time (tests/xtrace-report.py sums it).
 run_test_script() {
-	local script=$1 failures_before status
+	local script=$1 failures_before status name
 	failures_before=$(grep -c '^FAIL' "$HMMTRACE_RESULTS")
-	bash "$script"
+	name=$(basename "$script" .sh)
+	if [ -n "${HMMTRACE_XTRACE:-}" ] && [[ $name == $HMMTRACE_XTRACE ]]; then
+		# Set inside: bash takes no PS4 from the environment of root. The
+		# trace goes to a local file first: the lab's build/ is 9p, which
+		# writes each line through to the host.
+		mkdir -p build/xtrace
+		bash -c 'PS4="+ \$EPOCHREALTIME "; exec 9>"$1"; BASH_XTRACEFD=9; set -x; . "$0"' \
+			"$script" "/tmp/xtrace-$name.log"
+		mv "/tmp/xtrace-$name.log" "build/xtrace/${KERNEL_VARIANT:-patched}-$name.log"
+	else
+		bash "$script"
+	fi
 	status=$?
 	if [ $status -ne 0 ] && [ "$(grep -c '^FAIL' "$HMMTRACE_RESULTS")" -eq "$failures_before" ]; then
 		fail "$(basename "$script")" "exited with status $status"

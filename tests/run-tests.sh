@@ -17,6 +17,8 @@
 #   TESTS=pattern   run only test scripts whose file name matches the glob
 #   LAB_LANES=1     boot the kernels one after another (default: 2 lanes
 #                   when there are 2 CPUs or more)
+#   HMMTRACE_XTRACE=glob  trace the test scripts whose name matches, with
+#                   times, into build/xtrace/ (tests/lib.sh, run_test_script)
 
 set -uo pipefail
 
@@ -34,6 +36,7 @@ export HMMTRACE_RESULTS=$results_dir/host.results
 # bpftrace on every field, the bench smoke) that is about 20 minutes under
 # TCG beside the other lane, more than run-lab.sh's default guard of 10.
 export LAB_TIMEOUT=${LAB_TIMEOUT:-3000}
+[ -z "${HMMTRACE_XTRACE:-}" ] || export LAB_ENV="HMMTRACE_XTRACE ${LAB_ENV:-}"
 
 selected() {
 	[[ $(basename "$1") == ${TESTS:-*} ]]
