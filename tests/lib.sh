@@ -128,11 +128,12 @@ run_test_script() {
 		mkdir -p build/xtrace
 		bash -c 'PS4="+ \$EPOCHREALTIME "; exec 9>"$1"; BASH_XTRACEFD=9; set -x; . "$0"' \
 			"$script" "/tmp/xtrace-$name.log"
+		status=$?
 		mv "/tmp/xtrace-$name.log" "build/xtrace/${KERNEL_VARIANT:-patched}-$name.log"
 	else
 		bash "$script"
+		status=$?
 	fi
-	status=$?
 	if [ $status -ne 0 ] && [ "$(grep -c '^FAIL' "$HMMTRACE_RESULTS")" -eq "$failures_before" ]; then
 		fail "$(basename "$script")" "exited with status $status"
 	fi
