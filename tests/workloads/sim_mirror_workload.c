@@ -499,6 +499,7 @@ static void scenario_race(void)
 
 	if (thread_count > 16)
 		thread_count = 16;
+	racer.deadline = deadline;
 	atomic_init(&racer.stop, false);
 	for (unsigned long thread = 0; thread < thread_count; thread++)
 		if (pthread_create(&threads[thread], NULL, racer_main, &racer))
@@ -652,11 +653,12 @@ static void scenario_livelock(void)
 	if (ioctl(device, SIM_MIRROR_SET_KNOBS, &options.knobs))
 		die("SIM_MIRROR_SET_KNOBS");
 	tiled = tiled_setup(false);
-	racer = (struct racer){ .start = tiled.buffer.start, .bytes = tiled.buffer.bytes };
+	deadline = monotonic_seconds() + options.duration;
+	racer = (struct racer){ .start = tiled.buffer.start, .bytes = tiled.buffer.bytes,
+				.deadline = deadline };
 	atomic_init(&racer.stop, false);
 	if (pthread_create(&thread, NULL, racer_main, &racer))
 		die("pthread_create");
-	deadline = monotonic_seconds() + options.duration;
 	while (monotonic_seconds() < deadline && timed_out < options.stalls)
 		if (device_access(SIM_MIRROR_READ, tiled.range_ids[0], range_start(&tiled, 0),
 				  tiled.range_bytes, tiled.data) == -EBUSY)

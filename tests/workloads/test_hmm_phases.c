@@ -214,12 +214,13 @@ int main(int argc, char **argv)
 	if (options.race_seconds == 0)
 		goto close_device;
 	mark_phase("race");
+	race_start = monotonic_seconds();
 	racer.start = raced.start;
 	racer.bytes = raced.bytes;
+	racer.deadline = race_start + options.race_seconds;
 	atomic_init(&racer.stop, false);
 	if (pthread_create(&racer_thread, NULL, racer_main, &racer))
 		die("pthread_create");
-	race_start = monotonic_seconds();
 	while (monotonic_seconds() - race_start < options.race_seconds) {
 		device_access(device, HMM_DMIRROR_READ, &raced, mirror, true);
 		device_access(device, HMM_DMIRROR_SNAPSHOT, &raced, mirror, true);
