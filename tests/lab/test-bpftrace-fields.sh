@@ -112,25 +112,25 @@ pass bpftrace-fields.attach
 
 # The workloads: sim_mirror's fault sweep (inserts, faults, invalidations,
 # removes) and race (collisions, read_begin waits), test_hmm's phases and race.
-# The race mirrors one batch, which is enough for collisions and waits and
-# keeps the events the checker reads few (4 ranges of 8 batches once made
-# 842k, before the racers stopped at their deadline: tests/workloads).
-workloads_ok=true
+failed_workloads=()
 if insmod "$module" 2>"$work/insmod.err"; then
-	"$sim_mirror_workload" fault-sweep --json >"$work/fault-sweep.json" 2>&1 || workloads_ok=false
-	"$sim_mirror_workload" race --duration 1 --threads 2 --retry-window-us 2000 --ranges 1 --pages 64 --json \
-		>"$work/race.json" 2>&1 || workloads_ok=false
+	"$sim_mirror_workload" fault-sweep --json >"$work/fault-sweep.json" 2>&1 || failed_workloads+=(fault-sweep)
+	"$sim_mirror_workload" race --duration 1 --threads 2 --retry-window-us 2000 --json \
+		>"$work/race.json" 2>&1 || failed_workloads+=(race)
 	rmmod sim_mirror
 else
 	fail bpftrace-fields.load-sim_mirror "$(cat "$work/insmod.err")"
 fi
 if modprobe test_hmm 2>"$work/modprobe.err"; then
-	"$test_hmm_workload" --race-seconds 1 >"$work/test_hmm.json" 2>&1 || workloads_ok=false
+	"$test_hmm_workload" --race-seconds 1 >"$work/test_hmm.json" 2>&1 || failed_workloads+=(test_hmm)
 	rmmod test_hmm
 else
 	fail bpftrace-fields.load-test_hmm "$(cat "$work/modprobe.err")"
 fi
-$workloads_ok || fail bpftrace-fields.workloads "a workload failed: $(tail -q -n 1 "$work"/*.json | head -c 300)"
+for workload in "${failed_workloads[@]}"; do
+	fail "bpftrace-fields.workload-$workload" "$(tail -n 1 "$work/$workload.json" | head -c 300)"
+done
+[ ${#failed_workloads[@]} -gt 0 ] || pass bpftrace-fields.workloads
 
 # SIGTERM, which bpftrace handles as it does Ctrl-C: a script's background
 # job starts with SIGINT ignored. Its exit detaches a probe per event, which
