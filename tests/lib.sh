@@ -115,21 +115,32 @@ check_links_released() {
 # run_test_script SCRIPT: run one test script. One that exits non-zero
 # without reporting a failure still fails, so a crash is never silent.
 # HMMTRACE_XTRACE=GLOB traces the scripts whose name (without .sh) matches
-# it, each command with its time, into build/xtrace/KERNEL_VARIANT-NAME.log:
-# where a slow test spends its time (tests/xtrace-report.py sums it).
+# it, each command with its time and function depth, into build/xtrace/
+# (host-NAME.log, or KERNEL_VARIANT-[PREFIX-]NAME.log in the lab, PREFIX
+# being the results' prefix beyond the kernel's, as the sanitized run of
+# test-hmmtrace has): where a slow test spends its time
+# (tests/xtrace-report.py sums it).
 run_test_script() {
-	local script=$1 failures_before status name
+	local script=$1 failures_before status name log prefix
 	failures_before=$(grep -c '^FAIL' "$HMMTRACE_RESULTS")
 	name=$(basename "$script" .sh)
 	if [ -n "${HMMTRACE_XTRACE:-}" ] && [[ $name == $HMMTRACE_XTRACE ]]; then
-		# Set inside: bash takes no PS4 from the environment of root. The
-		# trace goes to a local file first: the lab's build/ is 9p, which
-		# writes each line through to the host.
+		if [ -n "${LAB_RUN_DIR:-}" ]; then
+			prefix=${HMMTRACE_RESULT_PREFIX:-}
+			prefix=${prefix#"${KERNEL_VARIANT:-patched}:"}
+			log=${KERNEL_VARIANT:-patched}-${prefix//:/-}$name.log
+		else
+			log=host-$name.log
+		fi
+		# PS4 is set inside: bash takes none from the environment of root.
+		# The trace goes to a local file first: the lab's build/ is 9p,
+		# which writes each line through to the host. `set --` leaves the
+		# script its own empty arguments.
 		mkdir -p build/xtrace
-		bash -c 'PS4="+ \$EPOCHREALTIME "; exec 9>"$1"; BASH_XTRACEFD=9; set -x; . "$0"' \
-			"$script" "/tmp/xtrace-$name.log"
+		bash -c 'PS4="+ \$EPOCHREALTIME \${#FUNCNAME[@]} "; exec 9>"$1"; BASH_XTRACEFD=9
+			set -- && set -x && . "$0"' "$script" "/tmp/xtrace-$name.log"
 		status=$?
-		mv "/tmp/xtrace-$name.log" "build/xtrace/${KERNEL_VARIANT:-patched}-$name.log"
+		mv "/tmp/xtrace-$name.log" "build/xtrace/$log"
 	else
 		bash "$script"
 		status=$?

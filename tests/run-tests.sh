@@ -36,7 +36,10 @@ export HMMTRACE_RESULTS=$results_dir/host.results
 # bpftrace on every field, the bench smoke) that is about 20 minutes under
 # TCG beside the other lane, more than run-lab.sh's default guard of 10.
 export LAB_TIMEOUT=${LAB_TIMEOUT:-3000}
-[ -z "${HMMTRACE_XTRACE:-}" ] || export LAB_ENV="HMMTRACE_XTRACE ${LAB_ENV:-}"
+if [ -n "${HMMTRACE_XTRACE:-}" ]; then
+	rm -rf build/xtrace
+	export LAB_ENV="HMMTRACE_XTRACE ${LAB_ENV:-}"
+fi
 
 selected() {
 	[[ $(basename "$1") == ${TESTS:-*} ]]
@@ -125,9 +128,9 @@ debug_kernel_scripts=(tests/lab/test-sim-mirror.sh tests/lab/test-sim-mirror-fuz
 # The lanes, balanced as measured in a warm run at f140d9d (each test's
 # "took" line), less what the racers' deadline saves since (about 19
 # minutes of races that went on past their end on our kernel): our kernel
-# (about 27 minutes) and Debian's 6.1 (7) in one; the debug kernel (25: its
+# (about 24 minutes) and Debian's 6.1 (6) in one; the debug kernel (26: its
 # test-hmmtrace takes 15, 19 attaches of about 25 s each) and Debian's 6.12
-# (10) in the other. The unpatched build of our own kernel
+# (7) in the other. The unpatched build of our own kernel
 # (KERNEL_VARIANT=stock) is not booted here: Debian's 6.12 is the same
 # kernel unpatched, as production runs it.
 first_lane() {

@@ -95,13 +95,13 @@ exact_mode() {
 # program type, 50 s under TCG on the debug kernel.
 expected_fault_state() {
 	local features program_type
-	if [ ! -s "$work/bpftool-features" ]; then
-		bpftool feature probe kernel >"$work/bpftool-features" 2>/dev/null || {
-			rm -f "$work/bpftool-features"
+	if [ ! -s "$work/bpftool-features-$(uname -r)" ]; then
+		bpftool feature probe kernel >"$work/bpftool-features-$(uname -r)" 2>/dev/null || {
+			rm -f "$work/bpftool-features-$(uname -r)"
 			return 0
 		}
 	fi
-	features=$(cat "$work/bpftool-features")
+	features=$(cat "$work/bpftool-features-$(uname -r)")
 	grep -q 'map_type task_storage is available' <<<"$features" || { echo hash; return 0; }
 	case $1 in
 	raw_tp) program_type=raw_tracepoint ;;

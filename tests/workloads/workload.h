@@ -65,7 +65,6 @@ static inline struct buffer buffer_map(size_t bytes, bool huge)
 	return buffer;
 }
 
-/* A CPU thread that zaps and rewrites a buffer until told to stop. */
 /*
  * A CPU thread that zaps and rewrites a buffer until told to stop or until
  * its deadline (monotonic seconds; 0 for none). The deadline bounds the
