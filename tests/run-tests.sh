@@ -125,12 +125,10 @@ debian_kernel_scripts=(tests/lab/test-sim-mirror.sh "${stock_kernel_scripts[@]}"
 debug_kernel_scripts=(tests/lab/test-sim-mirror.sh tests/lab/test-sim-mirror-fuzz.sh
 	tests/lab/test-tracepoints.sh tests/lab/test-hmmtrace.sh tests/lab/test-hmm-tests.sh)
 
-# The lanes, balanced as measured in a warm run at f140d9d (each test's
-# "took" line), less what the racers' deadline saves since (about 19
-# minutes of races that went on past their end on our kernel): our kernel
-# (about 24 minutes) and Debian's 6.1 (6) in one; the debug kernel (26: its
-# test-hmmtrace takes 15, 19 attaches of about 25 s each) and Debian's 6.12
-# (7) in the other. The unpatched build of our own kernel
+# The lanes, balanced as measured in the cold run at d293c71 (each test's
+# "took" line): our kernel (19.8 minutes) and Debian's 6.1 (6.2) in one;
+# the debug kernel (23.3: its test-hmmtrace takes about 15, 19 attaches of
+# about 25 s each) and Debian's 6.12 (6.7) in the other. The unpatched build of our own kernel
 # (KERNEL_VARIANT=stock) is not booted here: Debian's 6.12 is the same
 # kernel unpatched, as production runs it.
 first_lane() {

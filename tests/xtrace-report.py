@@ -9,31 +9,35 @@
 # the time until the next one of them, with all that they called.
 import collections, re, sys
 
+TRACED = re.compile(r"^(\++) (\d+\.\d+) (?:(\d+) )?(.*)$")
+
 if len(sys.argv) != 2:
     sys.exit("usage: tests/xtrace-report.py LOG")
-lines = []
+traced = []  # ((shell depth, function depth), seconds, command)
 for line in open(sys.argv[1], errors="replace"):
-    m = re.match(r"^(\++) (\d+\.\d+) (?:(\d+) )?(.*)$", line.rstrip("\n"))
-    if m:
-        lines.append(((len(m.group(1)), int(m.group(3) or 0)), float(m.group(2)), m.group(4)))
-by_command = collections.Counter()
-spans = []
-for (depth, t, text), (_, t_next, _) in zip(lines, lines[1:]):
-    d = t_next - t
-    word = text.split()[0] if text.split() else ""
-    by_command[word] += d
-    spans.append((d, depth[0], text[:150]))
-if not lines:
+    match = TRACED.match(line.rstrip("\n"))
+    if match:
+        depth = (len(match.group(1)), int(match.group(3) or 0))
+        traced.append((depth, float(match.group(2)), match.group(4)))
+if not traced:
     sys.exit(f"{sys.argv[1]}: no traced lines")
-print(f"total {lines[-1][1] - lines[0][1]:.1f} s over {len(lines)} lines")
-for word, d in by_command.most_common(25):
-    print(f"{d:8.1f} s  {word}")
+
+by_command = collections.Counter()
+longest = []
+for (depth, began, command), (_, ended, _) in zip(traced, traced[1:]):
+    words = command.split()
+    by_command[words[0] if words else ""] += ended - began
+    longest.append((ended - began, depth[0], command[:150]))
+
+print(f"total {traced[-1][1] - traced[0][1]:.1f} s over {len(traced)} lines")
+for command, seconds in by_command.most_common(25):
+    print(f"{seconds:8.1f} s  {command}")
 print("--- longest lines")
-for d, depth, text in sorted(spans, reverse=True)[:40]:
-    print(f"{d:8.1f} s  {'+' * depth} {text}")
-print("--- top-level lines (time until the next top-level line)")
-script_depth = min(depth for depth, _, _ in lines[1:]) if len(lines) > 1 else 1
-top = [(t, text) for depth, t, text in lines if depth == script_depth]
-spans1 = [(b[0] - a[0], a[1][:150]) for a, b in zip(top, top[1:])]
-for d, text in sorted(spans1, reverse=True)[:40]:
-    print(f"{d:8.1f} s  {text}")
+for seconds, shell_depth, command in sorted(longest, reverse=True)[:40]:
+    print(f"{seconds:8.1f} s  {'+' * shell_depth} {command}")
+print("--- the script's own lines (time until its next line)")
+script_depth = min(depth for depth, _, _ in traced[1:]) if len(traced) > 1 else traced[0][0]
+own = [(began, command) for depth, began, command in traced if depth == script_depth]
+spans = [(after[0] - line[0], line[1][:150]) for line, after in zip(own, own[1:])]
+for seconds, command in sorted(spans, reverse=True)[:40]:
+    print(f"{seconds:8.1f} s  {command}")

@@ -94,14 +94,15 @@ exact_mode() {
 # probe is taken once per test, in $work: it loads a program per helper and
 # program type, 50 s under TCG on the debug kernel.
 expected_fault_state() {
-	local features program_type
-	if [ ! -s "$work/bpftool-features-$(uname -r)" ]; then
-		bpftool feature probe kernel >"$work/bpftool-features-$(uname -r)" 2>/dev/null || {
-			rm -f "$work/bpftool-features-$(uname -r)"
+	local features program_type probed
+	probed=$work/bpftool-features-$(uname -r)
+	if [ ! -s "$probed" ]; then
+		bpftool feature probe kernel >"$probed" 2>/dev/null || {
+			rm -f "$probed"
 			return 0
 		}
 	fi
-	features=$(cat "$work/bpftool-features-$(uname -r)")
+	features=$(cat "$probed")
 	grep -q 'map_type task_storage is available' <<<"$features" || { echo hash; return 0; }
 	case $1 in
 	raw_tp) program_type=raw_tracepoint ;;
